@@ -1,0 +1,87 @@
+"""Plain HTTP routes beside the Reflex app: staff sign-in/out (HttpOnly cookie) and a health check."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlmodel import func, select
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse
+from starlette.routing import Route
+
+from .auth import SESSION_COOKIE, AuthError, sign_in, sign_out, token_from_cookie_header
+from .config import settings
+from .db import session_scope
+from .models import DeadLetter, FeedCursor
+
+log = logging.getLogger(__name__)
+# Where a successful sign-in may go: a fixed list, so the form cannot be used to redirect elsewhere.
+NEXT_PAGES = {"board": "/board"}
+MAX_FIELD = 200
+
+
+def _sign_in(username: str, password: str) -> tuple[str | None, str | None]:
+    with session_scope() as session:
+        try:
+            return sign_in(session, username, password), None
+        except AuthError as exc:
+            return None, "locked" if "locked" in str(exc) else "invalid"
+
+
+async def login(request: Request):
+    try:
+        form = await request.form()
+    except Exception:
+        return RedirectResponse("/login?error=missing", status_code=303)
+    username = str(form.get("username") or "")[:MAX_FIELD]
+    password = str(form.get("password") or "")[:MAX_FIELD]
+    if not username or not password:
+        return RedirectResponse("/login?error=missing", status_code=303)
+    token, error = await asyncio.to_thread(_sign_in, username, password)
+    if token is None:
+        log.info("staff sign-in refused (%s)", error)  # no username in logs
+        return RedirectResponse(f"/login?error={error}", status_code=303)
+    target = NEXT_PAGES.get(str(form.get("next") or ""), "/board")
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(SESSION_COOKIE, token, max_age=int(settings().session_hours * 3600), httponly=True,
+                        secure=settings().cookie_secure, samesite="strict", path="/")
+    return response
+
+
+async def logout(request: Request):
+    token = token_from_cookie_header(request.headers.get("cookie"))
+
+    def _revoke():
+        with session_scope() as session:
+            sign_out(session, token)
+
+    await asyncio.to_thread(_revoke)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+async def health(_request: Request):
+    def _read():
+        with session_scope() as session:
+            cursor = session.get(FeedCursor, "storm")
+            dead = session.exec(select(func.count()).select_from(DeadLetter)).one()
+            return {"database": "ok", "storm_last_seq": cursor.last_seq if cursor else 0, "dead_letters": dead}
+
+    try:
+        body = await asyncio.to_thread(_read)
+    except Exception:
+        log.exception("health check failed")
+        return JSONResponse({"database": "error"}, status_code=503)
+    from .runner import runner_status
+
+    body["runner"] = runner_status()
+    return JSONResponse(body)
+
+
+api = Starlette(routes=[
+    Route("/staff/login", login, methods=["POST"]),
+    Route("/staff/logout", logout, methods=["POST"]),
+    Route("/healthz", health, methods=["GET"]),
+])

@@ -1,0 +1,105 @@
+"""`make demo`: the product with demo data on a SQLite file, fed by the STORM simulator over a real
+WebSocket, playing the sample scenarios shifted to now at a speed factor. Prints the addresses to open.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the Victim Journey demo")
+    parser.add_argument("--speed", type=float, default=10.0, help="simulated minutes per real minute")
+    parser.add_argument("--port", type=int, default=3000)
+    parser.add_argument("--feed-port", type=int, default=8765)
+    args = parser.parse_args(argv)
+    if args.speed <= 0:
+        parser.error("--speed must be above 0")
+    for port in (args.port, args.feed_port):
+        if not _free(port):
+            parser.error(f"port {port} is in use: stop what uses it or pass another port")
+
+    data = ROOT / "data" / "demo"
+    data.mkdir(parents=True, exist_ok=True)
+    db = data / "demo.db"
+    for leftover in data.glob("demo.db*"):
+        leftover.unlink()
+    base = f"http://localhost:{args.port}"
+    env = dict(os.environ)
+    env.update({
+        "DATABASE_URL": f"sqlite:///{db}",
+        "VJ_DATA_DIR": str(data),
+        "PUBLIC_BASE_URL": base,
+        "STORM_FEED_URL": f"ws://127.0.0.1:{args.feed_port}/feed",
+        "STORM_FEED_TOKEN": secrets.token_urlsafe(24),
+        "REFLEX_USE_SYSTEM_BUN": "1", "TELEMETRY_ENABLED": "false", "REFLEX_CHECK_LATEST_VERSION": "false",
+    })
+    os.environ.update(env)
+
+    from .auth import create_user
+    from .db import migrate, session_scope
+
+    migrate()
+    password = secrets.token_urlsafe(12)
+    with session_scope() as session:
+        create_user(session, "fcr.demo", password, "fcr", "Demo controller")
+
+    sim = subprocess.Popen([sys.executable, "-m", "integrations.storm.simulator", "--port", str(args.feed_port),
+                            "--speed", str(args.speed), "--token", env["STORM_FEED_TOKEN"]], env=env, cwd=ROOT)
+    web = subprocess.Popen(["reflex", "run", "--env", "prod", "--single-port", "--backend-port", str(args.port)],
+                           env=env, cwd=ROOT)
+
+    def stop(*_):
+        for proc in (web, sim):
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in (web, sim):
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        sys.exit(0)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+    from sqlmodel import select
+
+    from .links import derive_token
+    from .models import Incident
+
+    printed: set[str] = set()
+    print(f"\nStarting… the board will be at {base}/board (sign in as fcr.demo, password {password})\n", flush=True)
+    while True:
+        if web.poll() is not None or sim.poll() is not None:
+            print("a demo process stopped; shutting down", file=sys.stderr)
+            stop()
+        try:
+            with session_scope() as session:
+                rows = session.exec(select(Incident.urn, Incident.link_nonce, Incident.category)).all()
+        except Exception:
+            rows = []
+        for urn, nonce, category in rows:
+            if urn not in printed:
+                printed.add(urn)
+                print(f"Victim page for {urn} ({category.replace('_', ' ').lower()}): "
+                      f"{base}/track/{derive_token(nonce)}", flush=True)
+        time.sleep(1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Domain core: rules as plain Python, no Reflex and no I/O."""

@@ -1,0 +1,184 @@
+"""Database tables (SQLModel). Every change to them is an Alembic migration in `alembic/versions/`.
+
+Times are stored in UTC: `UTCDateTime` keeps them naive-UTC in the column (SQLite has no time zone type)
+and hands back aware UTC datetimes, so no code ever compares naive with aware times.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Optional
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _ts(nullable: bool = True, index: bool = False):
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+class Victim(SQLModel, table=True):
+    """The person a force keeps promises to. Contact details are personal data: never logged."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: Optional[str] = Field(default=None, max_length=200)
+    phone: Optional[str] = Field(default=None, max_length=32)  # E.164
+    email: Optional[str] = Field(default=None, max_length=320)
+    sms_consent: bool = False
+    language: str = Field(default="en", max_length=8)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Incident(SQLModel, table=True):
+    """One STORM incident and the attendance it needs."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    urn: str = Field(max_length=64, unique=True, index=True)
+    grade: str = Field(max_length=40)
+    category: str = Field(max_length=80)
+    location_description: str = Field(default="", max_length=300)
+    easting: float
+    northing: float
+    lat: float
+    lon: float
+    rural: bool = False
+    flags: str = Field(default="", max_length=300)  # comma-separated contract flags
+    victim_id: Optional[int] = Field(default=None, foreign_key="victim.id", index=True)
+
+    status: str = Field(default="logged", max_length=20, index=True)
+    is_open: bool = Field(default=True, index=True)
+    opened_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    first_assigned_at: Optional[datetime] = _ts()
+    arrived_at: Optional[datetime] = _ts()
+    closed_at: Optional[datetime] = _ts()
+    disposition: Optional[str] = Field(default=None, max_length=30)
+    crime_reference: Optional[str] = Field(default=None, max_length=40)
+    appointment_start: Optional[datetime] = _ts()
+    appointment_end: Optional[datetime] = _ts()
+    diverted_count: int = 0
+
+    # The arrival window as last shown (UTC); null when there is nothing honest to show.
+    eta_earliest: Optional[datetime] = _ts()
+    eta_latest: Optional[datetime] = _ts()
+    eta_point: Optional[datetime] = _ts()
+    eta_computed_at: Optional[datetime] = _ts()
+    eta_basis: Optional[str] = Field(default=None, max_length=20)
+    eta_callsign: Optional[str] = Field(default=None, max_length=20)
+
+    # Victim link: only a hash of the token is stored; the token is re-derived with the server secret.
+    link_nonce: str = Field(max_length=64)
+    link_token_hash: str = Field(max_length=64, unique=True, index=True)
+    link_expires_at: Optional[datetime] = _ts()
+
+    version: int = 0  # bumped on every change a person can see
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Assignment(SQLModel, table=True):
+    """A resource sent to an incident. Several may be active; history is kept."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    callsign: str = Field(max_length=20, index=True)
+    resource_type: str = Field(max_length=20)
+    state: str = Field(default="assigned", max_length=20)  # assigned, en_route, at_scene, cleared, committed
+    active: bool = Field(default=True, index=True)
+    assigned_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    status_code: Optional[str] = Field(default=None, max_length=4)
+    status_at: Optional[datetime] = _ts()
+    unassigned_at: Optional[datetime] = _ts()
+    unassign_reason: Optional[str] = Field(default=None, max_length=20)
+
+
+class ResourceFix(SQLModel, table=True):
+    """The newest known position of a resource (older fixes are ignored). Never sent to victims."""
+
+    callsign: str = Field(primary_key=True, max_length=20)
+    lat: float
+    lon: float
+    fix_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    speed_mps: Optional[float] = None
+    heading: Optional[float] = None
+
+
+class IncidentStep(SQLModel, table=True):
+    """The attendance's lifecycle log; `public` steps are shown to the victim in plain English."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    kind: str = Field(max_length=30)
+    at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    public: bool = True
+    text: str = Field(max_length=500)  # victim-facing text (no call sign, no position)
+    staff_text: str = Field(default="", max_length=500)  # control-room detail
+
+
+class FeedCursor(SQLModel, table=True):
+    """Resume point of a feed, written in the same transaction as the events it covers."""
+
+    feed: str = Field(primary_key=True, max_length=40)
+    last_seq: int = 0
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class ProcessedEvent(SQLModel, table=True):
+    """Event ids already applied: a repeated id changes nothing."""
+
+    event_id: str = Field(primary_key=True, max_length=100)
+    feed: str = Field(max_length=40)
+    seq: int
+    processed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class DeadLetter(SQLModel, table=True):
+    """A frame the product could not apply, kept with its reason for administrators."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    feed: str = Field(max_length=40, index=True)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    seq: Optional[int] = None
+    event_id: Optional[str] = Field(default=None, max_length=100)
+    reason: str = Field(max_length=500)
+    raw: str = Field(sa_type=sa.Text)
+
+
+class StaffUser(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    username: str = Field(max_length=80, unique=True, index=True)
+    display_name: str = Field(default="", max_length=120)
+    password_hash: str = Field(max_length=200)
+    role: str = Field(max_length=20)  # fcr, officer, supervisor, admin
+    active: bool = True
+    failed_attempts: int = 0
+    locked_until: Optional[datetime] = _ts()
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class StaffSession(SQLModel, table=True):
+    """Server-side staff session; the browser holds only a random token whose hash is stored here."""
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="staffuser.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+    revoked: bool = False

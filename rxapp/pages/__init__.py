@@ -1,0 +1,1 @@
+"""Pages: render state, nothing else."""

@@ -1,0 +1,138 @@
+"""Background work that must run once per deployment, not once per worker: the STORM feed client and the
+scheduled jobs (arrival windows re-estimated as fixes age, the board's clock). One process wins a lock
+(a PostgreSQL advisory lock, or a file lock beside a SQLite database) and runs them; the others wait.
+"""
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+from contextlib import suppress
+from pathlib import Path
+from typing import Optional
+
+import sqlalchemy as sa
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from . import realtime
+from .attendance import AttendanceService
+from .config import DATA_DIR, settings
+from .db import engine
+
+log = logging.getLogger(__name__)
+ADVISORY_KEY = 7_411_002  # arbitrary, fixed: "victim journey runner"
+_status: dict = {"leader": False, "feed": None}
+
+
+def runner_status() -> dict:
+    status = dict(_status)
+    client = status.pop("client", None)
+    if client is not None:
+        status["feed"] = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in client.status.items()}
+    return status
+
+
+class Leadership:
+    """Holds the runner lock for as long as the process lives."""
+
+    def __init__(self, db_url: str):
+        self.db_url = db_url
+        self._file = None
+        self._conn = None
+
+    def try_acquire(self) -> bool:
+        if self.db_url.startswith("sqlite"):
+            path = Path(self.db_url.split("///", 1)[-1] + ".runner.lock") if "///" in self.db_url else DATA_DIR / "runner.lock"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(path, "a+")
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                return False
+            self._file = handle
+            return True
+        conn = engine(self.db_url).connect()
+        got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_KEY}).scalar()
+        conn.commit()
+        if got:
+            self._conn = conn  # the lock lives as long as this connection
+            return True
+        conn.close()
+        return False
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        if self._conn is not None:
+            with suppress(Exception):
+                self._conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
+                self._conn.close()
+            self._conn = None
+
+
+async def _refresh_windows(service: AttendanceService, router) -> None:
+    travel = None
+    if router is not None:
+        travel = await _route_times(service, router)
+    changed = await asyncio.to_thread(service.refresh_windows, None, travel)
+    if changed:
+        await realtime.hub.incidents_changed(changed)
+
+
+async def _route_times(service: AttendanceService, router) -> dict[int, float]:
+    """Ask the routing engine for each en-route attendance; missing answers fall back to the straight line."""
+    from .views import en_route_legs
+
+    legs = await asyncio.to_thread(en_route_legs, service.db_url)
+    results = await asyncio.gather(*(router.travel_time(origin, dest) for _, origin, dest in legs))
+    return {incident_id: r.seconds for (incident_id, _, _), r in zip(legs, results) if r is not None}
+
+
+async def run_background(stop: Optional[asyncio.Event] = None) -> None:
+    """Lifespan task: wait for the runner lock, then run the feed client and the scheduler until stopped."""
+    cfg = settings()
+    stop = stop or asyncio.Event()
+    leadership = Leadership(cfg.database_url)
+    while not stop.is_set():
+        if await asyncio.to_thread(leadership.try_acquire):
+            break
+        with suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=10)
+    if stop.is_set():
+        return
+    _status["leader"] = True
+    log.info("this process runs the background jobs (pid %s)", os.getpid())
+    service = AttendanceService()
+    router = None
+    if cfg.routing_url:
+        from integrations.routing.osrm import OsrmRouter
+
+        router = OsrmRouter(cfg.routing_url)
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    scheduler.add_job(_refresh_windows, "interval", seconds=30, args=[service, router], id="refresh-windows",
+                      max_instances=1, coalesce=True)
+    scheduler.add_job(realtime.hub.tick, "interval", seconds=30, id="board-clock", max_instances=1, coalesce=True)
+    scheduler.start()
+    client_task = None
+    if cfg.storm_feed_url:
+        from integrations.storm.client import StormClient
+
+        client = StormClient(cfg.storm_feed_url, service, token=cfg.storm_feed_token)
+        _status["client"] = client
+        client_task = asyncio.create_task(client.run(), name="storm-client")
+    else:
+        log.warning("STORM_FEED_URL is not set: no dispatch feed is connected")
+    try:
+        await stop.wait()
+    finally:
+        scheduler.shutdown(wait=False)
+        if client_task is not None:
+            await _status["client"].stop()
+            client_task.cancel()
+            with suppress(asyncio.CancelledError, Exception):
+                await client_task
+        await asyncio.to_thread(leadership.release)
+        _status["leader"] = False

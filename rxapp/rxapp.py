@@ -1,0 +1,60 @@
+"""The Reflex application: pages, HTTP routes, and the lifespan tasks that run the feed and the pushes."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import suppress
+
+import reflex as rx
+
+from . import realtime
+from .api import api
+from .config import settings
+from .db import migrate
+from .pages.board import board_page
+from .pages.login import index_page, login_page
+from .pages.track import track_page
+from .publish import ReflexPublisher
+from .runner import run_background
+from .state.board import BoardView
+from .state.track import TrackView
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+STYLE = """
+.skip-link{position:absolute;left:-9999px}
+.skip-link:focus{left:0.5rem;top:0.5rem;background:#ffdd00;color:#0b0c0c;padding:0.5rem;z-index:10}
+a{color:#1d70b8} a:focus,button:focus,select:focus,input:focus{outline:3px solid #ffdd00;outline-offset:0;box-shadow:0 0 0 5px #0b0c0c}
+body{margin:0}
+"""
+
+app = rx.App(
+    api_transformer=api,
+    head_components=[rx.el.style(STYLE), rx.el.meta(name="robots", content="noindex")],
+)
+app.add_page(index_page, route="/", title="Victim Journey")
+app.add_page(track_page, route="/track/[token]", title="Your police visit", on_load=TrackView.open_link)
+app.add_page(board_page, route="/board", title="Control room board", on_load=BoardView.open_board)
+app.add_page(login_page, route="/login", title="Staff sign-in")
+
+
+async def _lifespan() -> None:
+    await asyncio.to_thread(migrate)
+    publisher = ReflexPublisher(app)
+    realtime.hub.subscribe(publisher)
+    push_task = asyncio.create_task(publisher.run(), name="page-pusher")
+    stop = asyncio.Event()
+    try:
+        if settings().run_background_jobs:
+            await run_background(stop)
+        else:
+            await asyncio.Event().wait()
+    finally:
+        stop.set()
+        realtime.hub.unsubscribe(publisher)
+        push_task.cancel()
+        with suppress(asyncio.CancelledError):
+            await push_task
+
+
+app.register_lifespan_task(_lifespan)

@@ -1,0 +1,1 @@
+"""Reflex states: they only hold what a page renders; every handler authorises from server-side facts."""
