@@ -21,7 +21,7 @@ from . import links, realtime
 from .config import settings
 from .db import session_scope
 from .domain import attendance as rules
-from .domain.eta import EtaEstimate, estimate_arrival
+from .domain.eta import EtaEstimate, estimate_arrival, shown_text, window_changed
 from .domain.events import (
     AppointmentBooked,
     DispatchEvent,
@@ -142,7 +142,7 @@ class AttendanceService:
         if isinstance(payload, IncidentOpened):
             return self._opened(session, payload, at)
         if isinstance(payload, ResourcePosition):
-            return self._position(session, payload)
+            return self._position(session, payload, at)
         incident = self._incident(session, payload.urn) if getattr(payload, "urn", None) else None
         if isinstance(payload, IncidentUpdated):
             return self._updated(session, incident, payload, at)
@@ -313,11 +313,14 @@ class AttendanceService:
             if inc.status != old_status:
                 if inc.status == rules.EN_ROUTE:
                     self._step(session, inc, "en_route", at, rules.step_en_route(), f"{p.callsign} en route")
+                    fix = session.get(ResourceFix, p.callsign)
+                    if fix is not None:
+                        self._update_eta(inc, fix, at)
                 elif inc.status == rules.AT_SCENE:
                     self._clear_eta(inc)
                     self._step(session, inc, "at_scene", at, rules.step_at_scene(), f"{p.callsign} at scene")
                 elif inc.status == rules.COMPLETED:
-                    self._step(session, inc, "cleared", at, rules.step_closed("ATTENDED", None),
+                    self._step(session, inc, "cleared", at, rules.step_cleared(),
                                f"{p.callsign} cleared")
             else:
                 self._step(session, inc, "status", at, "", f"{p.callsign} status {p.status_code}", public=False)
@@ -356,7 +359,7 @@ class AttendanceService:
 
     # ---- positions and the arrival window ---------------------------------------------------------
 
-    def _position(self, session, p: ResourcePosition) -> set[int]:
+    def _position(self, session, p: ResourcePosition, at: datetime) -> set[int]:
         fix = session.get(ResourceFix, p.callsign)
         if fix is not None and p.fix_at <= fix.fix_at:
             return set()  # an older (or repeated) fix changes nothing
@@ -372,21 +375,17 @@ class AttendanceService:
             incident = session.get(Incident, assignment.incident_id)
             if incident is None or not incident.is_open or incident.arrived_at is not None:
                 continue
-            if self._update_eta(incident, fix, self._now()):
+            # Estimated as of the event, so a replay after an outage gives the same windows as a live run;
+            # the refresh job re-estimates against the wall clock as fixes age.
+            if self._update_eta(incident, fix, max(at, p.fix_at)):
                 changed.add(incident.id)
         return changed
 
     def _update_eta(self, incident: Incident, fix: ResourceFix, now: datetime,
                     travel_seconds: float | None = None) -> bool:
         """Recompute the window from a fix; True when what a person sees changed."""
-        previous = None
-        if incident.eta_point is not None and incident.eta_callsign == fix.callsign:
-            previous = EtaEstimate(earliest=incident.eta_earliest, latest=incident.eta_latest,
-                                   point=incident.eta_point, computed_at=incident.eta_computed_at,
-                                   basis=incident.eta_basis or "position", stale=incident.eta_basis == "stale_position")
-        elif incident.eta_point is not None and incident.eta_callsign != fix.callsign:
-            # Another resource already has a window: take this one only if it would arrive sooner.
-            pass
+        # Smooth against the previous window only when it came from the same resource.
+        previous = stored_estimate(incident) if incident.eta_callsign == fix.callsign else None
         estimate = estimate_arrival(
             now=now, fix_lat=fix.lat, fix_lon=fix.lon, fix_at=fix.fix_at, speed_mps=fix.speed_mps,
             dest_lat=incident.lat, dest_lon=incident.lon, grade=incident.grade, rural=incident.rural,
@@ -394,12 +393,13 @@ class AttendanceService:
         )
         if (incident.eta_point is not None and incident.eta_callsign not in (None, fix.callsign)
                 and estimate.point >= incident.eta_point):
-            return False
-        before = (incident.eta_earliest, incident.eta_latest, incident.eta_basis)
+            return False  # another resource on the way will arrive sooner: its window stands
+        before = shown_text(stored_estimate(incident), now)
         incident.eta_earliest, incident.eta_latest = estimate.earliest, estimate.latest
         incident.eta_point, incident.eta_computed_at = estimate.point, estimate.computed_at
         incident.eta_basis, incident.eta_callsign = estimate.basis, fix.callsign
-        visible = before != (incident.eta_earliest, incident.eta_latest, incident.eta_basis)
+        # Only a change in what a person reads is pushed to screens, not every fix.
+        visible = window_changed(before, shown_text(estimate, now))
         if visible:
             self._touch(incident)
         return visible
@@ -426,6 +426,14 @@ class AttendanceService:
                 if self._update_eta(incident, fix, now, travel_seconds=secs):
                     changed.add(incident.id)
         return changed
+
+
+def stored_estimate(incident: Incident) -> Optional[EtaEstimate]:
+    if incident.eta_point is None or incident.eta_earliest is None or incident.eta_latest is None:
+        return None
+    return EtaEstimate(earliest=incident.eta_earliest, latest=incident.eta_latest, point=incident.eta_point,
+                       computed_at=incident.eta_computed_at or incident.updated_at,
+                       basis=incident.eta_basis or "position", stale=incident.eta_basis == "stale_position")
 
 
 def _parse_status_codes(raw: str) -> dict[str, str]:

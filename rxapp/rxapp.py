@@ -20,6 +20,8 @@ from .state.board import BoardView
 from .state.track import TrackView
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+for _noisy in ("apscheduler", "alembic"):
+    logging.getLogger(_noisy).setLevel(logging.WARNING)
 
 STYLE = """
 .skip-link{position:absolute;left:-9999px}

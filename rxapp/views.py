@@ -11,7 +11,8 @@ from typing import Optional
 from sqlmodel import Session, select
 
 from .domain import attendance as rules
-from .domain.eta import EtaEstimate, describe_clock_window, describe_window
+from .attendance import stored_estimate
+from .domain.eta import describe_clock_window, describe_window
 from .domain.grades import GradeTargets, assess_breach
 from .models import Assignment, Incident, IncidentStep, utcnow
 
@@ -24,14 +25,6 @@ GRADE_LABELS = {
 }
 
 
-def _estimate(incident: Incident) -> Optional[EtaEstimate]:
-    if incident.eta_point is None or incident.eta_earliest is None or incident.eta_latest is None:
-        return None
-    return EtaEstimate(earliest=incident.eta_earliest, latest=incident.eta_latest, point=incident.eta_point,
-                       computed_at=incident.eta_computed_at or incident.updated_at,
-                       basis=incident.eta_basis or "position", stale=incident.eta_basis == "stale_position")
-
-
 def _clock(at: Optional[datetime]) -> str:
     return rules.london_time(at) if at else ""
 
@@ -42,7 +35,7 @@ def victim_view(session: Session, incident: Incident, now: Optional[datetime] = 
         select(IncidentStep).where(IncidentStep.incident_id == incident.id, IncidentStep.public == True)  # noqa: E712
         .order_by(IncidentStep.at, IncidentStep.id)
     ).all()
-    estimate = _estimate(incident)
+    estimate = stored_estimate(incident)
     eta_text = eta_clock = ""
     if estimate is not None and incident.is_open:
         eta_text = describe_window(estimate, now)
@@ -84,11 +77,11 @@ def board_rows(session: Session, targets: GradeTargets, now: Optional[datetime] 
         resources.setdefault(a.incident_id, []).append(f"{a.callsign} ({a.state.replace('_', ' ')})")
     rows = []
     for inc in incidents:
-        estimate = _estimate(inc)
+        estimate = stored_estimate(inc)
         level, reason = assess_breach(
             inc.grade, inc.opened_at, now, estimate.latest if estimate else None,
             assigned=bool(resources.get(inc.id)), arrived_at=inc.arrived_at, rural=inc.rural,
-            appointment_end=inc.appointment_end,
+            appointment_end=inc.appointment_end, appointment_start=inc.appointment_start, targets=targets,
         )
         target = targets.target_minutes(inc.grade, inc.rural)
         elapsed = int((now - inc.opened_at).total_seconds() // 60)
@@ -112,7 +105,7 @@ def board_rows(session: Session, targets: GradeTargets, now: Optional[datetime] 
             "risk": level,
             "risk_reason": reason,
             "flags": ", ".join(f.replace("_", " ").lower() for f in flags),
-            "rank": ({"breached": 0, "unassigned": 1, "at_risk": 2}.get(level, 3), inc.opened_at.isoformat()),
+            "rank": ({"breached": 0, "at_risk": 1, "unassigned": 2}.get(level, 3), inc.opened_at.isoformat()),
         })
     rows.sort(key=lambda r: r["rank"])
     for r in rows:

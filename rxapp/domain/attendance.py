@@ -131,6 +131,10 @@ def step_at_scene() -> str:
     return "The officer has arrived."
 
 
+def step_cleared() -> str:
+    return "The officer has finished the visit."
+
+
 def step_diverted(reason: str) -> str:
     if reason == "DIVERTED":
         return (
@@ -147,7 +151,7 @@ def step_appointment(start: datetime, end: datetime, now: datetime) -> str:
 
 
 CLOSE_TEXT = {
-    "ATTENDED": "The visit is complete.",
+    "ATTENDED": "We have closed this call.",
     "CANCELLED": "This call has been cancelled.",
     "NO_DEPLOYMENT": "We dealt with this without sending an officer.",
     "DUPLICATE": "This call was joined to another report of the same thing.",

@@ -9,7 +9,7 @@ from ..components.layout import WARNING, page
 class LoginPage(rx.State):
     @rx.var
     def message(self) -> str:
-        code = str(self.router.page.params.get("error", ""))
+        code = str(self.router.url.query_parameters.get("error", ""))
         return {
             "invalid": "The username or password is not right.",
             "locked": "This account is locked after too many failed attempts. Try again later or ask an administrator.",

@@ -54,7 +54,8 @@ class TrackView(rx.SharedState):
     async def open_link(self):
         """on_load: check the link from the URL (never an argument) and link this tab to its attendance."""
         page = await self.get_state(TrackPage)
-        token = str(self.router.page.params.get("token", ""))
+        path = str(self.router.url.path).rstrip("/")
+        token = path.rsplit("/", 1)[-1] if path.startswith("/track/") else ""
         incident_id, view = await asyncio.to_thread(_lookup, token)
         if incident_id is None:
             page.checked, page.valid = True, False

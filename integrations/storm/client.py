@@ -1,0 +1,315 @@
+"""The STORM feed client: keeps one resumable WebSocket subscription to the force's gateway and hands
+every frame, parsed, to a `FeedSink` (the attendance service in the product, a test double in tests).
+
+The client holds no state that matters: the resume point lives in the sink, written in the same
+transaction as the events it covers. So whatever happens (a dropped link, a silent gateway, a database
+error while applying) the client closes the connection and subscribes again from the sink's durable
+`last_seq`, and the gateway replays what was not yet stored. Delivery is therefore at least once, and
+the sink ignores repeated `event_id`s.
+
+Frames already buffered when one arrives are applied together, up to `batch_max`, in one `apply` call:
+one transaction per batch is what makes a long replay after an outage fast.
+
+Nothing here logs a frame's content: callers' names and numbers travel in it. Logs carry seq, type and
+reason only.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from datetime import datetime, timezone
+from typing import Any, Callable, Optional, Protocol
+from urllib.parse import urlsplit
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+
+from rxapp.domain.events import DispatchEvent
+
+from .protocol import BadFrame, Heartbeat, parse_frame
+
+log = logging.getLogger(__name__)
+
+# How long to wait for the gateway's side of the closing handshake before dropping the TCP connection.
+CLOSE_TIMEOUT = 2.0
+OPEN_TIMEOUT = 10.0
+
+
+class FeedSink(Protocol):
+    """Where parsed frames go. The product's implementation is `rxapp.attendance.AttendanceService`."""
+
+    async def last_seq(self) -> int:
+        """The durably stored resume point: the highest seq already applied (0 at first)."""
+        ...
+
+    async def apply(self, items: list[DispatchEvent | BadFrame]) -> None:
+        """Apply events, store bad frames as dead letters and move the resume point, in ONE transaction."""
+        ...
+
+
+class StormClient:
+    """Subscribes to the gateway at `url` and feeds `sink` until `stop()` is called."""
+
+    def __init__(
+        self,
+        url: str,
+        sink: FeedSink,
+        token: str | None = None,
+        *,
+        heartbeat_timeout: float = 45,
+        backoff_initial: float = 1,
+        backoff_max: float = 60,
+        batch_max: int = 500,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        if batch_max < 1:
+            raise ValueError("batch_max must be at least 1")
+        self.url = url
+        self.sink = sink
+        self._token = token
+        self.heartbeat_timeout = heartbeat_timeout
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self.batch_max = batch_max
+        self._rng = rng
+        self._stopping = asyncio.Event()
+        self._finished = asyncio.Event()
+        self._running = False
+        self._ws: Optional[ClientConnection] = None
+        self._attempt = 0  # consecutive connections that ended without a healthy exchange
+        self._status: dict[str, Any] = {
+            "connected": False,
+            "last_frame_at": None,
+            "last_heartbeat_at": None,
+            "seq_high": 0,  # highest seq the gateway has told us about (events or heartbeats)
+            "applied_seq": None,  # highest event seq the sink has accepted from this client
+            "reconnects": 0,
+            "frames": 0,
+            "bad_frames": 0,
+            "last_error": None,
+        }
+
+    # ---- public ----------------------------------------------------------------------------------
+
+    @property
+    def status(self) -> dict:
+        """A snapshot for health pages: datetimes are aware UTC, counts since the client was made."""
+        return dict(self._status)
+
+    async def run(self) -> None:
+        """Connect, subscribe, apply, and reconnect with backoff, until `stop()`. Never raises on network,
+        protocol or sink errors; cancelling the task that runs it is the only other way out."""
+        if self._running:
+            raise RuntimeError("StormClient.run() is already running")
+        self._running = True
+        self._finished.clear()
+        first = True
+        try:
+            while not self._stopping.is_set():
+                if not first:
+                    self._status["reconnects"] += 1
+                first = False
+                delay = await self._connect_once()
+                if self._stopping.is_set():
+                    break
+                await self._sleep(delay)
+        finally:
+            self._status["connected"] = False
+            self._running = False
+            self._finished.set()
+
+    async def stop(self) -> None:
+        """Stop and wait for `run()` to finish. A batch being applied is allowed to finish first, so the
+        sink's transaction is never cut in half."""
+        self._stopping.set()
+        ws = self._ws
+        if ws is not None:
+            await ws.close()
+        if self._running:
+            await self._finished.wait()
+
+    # ---- one connection --------------------------------------------------------------------------
+
+    async def _connect_once(self) -> float:
+        """One connection from handshake to close. Returns how long to wait before the next one."""
+        where = _redacted(self.url)
+        try:
+            after_seq = await self.sink.last_seq()
+        except Exception as exc:  # noqa: BLE001 - a database outage must not end the feed
+            self._note_error(f"sink.last_seq failed: {type(exc).__name__}")
+            log.error("STORM feed: cannot read the resume point from the sink (%s); retrying",
+                      type(exc).__name__)
+            return self._next_delay()
+
+        headers = {"Authorization": f"Bearer {self._token}"} if self._token else None
+        try:
+            ws = await connect(
+                self.url,
+                additional_headers=headers,
+                open_timeout=OPEN_TIMEOUT,
+                close_timeout=CLOSE_TIMEOUT,
+                # No library limit: an oversized frame must reach parse_frame and become a dead letter.
+                # With a limit the library would close the link, the replay would resend the same frame,
+                # and the feed would stall on it for ever. The gateway is authenticated and trusted.
+                max_size=None,
+                # Let the library buffer a whole batch while the sink is busy, so the drain below finds it.
+                max_queue=max(16, self.batch_max),
+            )
+        except InvalidStatus as exc:
+            code = exc.response.status_code
+            if 400 <= code < 500:
+                # Credentials or configuration are wrong; retrying fast will not fix that, and hammering
+                # a force's gateway could lock the account. Keep trying, slowly, so a fix is picked up.
+                self._note_error(f"handshake rejected: HTTP {code}")
+                log.error("STORM feed at %s rejected the connection with HTTP %d; check STORM_FEED_URL and "
+                          "STORM_FEED_TOKEN. Retrying every %.0f s.", where, code, self.backoff_max)
+                return self._next_delay(at_max=True)
+            self._note_error(f"handshake failed: HTTP {code}")
+            log.warning("STORM feed at %s answered HTTP %d; retrying", where, code)
+            return self._next_delay()
+        except InvalidURI:
+            self._note_error("invalid feed URL")
+            log.error("STORM_FEED_URL is not a valid ws:// or wss:// URL; retrying every %.0f s",
+                      self.backoff_max)
+            return self._next_delay(at_max=True)
+        except (OSError, asyncio.TimeoutError, InvalidHandshake, ConnectionClosed) as exc:
+            self._note_error(f"cannot connect: {type(exc).__name__}")
+            log.warning("STORM feed at %s unreachable (%s); retrying", where, type(exc).__name__)
+            return self._next_delay()
+        except Exception as exc:  # noqa: BLE001 - never let the feed die
+            self._note_error(f"cannot connect: {type(exc).__name__}")
+            log.warning("STORM feed at %s: unexpected %s while connecting; retrying", where, type(exc).__name__)
+            return self._next_delay()
+
+        self._ws = ws
+        try:
+            if self._stopping.is_set():
+                return 0
+            await ws.send(json.dumps({"type": "subscribe", "after_seq": after_seq}))
+            self._status["connected"] = True
+            log.info("STORM feed connected to %s, resuming after seq %d", where, after_seq)
+            await self._receive(ws)
+        except ConnectionClosed as exc:
+            if not self._stopping.is_set():
+                self._note_error(f"connection closed: code {_close_code(exc)}")
+                log.warning("STORM feed connection closed (code %s); reconnecting", _close_code(exc))
+        except (OSError, asyncio.TimeoutError) as exc:
+            self._note_error(f"connection lost: {type(exc).__name__}")
+            log.warning("STORM feed connection lost (%s); reconnecting", type(exc).__name__)
+        except Exception as exc:  # noqa: BLE001
+            self._note_error(f"unexpected {type(exc).__name__}")
+            log.error("STORM feed: unexpected %s; reconnecting", type(exc).__name__)
+        finally:
+            self._status["connected"] = False
+            self._ws = None
+            try:
+                await ws.close()
+            except Exception:  # noqa: BLE001 - closing a broken link can fail in many ways; it is closed
+                pass
+        return self._next_delay()
+
+    async def _receive(self, ws: ClientConnection) -> None:
+        """Read and apply batches until the link dies, goes silent or the sink fails."""
+        while not self._stopping.is_set():
+            try:
+                async with asyncio.timeout(self.heartbeat_timeout):
+                    first = await ws.recv(decode=False)
+            except TimeoutError:
+                self._note_error("heartbeat timeout")
+                log.warning("STORM feed silent for %.0f s (no heartbeat); treating the link as dead",
+                            self.heartbeat_timeout)
+                return
+            frames = [first]
+            frames.extend(await self._drain(ws, self.batch_max - 1))
+            items = self._parse_batch(frames)
+            if items:
+                try:
+                    await self.sink.apply(items)
+                except Exception as exc:  # noqa: BLE001 - the sink rolled back; replay will bring them again
+                    seqs = [item.seq for item in items if item.seq is not None]
+                    self._note_error(f"sink.apply failed: {type(exc).__name__}")
+                    # The exception text is not logged: database errors quote the values they choked on.
+                    log.error("STORM feed: sink failed to apply %d frame(s), seq %s to %s (%s); reconnecting "
+                              "to resume from the stored seq", len(items), min(seqs, default="-"),
+                              max(seqs, default="-"), type(exc).__name__)
+                    return
+                applied = [item.seq for item in items if isinstance(item, DispatchEvent)]
+                if applied:
+                    self._status["applied_seq"] = max(applied + [self._status["applied_seq"] or 0])
+            # A healthy exchange: the next outage starts its backoff from the beginning again.
+            self._attempt = 0
+
+    async def _drain(self, ws: ClientConnection, limit: int) -> list[bytes]:
+        """Frames the library has already buffered, without waiting for more.
+
+        `recv()` returns without suspending when a whole message is buffered, so a zero timeout only
+        fires when nothing is waiting; cancelling `recv()` is documented as safe (no message lost)."""
+        frames: list[bytes] = []
+        while len(frames) < limit:
+            try:
+                async with asyncio.timeout(0):
+                    frames.append(await ws.recv(decode=False))
+            except TimeoutError:
+                break
+            except ConnectionClosed:
+                # Apply what already arrived; the next recv() reports the closure.
+                break
+        return frames
+
+    def _parse_batch(self, frames: list[bytes]) -> list[DispatchEvent | BadFrame]:
+        now = datetime.now(timezone.utc)
+        items: list[DispatchEvent | BadFrame] = []
+        for raw in frames:
+            self._status["frames"] += 1
+            self._status["last_frame_at"] = now
+            parsed = parse_frame(raw)
+            if isinstance(parsed, Heartbeat):
+                self._status["last_heartbeat_at"] = now
+                self._status["seq_high"] = max(self._status["seq_high"], parsed.seq_high)
+                continue
+            if isinstance(parsed, BadFrame):
+                self._status["bad_frames"] += 1
+                log.warning("STORM feed: bad frame seq=%s: %s", parsed.seq, parsed.reason)
+            else:
+                self._status["seq_high"] = max(self._status["seq_high"], parsed.seq)
+            items.append(parsed)
+        return items
+
+    # ---- backoff ---------------------------------------------------------------------------------
+
+    def _next_delay(self, *, at_max: bool = False) -> float:
+        """Exponential backoff with equal jitter: half the ceiling plus a random half. Equal rather than
+        full jitter so that a fleet of clients never retries in a tight loop after a gateway restart."""
+        if at_max:
+            ceiling = self.backoff_max
+        else:
+            ceiling = min(self.backoff_max, self.backoff_initial * 2 ** min(self._attempt, 32))
+        self._attempt += 1
+        return ceiling / 2 + self._rng() * ceiling / 2
+
+    async def _sleep(self, delay: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+        except asyncio.TimeoutError:
+            pass
+
+    def _note_error(self, text: str) -> None:
+        self._status["last_error"] = text
+
+
+def _redacted(url: str) -> str:
+    """Scheme, host and port only: a URL may carry credentials in its user-info or query."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "?"
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme}://{host}{port}{parts.path}"
+    except ValueError:
+        return "(unparseable URL)"
+
+
+def _close_code(exc: ConnectionClosed) -> Optional[int]:
+    frame = exc.rcvd or exc.sent
+    return frame.code if frame is not None else 1006

@@ -1,0 +1,488 @@
+"""The STORM dispatch feed's wire format: one JSON object per WebSocket frame, parsed and validated into
+the domain's own `DispatchEvent`s (see /contracts/dispatch-feed.md).
+
+`parse_frame` never raises. Every frame becomes exactly one of:
+
+- `Heartbeat`: the gateway's keep-alive, which only updates the client's status;
+- `DispatchEvent`: a valid event, with timestamps as aware UTC datetimes and the caller's phone in E.164;
+- `BadFrame`: anything else, with a short reason for the dead-letter table. Reasons name the field and
+  the problem, never the value of a personal field, because they are logged and shown to administrators.
+
+Validation is strict where a mistake would mislead a victim or the control room (grades, flags,
+dispositions, coordinates, timestamps) and lenient where the contract says so: an unparseable phone
+number becomes None, and a missing or unknown language becomes English. Fields the contract does not
+name are ignored, so a gateway can add fields before the product uses them.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Optional, Union
+
+import phonenumbers
+
+from rxapp.domain.events import (
+    DISPOSITIONS,
+    FLAGS,
+    GRADES,
+    RESOURCE_TYPES,
+    UNASSIGN_REASONS,
+    AppointmentBooked,
+    Caller,
+    DispatchEvent,
+    DispatchPayload,
+    IncidentClosed,
+    IncidentOpened,
+    IncidentUpdated,
+    Location,
+    ResourceAssigned,
+    ResourcePosition,
+    ResourceStatus,
+    ResourceUnassigned,
+)
+
+MAX_FRAME_BYTES = 64 * 1024
+
+# British National Grid (EPSG:27700) extent, in metres.
+BNG_EASTING_MAX = 700_000
+BNG_NORTHING_MAX = 1_300_000
+
+DEFAULT_LANGUAGE = "en"
+
+# ISO 639-1, as published by the Library of Congress (the deprecated "sh" left out).
+ISO_639_1 = frozenset(
+    "aa ab ae af ak am an ar as av ay az ba be bg bi bm bn bo br bs ca ce ch co cr cs cu cv cy da de dv dz "
+    "ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu hy hz ia id ie ig ii "
+    "ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb lg li ln lo lt lu lv mg mh mi "
+    "mk ml mn mr ms mt my na nb nd ne ng nl nn no nr nv ny oc oj om or os pa pi pl ps pt qu rm rn ro ru rw "
+    "sa sc sd se sg si sk sl sm sn so sq sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk "
+    "ur uz ve vi vo wa wo xh yi yo za zh zu".split()
+)
+
+# Ofcom reserves these ranges for drama and examples, so they are never a real person's number;
+# `phonenumbers` calls them invalid, but the samples and the demo use them.
+_OFCOM_DRAMA_PREFIXES = ("+447700900", "+441632960")
+
+# Only values shaped like the contract's own codes are quoted back in a reason, so a mis-mapped field
+# holding a name or a phone number can never reach a log line.
+_QUOTABLE_CODE = re.compile(r"^(?:[A-Z0-9_]{1,40}|[a-z]{1,20})$")
+_QUOTABLE_TYPE = re.compile(r"^[a-z0-9_.]{1,40}$")
+_STATUS_CODE = re.compile(r"^[0-9A-Za-z]{1,8}$")
+
+_MAX_TIMESTAMP_CHARS = 64
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """The gateway's keep-alive: `seq_high` is the highest seq it has published."""
+
+    seq_high: int
+    at: datetime  # aware, UTC
+
+
+@dataclass(frozen=True)
+class BadFrame:
+    """A frame that could not be turned into an event; kept whole for the dead-letter table.
+
+    `seq` and `event_id` are filled in when the frame was a JSON object carrying them, so the
+    dead letter can be matched with the gateway's own records."""
+
+    raw: str
+    reason: str
+    seq: Optional[int] = None
+    event_id: Optional[str] = None
+
+
+ParsedFrame = Union[Heartbeat, DispatchEvent, BadFrame]
+
+
+class _Invalid(Exception):
+    """Raised inside the validators; becomes a BadFrame with this reason."""
+
+
+# ---- public API ----------------------------------------------------------------------------------
+
+
+def parse_frame(text: str | bytes) -> ParsedFrame:
+    """Parse one feed frame. Never raises: whatever goes wrong becomes a `BadFrame`."""
+    try:
+        return _parse(text)
+    except Exception:  # noqa: BLE001 - the feed must go on whatever a frame contains
+        return BadFrame(raw=_raw_text(text), reason="frame could not be parsed")
+
+
+def encode_event(event: dict) -> str:
+    """Serialise an event (or any frame) the way the gateway sends it: compact JSON, UTF-8 text."""
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+
+
+def format_timestamp(value: datetime) -> str:
+    """An aware datetime as the feed writes it: ISO 8601 in UTC with a trailing Z."""
+    text = value.astimezone(timezone.utc).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """An ISO 8601 timestamp that carries an offset, as an aware UTC datetime; ValueError otherwise."""
+    if not isinstance(value, str) or len(value) > _MAX_TIMESTAMP_CHARS:
+        raise ValueError("not a timestamp string")
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("timestamp has no UTC offset")
+    return moment.astimezone(timezone.utc)
+
+
+def normalise_phone(value: Optional[str]) -> Optional[str]:
+    """A UK (or international) phone number in E.164, or None when it cannot be a reachable number."""
+    if value is None or not value.strip():
+        return None
+    try:
+        number = phonenumbers.parse(value, "GB")
+    except phonenumbers.NumberParseException:
+        return None
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if phonenumbers.is_valid_number(number):
+        return e164
+    # A text to a wrong number would tell a stranger about a crime, so only exact drama numbers pass.
+    if len(e164) == 13 and e164.startswith(_OFCOM_DRAMA_PREFIXES):
+        return e164
+    return None
+
+
+def normalise_language(value: Any) -> str:
+    """Lower-case ISO 639-1; a regional tag such as `pl-PL` keeps its language; anything else is English."""
+    if not isinstance(value, str):
+        return DEFAULT_LANGUAGE
+    primary = re.split(r"[-_]", value.strip(), maxsplit=1)[0].lower()
+    return primary if primary in ISO_639_1 else DEFAULT_LANGUAGE
+
+
+# ---- frame and envelope --------------------------------------------------------------------------
+
+
+def _raw_text(text: str | bytes) -> str:
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        raw = bytes(text).decode("utf-8", errors="replace")
+    else:
+        raw = str(text)
+    # A dead letter keeps at most one frame's worth; anything longer is already known to be bad.
+    return raw[:MAX_FRAME_BYTES]
+
+
+def _parse(text: str | bytes) -> ParsedFrame:
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        data = bytes(text)
+        size = len(data)
+        try:
+            decoded = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return BadFrame(raw=_raw_text(data), reason="frame is not valid UTF-8")
+    elif isinstance(text, str):
+        decoded = text
+        size = len(text.encode("utf-8", errors="surrogatepass"))
+    else:
+        return BadFrame(raw=_raw_text(repr(text)), reason="frame is neither text nor bytes")
+
+    try:
+        obj = json.loads(decoded)
+    except (ValueError, RecursionError):
+        obj = _NOT_JSON
+
+    if size > MAX_FRAME_BYTES:
+        seq, event_id = _identity(obj)
+        return BadFrame(raw=_raw_text(decoded), reason="frame exceeds 64 KiB", seq=seq, event_id=event_id)
+    if obj is _NOT_JSON:
+        return BadFrame(raw=decoded, reason="not JSON")
+    if not isinstance(obj, dict):
+        return BadFrame(raw=decoded, reason="not a JSON object")
+
+    seq, event_id = _identity(obj)
+    try:
+        if obj.get("type") == "heartbeat":
+            return Heartbeat(seq_high=_integer(obj, "seq_high", "", minimum=0),
+                             at=_timestamp(obj, "at", ""))
+        return _event(obj)
+    except _Invalid as invalid:
+        return BadFrame(raw=decoded, reason=str(invalid), seq=seq, event_id=event_id)
+
+
+_NOT_JSON = object()
+
+
+def _identity(obj: Any) -> tuple[Optional[int], Optional[str]]:
+    """The seq and event_id of a frame, where they are usable, for dead letters."""
+    if not isinstance(obj, dict):
+        return None, None
+    seq = obj.get("seq")
+    event_id = obj.get("event_id")
+    return (
+        seq if _is_int(seq) and seq >= 0 else None,
+        event_id if isinstance(event_id, str) and 0 < len(event_id) <= 200 else None,
+    )
+
+
+def _event(obj: dict) -> DispatchEvent:
+    kind = obj.get("type")
+    if "type" not in obj:
+        raise _Invalid("missing field type")
+    if not isinstance(kind, str):
+        raise _Invalid("type: expected a string")
+    parser = _PAYLOADS.get(kind)
+    if parser is None:
+        shown = f" '{kind}'" if _QUOTABLE_TYPE.match(kind) else ""
+        raise _Invalid(f"unknown type{shown}")
+    seq = _integer(obj, "seq", "", minimum=1)
+    event_id = _string(obj, "event_id", "", max_length=200)
+    occurred_at = _timestamp(obj, "occurred_at", "")
+    key, build = parser
+    body = _object(obj, key, "")
+    return DispatchEvent(seq=seq, event_id=event_id, type=kind, occurred_at=occurred_at,
+                         payload=build(body, key))
+
+
+# ---- payloads ------------------------------------------------------------------------------------
+
+
+def _incident_opened(body: dict, path: str) -> IncidentOpened:
+    return IncidentOpened(
+        urn=_string(body, "urn", path),
+        grade=_code(body, "grade", path, GRADES),
+        category=_string(body, "category", path),
+        location=_location(_object(body, "location", path), f"{path}.location"),
+        caller=_caller(_object(body, "caller", path), f"{path}.caller"),
+        # Required, not defaulted: a missing DO_NOT_CONTACT must not read as "no restrictions".
+        flags=_flags(body, "flags", path),
+    )
+
+
+def _incident_updated(body: dict, path: str) -> IncidentUpdated:
+    changes = {}
+    if "grade" in body:
+        changes["grade"] = _code(body, "grade", path, GRADES)
+    if "flags" in body:
+        changes["flags"] = _flags(body, "flags", path)
+    if "caller" in body:
+        changes["caller"] = _caller(_object(body, "caller", path), f"{path}.caller")
+    if "location" in body:
+        changes["location"] = _location(_object(body, "location", path), f"{path}.location")
+    if not changes:
+        raise _Invalid(f"{path}: changes none of grade, flags, caller, location")
+    return IncidentUpdated(urn=_string(body, "urn", path), **changes)
+
+
+def _resource_assigned(body: dict, path: str) -> ResourceAssigned:
+    return ResourceAssigned(
+        urn=_string(body, "urn", path),
+        callsign=_string(body, "callsign", path),
+        resource_type=_code(body, "resource_type", path, RESOURCE_TYPES),
+    )
+
+
+def _resource_unassigned(body: dict, path: str) -> ResourceUnassigned:
+    return ResourceUnassigned(
+        urn=_string(body, "urn", path),
+        callsign=_string(body, "callsign", path),
+        reason=_code(body, "reason", path, UNASSIGN_REASONS),
+    )
+
+
+def _resource_status(body: dict, path: str) -> ResourceStatus:
+    status_code = _string(body, "status_code", path)
+    if not _STATUS_CODE.match(status_code):
+        raise _Invalid(f"{path}.status_code: not a status code")
+    return ResourceStatus(
+        # A resource that clears (codes 1-3) belongs to no incident, so the urn may be null.
+        urn=_string(body, "urn", path, nullable=True, optional=True),
+        callsign=_string(body, "callsign", path),
+        status_code=status_code,
+    )
+
+
+def _resource_position(body: dict, path: str) -> ResourcePosition:
+    speed = _number(body, "speed_mps", path, nullable=True, optional=True)
+    if speed is not None and speed < 0:
+        raise _Invalid(f"{path}.speed_mps: negative")
+    heading = _number(body, "heading", path, nullable=True, optional=True)
+    if heading is not None and not 0 <= heading <= 360:
+        raise _Invalid(f"{path}.heading: out of range")
+    return ResourcePosition(
+        callsign=_string(body, "callsign", path),
+        lat=_ranged(body, "lat", path, -90, 90),
+        lon=_ranged(body, "lon", path, -180, 180),
+        fix_at=_timestamp(body, "fix_at", path),
+        speed_mps=speed,
+        heading=heading,
+    )
+
+
+def _appointment(body: dict, path: str) -> AppointmentBooked:
+    start = _timestamp(body, "window_start", path)
+    end = _timestamp(body, "window_end", path)
+    if end <= start:
+        raise _Invalid(f"{path}: window ends before it starts")
+    return AppointmentBooked(urn=_string(body, "urn", path), window_start=start, window_end=end)
+
+
+def _incident_closed(body: dict, path: str) -> IncidentClosed:
+    return IncidentClosed(
+        urn=_string(body, "urn", path),
+        disposition=_code(body, "disposition", path, DISPOSITIONS),
+        crime_reference=_string(body, "crime_reference", path, nullable=True, optional=True),
+    )
+
+
+# type -> (key holding the payload, builder)
+_PAYLOADS: dict[str, tuple[str, Callable[[dict, str], DispatchPayload]]] = {
+    "incident.opened": ("incident", _incident_opened),
+    "incident.updated": ("incident", _incident_updated),
+    "resource.assigned": ("assignment", _resource_assigned),
+    "resource.unassigned": ("assignment", _resource_unassigned),
+    "resource.status": ("resource", _resource_status),
+    "resource.position": ("resource", _resource_position),
+    "incident.appointment": ("appointment", _appointment),
+    "incident.closed": ("incident", _incident_closed),
+}
+
+EVENT_TYPES = tuple(_PAYLOADS)
+
+
+def _location(body: dict, path: str) -> Location:
+    easting = _number(body, "easting", path)
+    northing = _number(body, "northing", path)
+    if not 0 <= easting <= BNG_EASTING_MAX:
+        raise _Invalid(f"{path}.easting: outside the British National Grid")
+    if not 0 <= northing <= BNG_NORTHING_MAX:
+        raise _Invalid(f"{path}.northing: outside the British National Grid")
+    uprn = body.get("uprn")
+    if uprn is not None:
+        # UPRNs are numeric identifiers; gateways send them as numbers or strings.
+        if _is_int(uprn) and uprn > 0:
+            uprn = str(uprn)
+        elif not (isinstance(uprn, str) and uprn.strip().isdigit()):
+            raise _Invalid(f"{path}.uprn: not a UPRN")
+        uprn = uprn.strip()
+    return Location(easting=easting, northing=northing,
+                    description=_string(body, "description", path, allow_empty=True), uprn=uprn)
+
+
+def _caller(body: dict, path: str) -> Caller:
+    sms_consent = _required(body, "sms_consent", path)
+    if not isinstance(sms_consent, bool):
+        raise _Invalid(f"{path}.sms_consent: expected true or false")
+    phone = _string(body, "phone", path, nullable=True, optional=True, allow_empty=True)
+    email = _string(body, "email", path, nullable=True, optional=True, allow_empty=True)
+    if email is not None and ("@" not in email or any(c.isspace() for c in email)):
+        email = None
+    return Caller(
+        name=_string(body, "name", path, nullable=True, optional=True, allow_empty=True) or None,
+        phone=normalise_phone(phone),
+        email=email or None,
+        sms_consent=sms_consent,
+        language=normalise_language(body.get("language")),
+    )
+
+
+def _flags(body: dict, key: str, path: str) -> tuple[str, ...]:
+    value = _required(body, key, path)
+    if not isinstance(value, list) or not all(isinstance(flag, str) for flag in value):
+        raise _Invalid(f"{_join(path, key)}: expected a list of strings")
+    for flag in value:
+        if flag not in FLAGS:
+            shown = f" '{flag}'" if _QUOTABLE_CODE.match(flag) else ""
+            raise _Invalid(f"{_join(path, key)}: unknown flag{shown}")
+    return tuple(dict.fromkeys(value))  # drop repeats, keep the gateway's order
+
+
+# ---- field helpers -------------------------------------------------------------------------------
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _is_int(value: Any) -> bool:
+    # bool is an int in Python, but `true` is not a number on the wire.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _required(body: dict, key: str, path: str) -> Any:
+    if key not in body:
+        raise _Invalid(f"missing field {_join(path, key)}")
+    return body[key]
+
+
+def _object(body: dict, key: str, path: str) -> dict:
+    value = _required(body, key, path)
+    if not isinstance(value, dict):
+        raise _Invalid(f"{_join(path, key)}: expected an object")
+    return value
+
+
+def _string(body: dict, key: str, path: str, *, nullable: bool = False, optional: bool = False,
+            allow_empty: bool = False, max_length: int = 1000) -> Any:
+    if optional and key not in body:
+        return None
+    value = _required(body, key, path)
+    if value is None and nullable:
+        return None
+    if not isinstance(value, str):
+        raise _Invalid(f"{_join(path, key)}: expected a string")
+    value = value.strip()
+    if not value and not allow_empty:
+        raise _Invalid(f"{_join(path, key)}: empty")
+    if len(value) > max_length:
+        raise _Invalid(f"{_join(path, key)}: too long")
+    return value
+
+
+def _code(body: dict, key: str, path: str, allowed: tuple[str, ...]) -> str:
+    value = _required(body, key, path)
+    if not isinstance(value, str):
+        raise _Invalid(f"{_join(path, key)}: expected a string")
+    if value not in allowed:
+        shown = f" '{value}'" if _QUOTABLE_CODE.match(value) else ""
+        raise _Invalid(f"{_join(path, key)}: unknown value{shown}")
+    return value
+
+
+def _integer(body: dict, key: str, path: str, *, minimum: int) -> int:
+    value = _required(body, key, path)
+    if not _is_int(value):
+        raise _Invalid(f"{_join(path, key)}: expected an integer")
+    if value < minimum:
+        raise _Invalid(f"{_join(path, key)}: must be at least {minimum}")
+    return value
+
+
+def _number(body: dict, key: str, path: str, *, nullable: bool = False, optional: bool = False) -> Any:
+    if optional and key not in body:
+        return None
+    value = _required(body, key, path)
+    if value is None and nullable:
+        return None
+    if not (isinstance(value, (int, float)) and not isinstance(value, bool)):
+        raise _Invalid(f"{_join(path, key)}: expected a number")
+    if not math.isfinite(value):
+        raise _Invalid(f"{_join(path, key)}: not a finite number")
+    return float(value)
+
+
+def _ranged(body: dict, key: str, path: str, low: float, high: float) -> float:
+    value = _number(body, key, path)
+    if not low <= value <= high:
+        raise _Invalid(f"{_join(path, key)}: out of range")
+    return value
+
+
+def _timestamp(body: dict, key: str, path: str) -> datetime:
+    value = _required(body, key, path)
+    if not isinstance(value, str):
+        raise _Invalid(f"{_join(path, key)}: expected an ISO 8601 timestamp")
+    try:
+        return parse_timestamp(value)
+    except ValueError as exc:
+        detail = "no UTC offset" if "offset" in str(exc) else "not an ISO 8601 timestamp"
+        raise _Invalid(f"{_join(path, key)}: {detail}") from None

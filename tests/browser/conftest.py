@@ -1,0 +1,148 @@
+"""Runs the real product for browser tests: a STORM simulator (a real WebSocket server, driven step by step
+from the tests), `reflex run --env prod --single-port` on a temporary SQLite file, and Debian's Chromium
+through Playwright. One app is built and shared by the whole module, as a build takes a while."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = ROOT / "integrations" / "storm" / "scenarios"
+ARTIFACTS = ROOT / "test-artifacts"
+SECRET = "browser-test-secret-0123456789abcdef012345"
+STAFF_PASSWORD = "correct-horse-battery-staple"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def shifted_events(name: str, start: datetime) -> list[dict]:
+    """A sample scenario with every time moved so that it begins at `start`."""
+    lines = [json.loads(x) for x in (SCENARIOS / f"{name}.jsonl").read_text().splitlines() if x.strip()]
+    t0 = datetime.fromisoformat(lines[0]["occurred_at"].replace("Z", "+00:00"))
+    delta = start - t0
+
+    def shift(value):
+        if isinstance(value, dict):
+            return {k: (_shift_time(v, delta) if k in ("occurred_at", "fix_at", "window_start", "window_end") and v
+                        else shift(v)) for k, v in value.items()}
+        return value
+
+    return [shift(e) for e in lines]
+
+
+def _shift_time(value: str, delta: timedelta) -> str:
+    t = datetime.fromisoformat(value.replace("Z", "+00:00")) + delta
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Feed:
+    """The simulator on its own event loop in a thread, so synchronous Playwright tests can drive it."""
+
+    def __init__(self):
+        from integrations.storm.simulator import StormSimulator
+
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.sim = StormSimulator([], heartbeat_interval=5.0, token="browser-feed-token")
+        self._call(self.sim.start("127.0.0.1", 0))
+
+    def _call(self, coro):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
+
+    def send(self, event: dict) -> int:
+        async def _append():
+            return self.sim.append_event(dict(event))
+
+        return self._call(_append())
+
+    def raw(self, text: str) -> None:
+        async def _append():
+            self.sim.append_raw(text)
+
+        self._call(_append())
+
+    def close(self):
+        self._call(self.sim.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+@pytest.fixture(scope="session")
+def live_app(tmp_path_factory):
+    data = tmp_path_factory.mktemp("app")
+    port = _free_port()
+    feed = Feed()
+    base = f"http://localhost:{port}"
+    env = dict(os.environ)
+    env.update({
+        "DATABASE_URL": f"sqlite:///{data / 'app.db'}", "VJ_DATA_DIR": str(data), "SECRET_KEY": SECRET,
+        "PUBLIC_BASE_URL": base, "STORM_FEED_URL": feed.sim.url, "STORM_FEED_TOKEN": "browser-feed-token",
+        "REFLEX_USE_SYSTEM_BUN": "1", "TELEMETRY_ENABLED": "false", "REFLEX_CHECK_LATEST_VERSION": "false",
+        "PYTHONPATH": str(ROOT),
+    })
+    subprocess.run([sys.executable, "-m", "rxapp.cli", "create-user", "control.one", "--role", "fcr",
+                    "--name", "Control One", "--password-stdin"], input=STAFF_PASSWORD + "\n", text=True,
+                   env=env, cwd=ROOT, check=True, capture_output=True)
+    log = open(data / "reflex.log", "w")
+    proc = subprocess.Popen(["reflex", "run", "--env", "prod", "--single-port", "--backend-port", str(port)],
+                            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("the app stopped while starting:\n" + (data / "reflex.log").read_text()[-4000:])
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200 and \
+                    httpx.get(f"{base}/login", timeout=5).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    else:
+        raise RuntimeError("the app did not start in time:\n" + (data / "reflex.log").read_text()[-4000:])
+    os.environ["DATABASE_URL"] = env["DATABASE_URL"]
+    os.environ["SECRET_KEY"] = SECRET
+    os.environ["VJ_DATA_DIR"] = str(data)
+    from rxapp import config, db
+
+    config.reset_settings()
+    db.dispose_all()
+    yield {"base": base, "feed": feed, "db_url": env["DATABASE_URL"], "log": data / "reflex.log"}
+    os.killpg(proc.pid, 15)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+    feed.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def artifacts():
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
