@@ -34,7 +34,7 @@ def snapshot(db_url: str) -> dict:
     """Everything a person could see or the feed depends on, minus wall-clock bookkeeping."""
     with session_scope(db_url) as s:
         incidents = [
-            {k: v for k, v in i.model_dump().items() if k not in ("updated_at", "id", "victim_id", "version")}
+            {k: v for k, v in i.model_dump().items() if k not in ("updated_at", "id", "victim_id", "link_nonce", "link_token_hash")}
             for i in s.exec(select(Incident).order_by(Incident.urn))
         ]
         assignments = [(a.callsign, a.state, a.active, a.unassign_reason, a.status_code)

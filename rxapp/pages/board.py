@@ -71,9 +71,17 @@ def sign_out() -> rx.Component:
 
 
 def board_page() -> rx.Component:
-    head = {"text_align": "left", "padding": "0.5rem", "border_bottom": "2px solid #0b0c0c"}
     return page(
         "Control room: open attendances",
+        rx.cond(StaffState.role != "", board_content(), rx.el.p("Checking your sign-in…", aria_busy="true")),
+        wide=True,
+        right=rx.cond(StaffState.role != "", sign_out(), rx.fragment()),
+    )
+
+
+def board_content() -> rx.Component:
+    head = {"text_align": "left", "padding": "0.5rem", "border_bottom": "2px solid #0b0c0c"}
+    return rx.fragment(
         rx.hstack(
             rx.el.h1("Open attendances", style={"font_size": "1.6rem", "margin": "0"}),
             rx.spacer(),
@@ -100,6 +108,4 @@ def board_page() -> rx.Component:
             ),
             rx.el.p("No open attendances.", style={"font_size": "1.1rem"}),
         ),
-        wide=True,
-        right=sign_out(),
     )
