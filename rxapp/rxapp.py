@@ -28,6 +28,12 @@ STYLE = """
 .skip-link:focus{left:0.5rem;top:0.5rem;background:#ffdd00;color:#0b0c0c;padding:0.5rem;z-index:10}
 a{color:#1d70b8} a:focus,button:focus,select:focus,input:focus{outline:3px solid #ffdd00;outline-offset:0;box-shadow:0 0 0 5px #0b0c0c}
 body{margin:0}
+@media (max-width: 760px){
+ .board-table thead{position:absolute;left:-9999px}
+ .board-table tr{display:block;border-bottom:2px solid #0b0c0c;padding:0.5rem 0}
+ .board-table td{display:grid;grid-template-columns:6.5rem 1fr;gap:0.5rem;border:none !important;padding:0.15rem 0 !important}
+ .board-table td::before{content:attr(data-label);font-weight:700}
+}
 """
 
 app = rx.App(

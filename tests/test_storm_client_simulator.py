@@ -17,8 +17,9 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from integrations.storm.client import StormClient
-from integrations.storm.protocol import BadFrame, DispatchEvent, encode_event, parse_timestamp
+from integrations.storm.protocol import BadFrame, encode_event, parse_timestamp
 from integrations.storm.simulator import StormSimulator, bundled_scenarios
+from rxapp.domain.events import DispatchEvent
 
 ROOT = Path(__file__).resolve().parent.parent
 START = datetime(2026, 11, 29, 8, 0, tzinfo=timezone.utc)
@@ -233,9 +234,10 @@ async def test_dropped_connections_resume_with_the_same_events_and_no_gaps():
     sink = MemorySink(delay=0.005)
     simulator = StormSimulator(speed=7_600, start_at=START)
     async with Running(simulator, sink, batch_max=5) as run:
-        for _ in range(3):
-            await wait_until(lambda: run.client.status["connected"] and simulator.connection_count == 1,
-                             what="a connection")
+        for drops in range(3):
+            # Each cut must land on a fresh connection, not on one the client has not yet noticed is dead.
+            await wait_until(lambda: run.client.status["reconnects"] >= drops and run.client.status["connected"],
+                             what="a new connection")
             seen = sink.calls
             await wait_until(lambda: sink.calls >= seen + 2, what="some batches")
             await simulator.drop_connections()
@@ -288,6 +290,20 @@ async def test_malformed_frames_become_bad_frames_and_later_events_still_arrive(
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "bad frame" in logged
     assert not any(detail in logged for detail in CALLER_DETAILS)
+
+
+@pytest.mark.asyncio
+async def test_frame_contents_never_reach_the_logs_even_at_debug(caplog):
+    caplog.set_level(logging.DEBUG)
+    sink = MemorySink()
+    simulator = StormSimulator([], heartbeat_interval=60)
+    async with Running(simulator, sink):
+        # Short enough that the websockets library's own debug line would quote it whole.
+        simulator.append_raw('{"caller":"Amina Hussain","phone":"07700900123"}')
+        await wait_until(lambda: len(sink.bad) == 1, what="the bad frame")
+    client_lines = [r.getMessage() for r in caplog.records if r.name.startswith("integrations.storm.client")]
+    assert any("bad frame" in line for line in client_lines)
+    assert not any(detail in line for line in client_lines for detail in CALLER_DETAILS)
 
 
 @pytest.mark.asyncio

@@ -214,6 +214,7 @@ BAD_FRAMES = [
     ("seq as boolean", changed(OPENED, "seq", True), "seq: expected an integer"),
     ("seq as fraction", changed(OPENED, "seq", 7.5), "seq: expected an integer"),
     ("seq zero", changed(OPENED, "seq", 0), "seq: must be at least 1"),
+    ("seq beyond 64 bits", changed(OPENED, "seq", 2**63), "seq: too large"),
     ("missing event_id", changed(OPENED, "event_id", delete=True), "missing field event_id"),
     ("event_id not a string", changed(OPENED, "event_id", 12), "event_id: expected a string"),
     ("empty event_id", changed(OPENED, "event_id", " "), "event_id: empty"),

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import reflex as rx
 
+from ..components.native_form import native_form
+
 from ..components.layout import ACCENT, MUTED, WARNING, page
 from ..state.board import GRADE_CHOICES, STATUS_CHOICES, STATUS_FILTER_LABELS, BoardFilter, BoardView
 from ..state.staff import StaffState
@@ -27,22 +29,29 @@ def risk_badge(row: rx.Var) -> rx.Component:
     )
 
 
+CELL = {"padding": "0.5rem", "border_bottom": "1px solid #b1b4b6", "vertical_align": "top"}
+
+
+def _cell(label: str, *children) -> rx.Component:
+    # One wrapper per cell, so the phone layout can put the label beside it.
+    return rx.el.td(rx.el.div(*children), style=CELL, data_label=label)
+
+
 def board_row(row: rx.Var) -> rx.Component:
     visible = ((BoardFilter.grade == "ALL") | (BoardFilter.grade == row["grade"])) & (
         (BoardFilter.status == "ALL") | (BoardFilter.status == row["status"]))
-    cell = {"padding": "0.5rem", "border_bottom": "1px solid #b1b4b6", "vertical_align": "top"}
     return rx.cond(
         visible,
         rx.el.tr(
-            rx.el.td(rx.el.strong(row["urn"]), rx.el.div(row["location"], style={"color": MUTED}), style=cell),
-            rx.el.td(row["grade_label"], style=cell),
-            rx.el.td(row["category"], rx.cond(row["flags"] != "", rx.el.div(row["flags"], style={"color": MUTED})),
-                     style=cell),
-            rx.el.td(row["elapsed"], rx.el.div("target ", row["target"], style={"color": MUTED}), style=cell),
-            rx.el.td(row["status_label"], style=cell),
-            rx.el.td(row["resources"], style=cell),
-            rx.el.td(row["eta"], style=cell),
-            rx.el.td(risk_badge(row), rx.el.div(row["risk_reason"], style={"font_size": "0.9rem"}), style=cell),
+            _cell("Incident", rx.el.strong(row["urn"]), rx.el.div(row["location"], style={"color": MUTED})),
+            _cell("Grade", row["grade_label"]),
+            _cell("Category", row["category"],
+                  rx.cond(row["flags"] != "", rx.el.div(row["flags"], style={"color": MUTED}))),
+            _cell("Open for", row["elapsed"], rx.el.div("target ", row["target"], style={"color": MUTED})),
+            _cell("Status", row["status_label"]),
+            _cell("Resources", row["resources"]),
+            _cell("Arrival", row["eta"]),
+            _cell("Risk", risk_badge(row), rx.el.div(row["risk_reason"], style={"font_size": "0.9rem"})),
             data_urn=row["urn"],
             data_risk=row["risk"],
         ),
@@ -61,7 +70,7 @@ def select(label: str, choices: list[str], labels: dict[str, str], value, on_cha
 
 
 def sign_out() -> rx.Component:
-    return rx.el.form(
+    return native_form(
         rx.el.span(StaffState.display_name, style={"margin_right": "0.75rem"}),
         rx.el.button("Sign out", type="submit",
                      style={"background": "white", "color": "#0b0c0c", "padding": "0.2rem 0.6rem",
@@ -102,6 +111,7 @@ def board_content() -> rx.Component:
                     rx.el.thead(rx.el.tr(*[rx.el.th(h, scope="col", style=head) for h in (
                         "Incident", "Grade", "Category", "Open for", "Status", "Resources", "Arrival", "Risk")])),
                     rx.el.tbody(rx.foreach(BoardView.rows, board_row)),
+                    class_name="board-table",
                     style={"border_collapse": "collapse", "width": "100%", "font_size": "0.95rem"},
                 ),
                 style={"overflow_x": "auto"},

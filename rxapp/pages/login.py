@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import reflex as rx
 
+from ..components.native_form import native_form
+
 from ..components.layout import WARNING, page
 
 
@@ -35,7 +37,7 @@ def login_page() -> rx.Component:
                 rx.el.p(LoginPage.message, role="alert", id="login-error",
                         style={"border_left": f"6px solid {WARNING}", "padding": "0.5rem 0.75rem",
                                "color": "#0b0c0c", "font_weight": "700"})),
-        rx.el.form(
+        native_form(
             field("Username", "username", "text", "username"),
             field("Password", "password", "password", "current-password"),
             rx.el.button("Sign in", type="submit",

@@ -21,9 +21,10 @@ def danger_box() -> rx.Component:
 
 def step_item(step: rx.Var) -> rx.Component:
     return rx.el.li(
-        rx.el.span(step["time"], style={"font_weight": "700", "min_width": "3.2rem", "display": "inline-block"}),
+        rx.el.span(rx.cond(step["day"] != "today", step["day"] + " ", ""), step["time"],
+                   style={"font_weight": "700", "flex": "0 0 auto"}),
         rx.el.span(step["text"]),
-        style={"padding": "0.45rem 0", "border_bottom": "1px solid #b1b4b6"},
+        style={"padding": "0.45rem 0", "border_bottom": "1px solid #b1b4b6", "display": "flex", "gap": "0.75rem"},
     )
 
 

@@ -107,7 +107,7 @@ def live_app(tmp_path_factory):
             raise RuntimeError("the app stopped while starting:\n" + (data / "reflex.log").read_text()[-4000:])
         try:
             if httpx.get(f"{base}/healthz", timeout=2).status_code == 200 and \
-                    httpx.get(f"{base}/login", timeout=5).status_code == 200:
+                    httpx.get(f"{base}/login", timeout=5, follow_redirects=True).status_code == 200:
                 break
         except httpx.HTTPError:
             pass
