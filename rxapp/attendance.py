@@ -129,8 +129,16 @@ class AttendanceService:
     def _dead_letter(self, session: Session, raw, reason: str, seq, event_id) -> None:
         if isinstance(raw, bytes):
             raw = raw.decode("utf-8", errors="replace")
+        raw = str(raw)[:RAW_LIMIT]
+        if seq is not None:
+            # A bad frame is not a resume point (its seq may be as bad as the rest of it), so a reconnect
+            # replays it: keep one copy.
+            same = select(DeadLetter.id).where(DeadLetter.feed == self.feed, DeadLetter.seq == seq,
+                                               DeadLetter.raw == raw)
+            if session.exec(same).first() is not None:
+                return
         session.add(
-            DeadLetter(feed=self.feed, seq=seq, event_id=event_id, reason=reason[:500], raw=str(raw)[:RAW_LIMIT])
+            DeadLetter(feed=self.feed, seq=seq, event_id=event_id, reason=reason[:500], raw=raw)
         )
         log.warning("dead-lettered %s frame seq=%s: %s", self.feed, seq, reason)
 

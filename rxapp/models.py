@@ -137,7 +137,7 @@ class FeedCursor(SQLModel, table=True):
     """Resume point of a feed, written in the same transaction as the events it covers."""
 
     feed: str = Field(primary_key=True, max_length=40)
-    last_seq: int = 0
+    last_seq: int = Field(default=0, sa_type=sa.BigInteger)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
@@ -146,7 +146,7 @@ class ProcessedEvent(SQLModel, table=True):
 
     event_id: str = Field(primary_key=True, max_length=100)
     feed: str = Field(max_length=40)
-    seq: int
+    seq: int = Field(sa_type=sa.BigInteger)
     processed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
@@ -156,7 +156,7 @@ class DeadLetter(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     feed: str = Field(max_length=40, index=True)
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    seq: Optional[int] = None
+    seq: Optional[int] = Field(default=None, sa_type=sa.BigInteger, index=True)
     event_id: Optional[str] = Field(default=None, max_length=100)
     reason: str = Field(max_length=500)
     raw: str = Field(sa_type=sa.Text)

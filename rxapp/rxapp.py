@@ -23,6 +23,18 @@ logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name
 for _noisy in ("apscheduler", "alembic"):
     logging.getLogger(_noisy).setLevel(logging.WARNING)
 
+
+class _SharedTokenPushes(logging.Filter):
+    """Pushing to a shared state also "emits" to its own token, which is no browser; Reflex warns each time."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("Attempting to send delta to disconnected client")
+                    and ("'attendance-" in message or "'board'" in message))
+
+
+logging.getLogger("reflex.app").addFilter(_SharedTokenPushes())
+
 STYLE = """
 .skip-link{position:absolute;left:-9999px}
 .skip-link:focus{left:0.5rem;top:0.5rem;background:#ffdd00;color:#0b0c0c;padding:0.5rem;z-index:10}

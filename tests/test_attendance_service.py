@@ -149,3 +149,12 @@ def test_link_tokens_open_only_their_own_attendance_and_expire(db_url):
         for bad in ("", "abc", tokens["CLE-20261120-0142"][:-1] + "A", "../../etc/passwd", "x" * 5000):
             if bad != tokens["CLE-20261120-0142"]:
                 assert find_incident_by_token(s, bad) is None
+
+
+def test_a_bad_frame_replayed_after_a_reconnect_is_kept_once(db_url):
+    service = AttendanceService(db_url)
+    bad = json.dumps({"seq": 5, "event_id": "x-5", "type": "incident.teleported", "occurred_at": "2026-11-20T09:00:00Z"})
+    service.apply_sync(parsed([bad]))
+    service.apply_sync(parsed([bad]))
+    with session_scope(db_url) as s:
+        assert len(s.exec(select(DeadLetter)).all()) == 1

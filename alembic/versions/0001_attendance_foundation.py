@@ -27,7 +27,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('feed', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('received_at', rxapp.models.UTCDateTime(), nullable=False),
-    sa.Column('seq', sa.Integer(), nullable=True),
+    sa.Column('seq', sa.BigInteger(), nullable=True),
     sa.Column('event_id', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
     sa.Column('raw', sa.Text(), nullable=False),
@@ -35,17 +35,18 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('deadletter', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_deadletter_feed'), ['feed'], unique=False)
+        batch_op.create_index(batch_op.f('ix_deadletter_seq'), ['seq'], unique=False)
 
     op.create_table('feedcursor',
     sa.Column('feed', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-    sa.Column('last_seq', sa.Integer(), nullable=False),
+    sa.Column('last_seq', sa.BigInteger(), nullable=False),
     sa.Column('updated_at', rxapp.models.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('feed')
     )
     op.create_table('processedevent',
     sa.Column('event_id', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('feed', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('seq', sa.BigInteger(), nullable=False),
     sa.Column('processed_at', rxapp.models.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('event_id')
     )
@@ -214,6 +215,7 @@ def downgrade() -> None:
     op.drop_table('feedcursor')
     with op.batch_alter_table('deadletter', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_deadletter_feed'))
+        batch_op.drop_index(batch_op.f('ix_deadletter_seq'))
 
     op.drop_table('deadletter')
     # ### end Alembic commands ###

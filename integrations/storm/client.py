@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.protocol import State
 
 from rxapp.domain.events import DispatchEvent
 
@@ -32,9 +33,16 @@ from .protocol import BadFrame, Heartbeat, parse_frame
 
 log = logging.getLogger(__name__)
 
+# The websockets library logs every frame's text at DEBUG, and frames carry callers' names and numbers, so
+# its logger is held at INFO whatever the root level is. Lower this one logger on purpose to see frames.
+_wire_log = logging.getLogger(f"{__name__}.wire")
+_wire_log.setLevel(logging.INFO)
+
 # How long to wait for the gateway's side of the closing handshake before dropping the TCP connection.
 CLOSE_TIMEOUT = 2.0
 OPEN_TIMEOUT = 10.0
+# Frames the library may buffer before it stops reading the socket (typically a few hundred bytes each).
+READ_AHEAD_FRAMES = 1024
 
 
 class FeedSink(Protocol):
@@ -95,7 +103,11 @@ class StormClient:
 
     @property
     def status(self) -> dict:
-        """A snapshot for health pages: datetimes are aware UTC, counts since the client was made."""
+        """A snapshot for health pages. `last_frame_at` and `last_heartbeat_at` are when this process received
+        them (aware UTC); `seq_high` is the highest seq the gateway has announced, `applied_seq` the highest
+        the sink has accepted from this process; `reconnects` counts connection attempts after the first,
+        failed ones included; `frames` and `bad_frames` count since the client was made; `last_error` is a
+        short description of the last failure, never a frame's content."""
         return dict(self._status)
 
     async def run(self) -> None:
@@ -122,7 +134,7 @@ class StormClient:
 
     async def stop(self) -> None:
         """Stop and wait for `run()` to finish. A batch being applied is allowed to finish first, so the
-        sink's transaction is never cut in half."""
+        sink's transaction is never cut in half. A stopped client stays stopped: make a new one to resume."""
         self._stopping.set()
         ws = self._ws
         if ws is not None:
@@ -154,8 +166,11 @@ class StormClient:
                 # With a limit the library would close the link, the replay would resend the same frame,
                 # and the feed would stall on it for ever. The gateway is authenticated and trusted.
                 max_size=None,
-                # Let the library buffer a whole batch while the sink is busy, so the drain below finds it.
-                max_queue=max(16, self.batch_max),
+                # Let the library read well ahead while the sink is busy: the drain below then finds whole
+                # batches, and a reset link is noticed after the next batch rather than after the sink has
+                # worked through everything the kernel was still holding.
+                max_queue=max(READ_AHEAD_FRAMES, 2 * self.batch_max),
+                logger=_wire_log,
             )
         except InvalidStatus as exc:
             code = exc.response.status_code
@@ -240,6 +255,12 @@ class StormClient:
                     self._status["applied_seq"] = max(applied + [self._status["applied_seq"] or 0])
             # A healthy exchange: the next outage starts its backoff from the beginning again.
             self._attempt = 0
+            if ws.state is not State.OPEN and not self._stopping.is_set():
+                # The link died while we were busy. Frames still buffered from it are left for the replay,
+                # so reconnection is prompt however far behind the sink is.
+                self._note_error(f"connection closed: code {ws.close_code or 1006}")
+                log.warning("STORM feed connection closed (code %s); reconnecting", ws.close_code or 1006)
+                return
 
     async def _drain(self, ws: ClientConnection, limit: int) -> list[bytes]:
         """Frames the library has already buffered, without waiting for more.

@@ -52,6 +52,19 @@ BNG_NORTHING_MAX = 1_300_000
 
 DEFAULT_LANGUAGE = "en"
 
+# Longest identifiers the contract allows. Anything longer is a gateway fault, and rejecting it here keeps
+# it out of the sink, where a too-long value would fail the whole batch's transaction on every replay.
+MAX_EVENT_ID = 100
+MAX_SEQ = 2**63 - 1  # a signed 64-bit column; JSON integers have no limit of their own
+MAX_URN = 64
+MAX_CALLSIGN = 20
+MAX_CATEGORY = 80
+MAX_CRIME_REFERENCE = 40
+# Free text is cut rather than rejected: a long description is no reason to lose an incident.
+MAX_DESCRIPTION = 300
+MAX_NAME = 200
+MAX_EMAIL = 320
+
 # ISO 639-1, as published by the Library of Congress (the deprecated "sh" left out).
 ISO_639_1 = frozenset(
     "aa ab ae af ak am an ar as av ay az ba be bg bi bm bn bo br bs ca ce ch co cr cs cu cv cy da de dv dz "
@@ -70,7 +83,8 @@ _OFCOM_DRAMA_PREFIXES = ("+447700900", "+441632960")
 # holding a name or a phone number can never reach a log line.
 _QUOTABLE_CODE = re.compile(r"^(?:[A-Z0-9_]{1,40}|[a-z]{1,20})$")
 _QUOTABLE_TYPE = re.compile(r"^[a-z0-9_.]{1,40}$")
-_STATUS_CODE = re.compile(r"^[0-9A-Za-z]{1,8}$")
+_STATUS_CODE = re.compile(r"^[0-9A-Za-z]{1,4}$")
+_UPRN = re.compile(r"^[0-9]{1,12}$")
 
 _MAX_TIMESTAMP_CHARS = 64
 
@@ -219,8 +233,8 @@ def _identity(obj: Any) -> tuple[Optional[int], Optional[str]]:
     seq = obj.get("seq")
     event_id = obj.get("event_id")
     return (
-        seq if _is_int(seq) and seq >= 0 else None,
-        event_id if isinstance(event_id, str) and 0 < len(event_id) <= 200 else None,
+        seq if _is_int(seq) and 0 <= seq <= MAX_SEQ else None,
+        event_id if isinstance(event_id, str) and 0 < len(event_id) <= MAX_EVENT_ID else None,
     )
 
 
@@ -235,7 +249,7 @@ def _event(obj: dict) -> DispatchEvent:
         shown = f" '{kind}'" if _QUOTABLE_TYPE.match(kind) else ""
         raise _Invalid(f"unknown type{shown}")
     seq = _integer(obj, "seq", "", minimum=1)
-    event_id = _string(obj, "event_id", "", max_length=200)
+    event_id = _string(obj, "event_id", "", max_length=MAX_EVENT_ID)
     occurred_at = _timestamp(obj, "occurred_at", "")
     key, build = parser
     body = _object(obj, key, "")
@@ -248,9 +262,9 @@ def _event(obj: dict) -> DispatchEvent:
 
 def _incident_opened(body: dict, path: str) -> IncidentOpened:
     return IncidentOpened(
-        urn=_string(body, "urn", path),
+        urn=_urn(body, path),
         grade=_code(body, "grade", path, GRADES),
-        category=_string(body, "category", path),
+        category=_string(body, "category", path, max_length=MAX_CATEGORY),
         location=_location(_object(body, "location", path), f"{path}.location"),
         caller=_caller(_object(body, "caller", path), f"{path}.caller"),
         # Required, not defaulted: a missing DO_NOT_CONTACT must not read as "no restrictions".
@@ -270,21 +284,21 @@ def _incident_updated(body: dict, path: str) -> IncidentUpdated:
         changes["location"] = _location(_object(body, "location", path), f"{path}.location")
     if not changes:
         raise _Invalid(f"{path}: changes none of grade, flags, caller, location")
-    return IncidentUpdated(urn=_string(body, "urn", path), **changes)
+    return IncidentUpdated(urn=_urn(body, path), **changes)
 
 
 def _resource_assigned(body: dict, path: str) -> ResourceAssigned:
     return ResourceAssigned(
-        urn=_string(body, "urn", path),
-        callsign=_string(body, "callsign", path),
+        urn=_urn(body, path),
+        callsign=_string(body, "callsign", path, max_length=MAX_CALLSIGN),
         resource_type=_code(body, "resource_type", path, RESOURCE_TYPES),
     )
 
 
 def _resource_unassigned(body: dict, path: str) -> ResourceUnassigned:
     return ResourceUnassigned(
-        urn=_string(body, "urn", path),
-        callsign=_string(body, "callsign", path),
+        urn=_urn(body, path),
+        callsign=_string(body, "callsign", path, max_length=MAX_CALLSIGN),
         reason=_code(body, "reason", path, UNASSIGN_REASONS),
     )
 
@@ -295,8 +309,8 @@ def _resource_status(body: dict, path: str) -> ResourceStatus:
         raise _Invalid(f"{path}.status_code: not a status code")
     return ResourceStatus(
         # A resource that clears (codes 1-3) belongs to no incident, so the urn may be null.
-        urn=_string(body, "urn", path, nullable=True, optional=True),
-        callsign=_string(body, "callsign", path),
+        urn=_string(body, "urn", path, nullable=True, optional=True, max_length=MAX_URN),
+        callsign=_string(body, "callsign", path, max_length=MAX_CALLSIGN),
         status_code=status_code,
     )
 
@@ -309,7 +323,7 @@ def _resource_position(body: dict, path: str) -> ResourcePosition:
     if heading is not None and not 0 <= heading <= 360:
         raise _Invalid(f"{path}.heading: out of range")
     return ResourcePosition(
-        callsign=_string(body, "callsign", path),
+        callsign=_string(body, "callsign", path, max_length=MAX_CALLSIGN),
         lat=_ranged(body, "lat", path, -90, 90),
         lon=_ranged(body, "lon", path, -180, 180),
         fix_at=_timestamp(body, "fix_at", path),
@@ -323,14 +337,15 @@ def _appointment(body: dict, path: str) -> AppointmentBooked:
     end = _timestamp(body, "window_end", path)
     if end <= start:
         raise _Invalid(f"{path}: window ends before it starts")
-    return AppointmentBooked(urn=_string(body, "urn", path), window_start=start, window_end=end)
+    return AppointmentBooked(urn=_urn(body, path), window_start=start, window_end=end)
 
 
 def _incident_closed(body: dict, path: str) -> IncidentClosed:
     return IncidentClosed(
-        urn=_string(body, "urn", path),
+        urn=_urn(body, path),
         disposition=_code(body, "disposition", path, DISPOSITIONS),
-        crime_reference=_string(body, "crime_reference", path, nullable=True, optional=True),
+        crime_reference=_string(body, "crime_reference", path, nullable=True, optional=True,
+                                max_length=MAX_CRIME_REFERENCE),
     )
 
 
@@ -358,26 +373,26 @@ def _location(body: dict, path: str) -> Location:
         raise _Invalid(f"{path}.northing: outside the British National Grid")
     uprn = body.get("uprn")
     if uprn is not None:
-        # UPRNs are numeric identifiers; gateways send them as numbers or strings.
-        if _is_int(uprn) and uprn > 0:
-            uprn = str(uprn)
-        elif not (isinstance(uprn, str) and uprn.strip().isdigit()):
+        # UPRNs are numbers of up to 12 digits; gateways send them as JSON numbers or strings.
+        uprn = str(uprn).strip() if _is_int(uprn) or isinstance(uprn, str) else ""
+        if not _UPRN.match(uprn):
             raise _Invalid(f"{path}.uprn: not a UPRN")
-        uprn = uprn.strip()
-    return Location(easting=easting, northing=northing,
-                    description=_string(body, "description", path, allow_empty=True), uprn=uprn)
+    description = _string(body, "description", path, allow_empty=True, max_length=None)
+    return Location(easting=easting, northing=northing, description=description[:MAX_DESCRIPTION], uprn=uprn)
 
 
 def _caller(body: dict, path: str) -> Caller:
     sms_consent = _required(body, "sms_consent", path)
     if not isinstance(sms_consent, bool):
         raise _Invalid(f"{path}.sms_consent: expected true or false")
-    phone = _string(body, "phone", path, nullable=True, optional=True, allow_empty=True)
-    email = _string(body, "email", path, nullable=True, optional=True, allow_empty=True)
-    if email is not None and ("@" not in email or any(c.isspace() for c in email)):
+    phone = _string(body, "phone", path, nullable=True, optional=True, allow_empty=True, max_length=None)
+    email = _string(body, "email", path, nullable=True, optional=True, allow_empty=True, max_length=None)
+    # Like the phone, an unusable address is dropped rather than losing the incident.
+    if email is not None and ("@" not in email or len(email) > MAX_EMAIL or any(c.isspace() for c in email)):
         email = None
+    name = _string(body, "name", path, nullable=True, optional=True, allow_empty=True, max_length=None)
     return Caller(
-        name=_string(body, "name", path, nullable=True, optional=True, allow_empty=True) or None,
+        name=name[:MAX_NAME] if name else None,
         phone=normalise_phone(phone),
         email=email or None,
         sms_consent=sms_consent,
@@ -422,7 +437,7 @@ def _object(body: dict, key: str, path: str) -> dict:
 
 
 def _string(body: dict, key: str, path: str, *, nullable: bool = False, optional: bool = False,
-            allow_empty: bool = False, max_length: int = 1000) -> Any:
+            allow_empty: bool = False, max_length: Optional[int] = None) -> Any:
     if optional and key not in body:
         return None
     value = _required(body, key, path)
@@ -433,9 +448,13 @@ def _string(body: dict, key: str, path: str, *, nullable: bool = False, optional
     value = value.strip()
     if not value and not allow_empty:
         raise _Invalid(f"{_join(path, key)}: empty")
-    if len(value) > max_length:
+    if max_length is not None and len(value) > max_length:
         raise _Invalid(f"{_join(path, key)}: too long")
     return value
+
+
+def _urn(body: dict, path: str) -> str:
+    return _string(body, "urn", path, max_length=MAX_URN)
 
 
 def _code(body: dict, key: str, path: str, allowed: tuple[str, ...]) -> str:
@@ -454,6 +473,8 @@ def _integer(body: dict, key: str, path: str, *, minimum: int) -> int:
         raise _Invalid(f"{_join(path, key)}: expected an integer")
     if value < minimum:
         raise _Invalid(f"{_join(path, key)}: must be at least {minimum}")
+    if value > MAX_SEQ:
+        raise _Invalid(f"{_join(path, key)}: too large")
     return value
 
 

@@ -14,8 +14,10 @@ Replay rules: a client subscribing with `after_seq = N` receives every released 
 order, then live ones. Raw frames carry no seq of their own: each is anchored after the event that was
 the newest when it was appended, and a replay after N resends the raw frames anchored at N or later.
 So a malformed frame may be delivered more than once, as the contract's at-least-once delivery allows.
+Each connection gets a heartbeat straight after its replay and then every `heartbeat_interval` real
+seconds; its `at` is the simulated STORM clock, like every other time on the stream.
 
-Run it on its own with `python -m integrations.storm.simulator --port 8765 --speed 10`.
+Run it on its own with `python -m integrations.storm.simulator --port 8765 --speed 10 [--token T]`.
 """
 from __future__ import annotations
 
@@ -29,6 +31,8 @@ import os
 import random
 import re
 import signal
+import socket
+import struct
 import time
 import uuid
 from collections import deque
@@ -285,8 +289,15 @@ class StormSimulator:
             self._server = None
 
     async def drop_connections(self) -> None:
-        """Cut every client off abruptly (no closing handshake), as a network failure would."""
+        """Cut every client off abruptly, as a network failure or a gateway crash would: no closing
+        handshake, and frames not yet delivered are lost rather than flushed first."""
         for connection in list(self._connections):
+            sock = connection.transport.get_extra_info("socket")
+            if sock is not None:
+                # Linger 0: close with a reset, discarding what the kernel still holds for the client.
+                # A plain close would deliver everything already written, and then the cut would land
+                # wherever the client happened to have read up to, not where the test put it.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             connection.transport.abort()
         # Let the handlers notice and tidy up before the caller carries on.
         await asyncio.sleep(0)
