@@ -50,6 +50,7 @@ body{margin:0}
 
 app = rx.App(
     api_transformer=api,
+    html_lang="en-GB",
     head_components=[rx.el.style(STYLE), rx.el.meta(name="robots", content="noindex")],
 )
 app.add_page(index_page, route="/", title="Victim Journey")

@@ -50,6 +50,49 @@ def _shift_time(value: str, delta: timedelta) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class CuttableProxy:
+    """A TCP proxy in front of the app, so a test can cut every browser connection as a network would."""
+
+    def __init__(self, loop, target_port: int):
+        self.loop, self.target_port = loop, target_port
+        self.writers: set = set()
+        self.port = None
+
+    async def start(self):
+        server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = server.sockets[0].getsockname()[1]
+        self.server = server
+
+    async def _handle(self, reader, writer):
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.close()
+            return
+        self.writers |= {writer, up_writer}
+
+        async def pipe(src, dst):
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, asyncio.CancelledError):
+                pass
+            finally:
+                dst.close()
+                self.writers.discard(dst)
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    async def cut(self) -> int:
+        cut = 0
+        for w in list(self.writers):
+            w.transport.abort()
+            cut += 1
+        self.writers.clear()
+        return cut
+
+
 class Feed:
     """The simulator on its own event loop in a thread, so synchronous Playwright tests can drive it."""
 
@@ -87,7 +130,10 @@ def live_app(tmp_path_factory):
     data = tmp_path_factory.mktemp("app")
     port = _free_port()
     feed = Feed()
-    base = f"http://localhost:{port}"
+    proxy = CuttableProxy(feed.loop, port)
+    feed._call(proxy.start())
+    # Browsers reach the app through the proxy; only that address is an allowed websocket origin.
+    base = f"http://localhost:{proxy.port}"
     env = dict(os.environ)
     env.update({
         "DATABASE_URL": f"sqlite:///{data / 'app.db'}", "VJ_DATA_DIR": str(data), "SECRET_KEY": SECRET,
@@ -99,9 +145,10 @@ def live_app(tmp_path_factory):
                     "--name", "Control One", "--password-stdin"], input=STAFF_PASSWORD + "\n", text=True,
                    env=env, cwd=ROOT, check=True, capture_output=True)
     log = open(data / "reflex.log", "w")
-    proc = subprocess.Popen(["reflex", "run", "--env", "prod", "--single-port", "--backend-port", str(port)],
+    proc = subprocess.Popen(["reflex", "run", "--env", "prod", "--single-port", "--backend-port", str(port),
+                             "--backend-host", "127.0.0.1"],
                             env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.time() + 300
+    deadline = time.time() + 240
     while time.time() < deadline:
         if proc.poll() is not None:
             raise RuntimeError("the app stopped while starting:\n" + (data / "reflex.log").read_text()[-4000:])
@@ -121,7 +168,8 @@ def live_app(tmp_path_factory):
 
     config.reset_settings()
     db.dispose_all()
-    yield {"base": base, "feed": feed, "db_url": env["DATABASE_URL"], "log": data / "reflex.log"}
+    yield {"base": base, "feed": feed, "db_url": env["DATABASE_URL"], "log": data / "reflex.log",
+           "cut": lambda: feed._call(proxy.cut())}
     os.killpg(proc.pid, 15)
     try:
         proc.wait(timeout=20)
