@@ -17,7 +17,7 @@ from .models import DeadLetter, FeedCursor
 
 log = logging.getLogger(__name__)
 # Where a successful sign-in may go: a fixed list, so the form cannot be used to redirect elsewhere.
-NEXT_PAGES = {"board": "/board"}
+NEXT_PAGES = {"board": "/board", "admin": "/admin/feed"}
 MAX_FIELD = 200
 
 

@@ -20,6 +20,11 @@ class LoginPage(rx.State):
             "missing": "Enter your username and password.",
         }.get(code, "")
 
+    @rx.var
+    def next_page(self) -> str:
+        value = str(self.router.url.query_parameters.get("next", ""))
+        return value if value in ("board", "admin") else ""
+
 
 def field(label: str, name: str, kind: str, autocomplete: str) -> rx.Component:
     return rx.el.div(
@@ -38,6 +43,7 @@ def login_page() -> rx.Component:
                         style={"border_left": f"6px solid {WARNING}", "padding": "0.5rem 0.75rem",
                                "color": "#0b0c0c", "font_weight": "700"})),
         native_form(
+            rx.el.input(type="hidden", name="next", value=LoginPage.next_page),
             field("Username", "username", "text", "username"),
             field("Password", "password", "password", "current-password"),
             rx.el.button("Sign in", type="submit",

@@ -232,3 +232,23 @@ def test_repeated_wrong_passwords_lock_the_account(live_app, browser):
     page.click("button[type=submit]")
     expect(page.locator("#login-error")).to_contain_text("locked", timeout=10000)
     page.close()
+
+
+def test_administrators_see_dead_letters(live_app, browser, artifacts):
+    from rxapp.auth import create_user
+    from rxapp.db import session_scope
+
+    with session_scope(live_app["db_url"]) as s:
+        create_user(s, "admin.one", "admin-password-long", "admin", "Admin One")
+    live_app["feed"].raw('{"seq": 1, "type": "incident.teleported"')  # cut short: not JSON
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{live_app['base']}/admin/feed")
+    page.wait_for_url(re.compile(r"/login"), timeout=15000)
+    page.fill("#username", "admin.one")
+    page.fill("#password", "admin-password-long")
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/admin/feed/?$"), timeout=15000)
+    expect(page.get_by_text("not JSON", exact=True).first).to_be_visible(timeout=15000)
+    assert int(page.inner_text("#dead-letter-count")) >= 1
+    page.screenshot(path=str(artifacts / "admin-feed-1280.png"), full_page=True)
+    page.close()
