@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
+import json
 import logging
 
 from sqlmodel import func, select
@@ -13,6 +15,7 @@ from starlette.routing import Route
 from .auth import SESSION_COOKIE, AuthError, sign_in, sign_out, token_from_cookie_header
 from .config import settings
 from .db import session_scope
+from .messaging import BadCallback, record_inbound, record_receipt
 from .models import DeadLetter, FeedCursor
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,44 @@ async def logout(request: Request):
     return response
 
 
+def _callback_allowed(request: Request) -> bool:
+    expected = settings().notify_callback_token
+    header = request.headers.get("authorization", "")
+    if not expected or not header.startswith("Bearer "):
+        return False
+    return hmac.compare_digest(header[len("Bearer "):].encode(), expected.encode())
+
+
+async def _callback(request: Request, handler) -> JSONResponse:
+    """Notify's callbacks: bearer token checked, body validated, stored in one transaction."""
+    if not _callback_allowed(request):
+        return JSONResponse({"error": "not authorised"}, status_code=401)
+    try:
+        payload = json.loads(await request.body())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return JSONResponse({"error": "body is not JSON"}, status_code=400)
+
+    def _store():
+        with session_scope() as session:
+            handler(session, payload)
+
+    try:
+        await asyncio.to_thread(_store)
+    except BadCallback as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+    except LookupError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=404)
+    return JSONResponse({"result": "ok"})
+
+
+async def delivery_receipt(request: Request):
+    return await _callback(request, record_receipt)
+
+
+async def received_text(request: Request):
+    return await _callback(request, record_inbound)
+
+
 async def health(_request: Request):
     def _read():
         with session_scope() as session:
@@ -84,4 +125,6 @@ api = Starlette(routes=[
     Route("/staff/login", login, methods=["POST"]),
     Route("/staff/logout", logout, methods=["POST"]),
     Route("/healthz", health, methods=["GET"]),
+    Route("/notify/delivery-receipts", delivery_receipt, methods=["POST"]),
+    Route("/notify/received-texts", received_text, methods=["POST"]),
 ])

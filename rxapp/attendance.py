@@ -17,7 +17,7 @@ from typing import Iterable, Optional
 
 from sqlmodel import Session, select
 
-from . import links, realtime
+from . import attendance_texts, links, realtime
 from .config import settings
 from .db import session_scope
 from .domain import attendance as rules
@@ -259,6 +259,7 @@ class AttendanceService:
         if not had_active:
             self._step(session, incident, "assigned", at, rules.step_assigned(reassigned=was_assigned_before),
                        f"{p.callsign} ({p.resource_type}) assigned")
+            attendance_texts.on_assigned(session, incident, at)
         else:
             self._step(session, incident, "assigned", at, "", f"{p.callsign} ({p.resource_type}) also assigned",
                        public=False)
@@ -281,8 +282,10 @@ class AttendanceService:
             # Nobody is coming any more: tell the victim before they have to ring.
             incident.diverted_count += 1
             self._clear_eta(incident)
+            incident.notified_latest = None  # the next officer's first window is news, not a slip
             self._step(session, incident, "diverted", at, rules.step_diverted(p.reason),
                        f"{p.callsign} {p.reason.lower().replace('_', ' ')}; no resource assigned")
+            attendance_texts.on_nobody_left(session, incident, at)
         else:
             self._step(session, incident, "unassigned", at, "", f"{p.callsign} {p.reason.lower()}", public=False)
             if incident.eta_callsign == p.callsign:
@@ -362,6 +365,7 @@ class AttendanceService:
                                               arrived=incident.arrived_at is not None, has_appointment=False)
         self._step(session, incident, "closed", at, rules.step_closed(p.disposition, p.crime_reference),
                    f"Closed: {p.disposition}")
+        attendance_texts.on_closed(session, incident, at)
         self._touch(incident)
         return {incident.id}
 
@@ -406,6 +410,7 @@ class AttendanceService:
         incident.eta_earliest, incident.eta_latest = estimate.earliest, estimate.latest
         incident.eta_point, incident.eta_computed_at = estimate.point, estimate.computed_at
         incident.eta_basis, incident.eta_callsign = estimate.basis, fix.callsign
+        attendance_texts.on_window(session_of(incident), incident, estimate, now)
         # Only a change in what a person reads is pushed to screens, not every fix.
         visible = window_changed(before, shown_text(estimate, now))
         if visible:
@@ -434,6 +439,12 @@ class AttendanceService:
                 if self._update_eta(incident, fix, now, travel_seconds=secs):
                     changed.add(incident.id)
         return changed
+
+
+def session_of(instance) -> Session:
+    from sqlalchemy.orm import object_session
+
+    return object_session(instance)
 
 
 def stored_estimate(incident: Incident) -> Optional[EtaEstimate]:

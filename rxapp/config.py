@@ -31,6 +31,13 @@ def _float(name: str, default: float) -> float:
         raise ValueError(f"{name} must be a number, not {raw!r}") from None
 
 
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    raw = os.environ.get(name) or default
+    if raw not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {raw!r}")
+    return raw
+
+
 def _secret_key() -> str:
     """A stable server secret: from SECRET_KEY, else generated once into the data folder.
 
@@ -71,6 +78,15 @@ class Settings:
     cookie_secure: bool
     redis_url: str | None
     run_background_jobs: bool
+    notify_api_key: str | None = None
+    notify_base_url: str = "https://api.notifications.service.gov.uk"
+    notify_sms_template_id: str = ""
+    notify_email_template_id: str = ""
+    notify_callback_token: str | None = None
+    notify_simulator: bool = False
+    smtp_url: str | None = None
+    email_from: str = "victim-updates@example.org"
+    email_via: str = "notify"
     extra: dict = field(default_factory=dict)
 
 
@@ -95,6 +111,14 @@ def load_settings() -> Settings:
         cookie_secure=_bool("COOKIE_SECURE", False),
         redis_url=os.environ.get("REDIS_URL") or None,
         run_background_jobs=_bool("RUN_BACKGROUND_JOBS", True),
+        notify_api_key=os.environ.get("NOTIFY_API_KEY") or None,
+        notify_base_url=(os.environ.get("NOTIFY_BASE_URL") or "https://api.notifications.service.gov.uk").rstrip("/"),
+        notify_sms_template_id=os.environ.get("NOTIFY_SMS_TEMPLATE_ID", ""),
+        notify_email_template_id=os.environ.get("NOTIFY_EMAIL_TEMPLATE_ID", ""),
+        notify_callback_token=os.environ.get("NOTIFY_CALLBACK_TOKEN") or None,
+        smtp_url=os.environ.get("SMTP_URL") or None,
+        email_from=os.environ.get("EMAIL_FROM", "victim-updates@example.org"),
+        email_via=_choice("EMAIL_VIA", "notify", ("notify", "smtp")),
     )
 
 

@@ -90,6 +90,9 @@ class Incident(SQLModel, table=True):
     link_token_hash: str = Field(max_length=64, unique=True, index=True)
     link_expires_at: Optional[datetime] = _ts()
 
+    texts_sent: str = Field(default="", max_length=300)  # attendance text keys already queued, comma-separated
+    notified_latest: Optional[datetime] = _ts()  # the latest arrival time we have told the victim
+
     version: int = 0  # bumped on every change a person can see
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
@@ -182,3 +185,92 @@ class StaffSession(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
     revoked: bool = False
+
+
+# ---- messaging (issue 3) ------------------------------------------------------------------------------
+
+class VictimContactState(SQLModel, table=True):
+    """What the victim has told us about contact, and what delivery has taught us. One row per victim."""
+
+    victim_id: int = Field(primary_key=True, foreign_key="victim.id")
+    opted_out_all: bool = False
+    opted_out_sms: bool = False
+    opted_out_email: bool = False
+    opted_out_at: Optional[datetime] = _ts()
+    safe_contact_confirmed: bool = False
+    phone_failed_permanently: bool = False
+    email_failed_permanently: bool = False
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Message(SQLModel, table=True):
+    """The outbox: written in the same transaction as the change that causes it; the sender delivers it.
+
+    `reference` is what the provider sees: random, with no personal data. Statuses: queued, held, sending
+    (handed to the provider, answer not yet stored), sent, delivered, temporary-failure (will retry),
+    permanent-failure, technical-failure, blocked (a safety rule stopped it), failed (gave up).
+    """
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    reference: str = Field(max_length=64, unique=True, index=True)
+    victim_id: Optional[int] = Field(default=None, foreign_key="victim.id", index=True)
+    incident_id: Optional[int] = Field(default=None, foreign_key="incident.id", index=True)
+    template: str = Field(max_length=60)
+    kind: str = Field(max_length=20)  # attendance, routine, service
+    channel: str = Field(max_length=10)  # sms, email
+    language: str = Field(default="en", max_length=8)
+    destination: str = Field(max_length=320)
+    personalisation: str = Field(default="{}", sa_type=sa.Text)
+    body: str = Field(default="", sa_type=sa.Text)
+    status: str = Field(default="queued", max_length=24, index=True)
+    due_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+    attempts: int = 0
+    provider_id: Optional[str] = Field(default=None, max_length=64, index=True)
+    rule: Optional[str] = Field(default=None, max_length=40)
+    reason: Optional[str] = Field(default=None, max_length=300)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    sending_since: Optional[datetime] = _ts()
+    sent_at: Optional[datetime] = _ts()
+    delivered_at: Optional[datetime] = _ts()
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class MessageEvent(SQLModel, table=True):
+    """Everything that happened to a message, for the history staff read."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", index=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    status: str = Field(max_length=24)
+    detail: str = Field(default="", max_length=500)
+
+
+class Task(SQLModel, table=True):
+    """Work for a person: what automation must not or cannot do."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    incident_id: Optional[int] = Field(default=None, foreign_key="incident.id", index=True)
+    victim_id: Optional[int] = Field(default=None, foreign_key="victim.id", index=True)
+    message_id: Optional[int] = Field(default=None, foreign_key="message.id")
+    kind: str = Field(max_length=40)  # contact_victim, reply_received, delivery_failed, ...
+    title: str = Field(max_length=200)
+    detail: str = Field(default="", max_length=1000)
+    status: str = Field(default="open", max_length=20, index=True)
+    due_at: Optional[datetime] = _ts(index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    completed_at: Optional[datetime] = _ts()
+    outcome: Optional[str] = Field(default=None, max_length=300)
+
+
+class InboundText(SQLModel, table=True):
+    """A text a victim sent us. Never dropped: a STOP opts out, anything else becomes a task for a person."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    provider_id: str = Field(max_length=64, unique=True, index=True)
+    source_number: str = Field(max_length=32)
+    body: str = Field(sa_type=sa.Text)
+    received_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    victim_id: Optional[int] = Field(default=None, foreign_key="victim.id", index=True)
+    incident_id: Optional[int] = Field(default=None, foreign_key="incident.id", index=True)
+    handled_as: str = Field(default="reply", max_length=20)
+    task_id: Optional[int] = Field(default=None, foreign_key="task.id")

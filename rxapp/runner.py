@@ -91,6 +91,51 @@ async def _route_times(service: AttendanceService, router) -> dict[int, float]:
     return {incident_id: r.seconds for (incident_id, _, _), r in zip(legs, results) if r is not None}
 
 
+def build_sender():
+    """The outbox sender for this configuration, or None when no provider is configured."""
+    from .sender import OutboxSender
+
+    cfg = settings()
+    notify = smtp = None
+    if cfg.notify_api_key:
+        from integrations.govuk_notify.client import NotifyClient
+
+        notify = NotifyClient(cfg.notify_api_key, cfg.notify_base_url)
+    if cfg.smtp_url:
+        from integrations.email.smtp import SmtpSender
+
+        smtp = SmtpSender(cfg.smtp_url, sender=cfg.email_from)
+    if notify is None and smtp is None:
+        log.warning("neither NOTIFY_API_KEY nor SMTP_URL is set: messages stay in the outbox")
+        return None
+    return OutboxSender(notify=notify, smtp=smtp, sms_template_id=cfg.notify_sms_template_id,
+                        email_template_id=cfg.notify_email_template_id,
+                        email_via=cfg.email_via if smtp is not None else "notify")
+
+
+async def _send_outbox(sender) -> None:
+    result = await sender.drain(max_passes=20)
+    if result.incidents:
+        await realtime.hub.incidents_changed(result.incidents)
+    if result.errors:
+        log.warning("outbox pass: %s sent, %s to retry, %s failed", result.sent, result.retried, result.failed)
+
+
+async def _sweep_unassigned() -> None:
+    from .attendance_texts import sweep_unassigned
+    from .db import session_scope
+    from .models import utcnow
+    from .services_config import grade_targets
+
+    def _run():
+        with session_scope() as session:
+            return sweep_unassigned(session, grade_targets(), utcnow())
+
+    changed = await asyncio.to_thread(_run)
+    if changed:
+        await realtime.hub.incidents_changed(changed)
+
+
 async def run_background(stop: Optional[asyncio.Event] = None) -> None:
     """Lifespan task: wait for the runner lock, then run the feed client and the scheduler until stopped."""
     cfg = settings()
@@ -115,6 +160,12 @@ async def run_background(stop: Optional[asyncio.Event] = None) -> None:
     scheduler.add_job(_refresh_windows, "interval", seconds=30, args=[service, router], id="refresh-windows",
                       max_instances=1, coalesce=True)
     scheduler.add_job(realtime.hub.tick, "interval", seconds=30, id="board-clock", max_instances=1, coalesce=True)
+    scheduler.add_job(_sweep_unassigned, "interval", seconds=30, id="unassigned-sweep", max_instances=1,
+                      coalesce=True)
+    sender = build_sender()
+    if sender is not None:
+        scheduler.add_job(_send_outbox, "interval", seconds=1, args=[sender], id="outbox-sender", max_instances=1,
+                          coalesce=True)
     scheduler.start()
     client_task = None
     if cfg.storm_feed_url:

@@ -13,12 +13,14 @@ from .config import settings
 from .db import migrate
 from .pages.admin import admin_feed_page
 from .pages.board import board_page
+from .pages.history import history_page
 from .pages.login import index_page, login_page
 from .pages.track import track_page
 from .publish import ReflexPublisher
 from .runner import run_background
 from .state.admin import FeedAdmin
 from .state.board import BoardView
+from .state.history import MessageHistory
 from .state.track import TrackView
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -59,6 +61,7 @@ app.add_page(index_page, route="/", title="Victim Journey")
 app.add_page(track_page, route="/track/[token]", title="Your police visit", on_load=TrackView.open_link)
 app.add_page(board_page, route="/board", title="Control room board", on_load=BoardView.open_board)
 app.add_page(login_page, route="/login", title="Staff sign-in")
+app.add_page(history_page, route="/messages", title="Messages to a victim", on_load=MessageHistory.load)
 app.add_page(admin_feed_page, route="/admin/feed", title="Dispatch feed", on_load=FeedAdmin.load)
 
 

@@ -75,6 +75,9 @@ def board_rows(session: Session, targets: GradeTargets, now: Optional[datetime] 
     for a in session.exec(select(Assignment).where(Assignment.incident_id.in_(ids),
                                                   Assignment.active == True)):  # noqa: E712
         resources.setdefault(a.incident_id, []).append(f"{a.callsign} ({a.state.replace('_', ' ')})")
+    from .history import held_back_summary
+
+    held = held_back_summary(session, ids)
     rows = []
     for inc in incidents:
         estimate = stored_estimate(inc)
@@ -105,6 +108,7 @@ def board_rows(session: Session, targets: GradeTargets, now: Optional[datetime] 
             "risk": level,
             "risk_reason": reason,
             "flags": ", ".join(f.replace("_", " ").lower() for f in flags),
+            "texts": held.get(inc.id, ""),
             "rank": ({"breached": 0, "at_risk": 1, "unassigned": 2}.get(level, 3), inc.opened_at.isoformat()),
         })
     rows.sort(key=lambda r: r["rank"])

@@ -43,7 +43,8 @@ def board_row(row: rx.Var) -> rx.Component:
     return rx.cond(
         visible,
         rx.el.tr(
-            _cell("Incident", rx.el.strong(row["urn"]), rx.el.div(row["location"], style={"color": MUTED})),
+            _cell("Incident", rx.el.a(rx.el.strong(row["urn"]), href="/messages?urn=" + row["urn"]),
+                  rx.el.div(row["location"], style={"color": MUTED})),
             _cell("Grade", row["grade_label"]),
             _cell("Category", row["category"],
                   rx.cond(row["flags"] != "", rx.el.div(row["flags"], style={"color": MUTED}))),
@@ -51,7 +52,9 @@ def board_row(row: rx.Var) -> rx.Component:
             _cell("Status", row["status_label"]),
             _cell("Resources", row["resources"]),
             _cell("Arrival", row["eta"]),
-            _cell("Risk", risk_badge(row), rx.el.div(row["risk_reason"], style={"font_size": "0.9rem"})),
+            _cell("Risk", risk_badge(row), rx.el.div(row["risk_reason"], style={"font_size": "0.9rem"}),
+                  rx.cond(row["texts"] != "", rx.el.div(row["texts"], class_name="texts-note",
+                                                       style={"font_size": "0.9rem", "font_weight": "700"}))),
             data_urn=row["urn"],
             data_risk=row["risk"],
         ),
