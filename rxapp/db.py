@@ -29,8 +29,14 @@ def make_engine(url: str) -> sa.Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # The driver's own transaction handling is switched off so that every transaction starts with
+        # BEGIN IMMEDIATE: it takes the write lock up front (waiting for it under busy_timeout), instead of
+        # starting as a reader and failing with "database is locked" when it later needs to write after
+        # another connection has committed (WAL's stale-snapshot case). SAVEPOINTs then work as documented.
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30,
+                                                     "isolation_level": None})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]

@@ -104,7 +104,7 @@ def build_sender():
     if cfg.smtp_url:
         from integrations.email.smtp import SmtpSender
 
-        smtp = SmtpSender(cfg.smtp_url, sender=cfg.email_from)
+        smtp = SmtpSender(cfg.smtp_url, from_address=cfg.email_from)
     if notify is None and smtp is None:
         log.warning("neither NOTIFY_API_KEY nor SMTP_URL is set: messages stay in the outbox")
         return None

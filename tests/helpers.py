@@ -45,3 +45,57 @@ def snapshot(db_url: str) -> dict:
         dead = [(d.seq, d.reason) for d in s.exec(select(DeadLetter).order_by(DeadLetter.id))]
     return {"incidents": incidents, "assignments": assignments, "steps": sorted(steps, key=repr), "fixes": fixes,
             "cursor": cursor.last_seq if cursor else 0, "dead": dead}
+
+
+def shifted(names: list[str], end_at) -> list[str]:
+    """Scenarios renumbered as one stream and moved in time so that the last event happens at `end_at`."""
+    from datetime import datetime
+
+    events = [json.loads(line) for line in renumbered(names)]
+    last = max(datetime.fromisoformat(e["occurred_at"].replace("Z", "+00:00")) for e in events)
+    delta = end_at - last
+
+    def move(value):
+        if isinstance(value, dict):
+            return {k: (_moved(v, delta) if k in ("occurred_at", "fix_at", "window_start", "window_end") and v
+                        else move(v)) for k, v in value.items()}
+        return value
+
+    return [json.dumps(move(e)) for e in events]
+
+
+def _moved(value: str, delta) -> str:
+    from datetime import datetime
+
+    return (datetime.fromisoformat(value.replace("Z", "+00:00")) + delta).isoformat()
+
+
+class AppApiServer:
+    """The product's own HTTP routes (callbacks included) served by uvicorn in a thread, for integration tests."""
+
+    def __init__(self):
+        import socket
+        import threading
+
+        import uvicorn
+
+        from rxapp.api import api
+
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        self.server = uvicorn.Server(uvicorn.Config(api, log_level="warning", lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self.thread.start()
+        import time
+
+        while not self.server.started:
+            time.sleep(0.01)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self):
+        self.server.should_exit = True
+        self.thread.join(timeout=5)
