@@ -13,7 +13,25 @@ import sys
 import time
 from pathlib import Path
 
+from integrations.govuk_notify.server import DEFAULT_EMAIL_TEMPLATE_ID, DEFAULT_SMS_TEMPLATE_ID, DEMO_API_KEY
+
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _print_new_texts(port: int, shown: set[str]) -> set[str]:
+    """Show each text the local Notify server 'sent', so the demo's texts can be read in the terminal."""
+    import httpx
+
+    try:
+        sent = httpx.get(f"http://127.0.0.1:{port}/_control/notifications", timeout=2).json()
+    except Exception:
+        return shown
+    items = sent.get("notifications", sent) if isinstance(sent, dict) else sent
+    for n in items:
+        if n.get("id") not in shown:
+            shown.add(n.get("id"))
+            print(f"  Text to {n.get('to')}: {n.get('body')}", flush=True)
+    return shown
 
 
 def _free(port: int) -> bool:
@@ -26,10 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speed", type=float, default=10.0, help="simulated minutes per real minute")
     parser.add_argument("--port", type=int, default=3000)
     parser.add_argument("--feed-port", type=int, default=8765)
+    parser.add_argument("--notify-port", type=int, default=8766)
     args = parser.parse_args(argv)
     if args.speed <= 0:
         parser.error("--speed must be above 0")
-    for port in (args.port, args.feed_port):
+    for port in (args.port, args.feed_port, args.notify_port):
         if not _free(port):
             parser.error(f"port {port} is in use: stop what uses it or pass another port")
 
@@ -47,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         "STORM_FEED_URL": f"ws://127.0.0.1:{args.feed_port}/feed",
         "STORM_FEED_TOKEN": secrets.token_urlsafe(24),
         "REFLEX_USE_SYSTEM_BUN": "1", "TELEMETRY_ENABLED": "false", "REFLEX_CHECK_LATEST_VERSION": "false",
+        # Texts go to the local Notify-compatible server, which answers and sends receipts like Notify.
+        "NOTIFY_API_KEY": DEMO_API_KEY, "NOTIFY_BASE_URL": f"http://127.0.0.1:{args.notify_port}",
+        "NOTIFY_SMS_TEMPLATE_ID": DEFAULT_SMS_TEMPLATE_ID, "NOTIFY_EMAIL_TEMPLATE_ID": DEFAULT_EMAIL_TEMPLATE_ID,
+        "NOTIFY_CALLBACK_TOKEN": secrets.token_urlsafe(24),
     })
     os.environ.update(env)
 
@@ -58,16 +81,21 @@ def main(argv: list[str] | None = None) -> int:
     with session_scope() as session:
         create_user(session, "fcr.demo", password, "fcr", "Demo controller")
 
+    notify = subprocess.Popen([sys.executable, "-m", "integrations.govuk_notify.server", "--port",
+                               str(args.notify_port), "--api-key", DEMO_API_KEY,
+                               "--callback-url", f"{base}/notify/delivery-receipts",
+                               "--received-text-callback-url", f"{base}/notify/received-texts",
+                               "--callback-token", env["NOTIFY_CALLBACK_TOKEN"]], env=env, cwd=ROOT)
     sim = subprocess.Popen([sys.executable, "-m", "integrations.storm.simulator", "--port", str(args.feed_port),
-                            "--speed", str(args.speed), "--token", env["STORM_FEED_TOKEN"]], env=env, cwd=ROOT)
+                            "--speed", str(args.speed), "--token", env["STORM_FEED_TOKEN"], "--compress-time"], env=env, cwd=ROOT)
     web = subprocess.Popen(["reflex", "run", "--env", "prod", "--single-port", "--backend-port", str(args.port)],
                            env=env, cwd=ROOT)
 
     def stop(*_):
-        for proc in (web, sim):
+        for proc in (web, sim, notify):
             if proc.poll() is None:
                 proc.terminate()
-        for proc in (web, sim):
+        for proc in (web, sim, notify):
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -83,9 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     from .models import Incident
 
     printed: set[str] = set()
+    shown_texts: set[str] = set()
     print(f"\nStarting… the board will be at {base}/board (sign in as fcr.demo, password {password})\n", flush=True)
     while True:
-        if web.poll() is not None or sim.poll() is not None:
+        if web.poll() is not None or sim.poll() is not None or notify.poll() is not None:
             print("a demo process stopped; shutting down", file=sys.stderr)
             stop()
         try:
@@ -98,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
                 printed.add(urn)
                 print(f"Victim page for {urn} ({category.replace('_', ' ').lower()}): "
                       f"{base}/track/{derive_token(nonce)}", flush=True)
+        shown_texts = _print_new_texts(args.notify_port, shown_texts)
         time.sleep(1)
 
 

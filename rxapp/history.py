@@ -81,12 +81,28 @@ def held_back_summary(session: Session, incident_ids: list[int]) -> dict[int, st
     if not incident_ids:
         return {}
     out: dict[int, str] = {}
-    q = (select(Message.incident_id, Message.reason, Message.status)
+    q = (select(Message.incident_id, Message.rule, Message.status)
          .where(Message.incident_id.in_(incident_ids), Message.status.in_(("blocked", "held")))
          .order_by(Message.id))
-    for incident_id, reason, status in session.exec(q):
-        out[incident_id] = ("Texts held back: " if status == "blocked" else "Text held: ") + (reason or "")
+    for incident_id, rule, status in session.exec(q):
+        why = RULE_SHORT.get(rule or "", (rule or "safety rule").replace("_", " "))
+        out[incident_id] = ("No texts: " if status == "blocked" else "Text waiting: ") + why
     return out
+
+
+RULE_SHORT = {
+    "do_not_contact": "marked do not contact",
+    "safe_contact_not_confirmed": "no safe contact confirmed (domestic abuse or sexual offence)",
+    "crime_in_progress": "crime in progress",
+    "control_room_flag": "flagged by the control room",
+    "opted_out": "victim opted out",
+    "opted_out_of_channel": "victim opted out of this channel",
+    "no_sms_consent": "no consent to texts",
+    "destination_failed": "number failed permanently",
+    "network_limit": "too many texts to this number this hour",
+    "network_limit_identical": "too many identical texts this hour",
+    "quiet_hours": "quiet hours (goes at 08:00)",
+}
 
 
 def incident_by_urn(session: Session, urn: str) -> Optional[Incident]:

@@ -181,7 +181,7 @@ class OutboxSender:
                     if decision.make_task:
                         task = open_task(session, kind="contact_victim", title="Tell the victim in person",
                                          detail=f"An automated '{message.template}' message was stopped: "
-                                                f"{decision.reason}. Tell the victim safely and record how.",
+                                                f"{decision.reason} Tell the victim safely and record how.",
                                          incident_id=message.incident_id, victim_id=message.victim_id,
                                          message_id=message.id, due_at=now + timedelta(days=1))
                         log_event(session, message, "task", f"task {task.id} for a person")

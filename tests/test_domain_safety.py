@@ -56,7 +56,7 @@ RULES = [
      "block", safety.SAFE_CONTACT_NOT_CONFIRMED, True, "domestic abuse and sexual offence case"),
     ("domestic abuse, attendance text, no safe contact",
      dict(flags=frozenset({"DOMESTIC_ABUSE"}), kind="attendance"),
-     "block", safety.SAFE_CONTACT_NOT_CONFIRMED, True, "tell the victim by a safe route"),
+     "block", safety.SAFE_CONTACT_NOT_CONFIRMED, False, "attending officer will speak to the victim"),
     ("domestic abuse, safe contact confirmed", dict(flags=frozenset({"DOMESTIC_ABUSE"}), safe_contact_confirmed=True),
      "send", safety.CLEAR, False, "No safety rule"),
     ("domestic abuse, safe contact confirmed by flag",

@@ -161,3 +161,17 @@ async def test_malformed_frames_are_dead_lettered_and_later_events_apply(db_url)
         inc = s.exec(select(Incident)).one()
         assert inc.status == "closed" and inc.crime_reference == "CL/26/041990"
     assert client.status["bad_frames"] >= len(bad_frames)
+
+
+async def test_a_fast_demo_can_send_wall_clock_times():
+    from datetime import datetime, timezone
+
+    from integrations.storm.protocol import parse_timestamp
+
+    start = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
+    plain = StormSimulator(bundled_scenarios()[:1], speed=60, start_at=start)
+    fast = StormSimulator(bundled_scenarios()[:1], speed=60, start_at=start, compress_time=True)
+    span = [parse_timestamp(e["occurred_at"]) for e in plain.events]
+    squeezed = [parse_timestamp(e["occurred_at"]) for e in fast.events]
+    assert abs((squeezed[-1] - squeezed[0]).total_seconds() * 60 - (span[-1] - span[0]).total_seconds()) < 1
+    assert [e["event_id"] for e in plain.events] == [e["event_id"] for e in fast.events]

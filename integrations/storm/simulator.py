@@ -94,6 +94,7 @@ class StormSimulator:
         heartbeat_interval: float = 15.0,
         clock: Callable[[], float] | None = None,
         unique_urns: bool = False,
+        compress_time: bool = False,
     ) -> None:
         """`clock` returns real elapsed time in seconds (default `time.monotonic`); inject one to control
         release in tests, and call `release_due()` after moving it. `unique_urns` rewrites each URN's
@@ -111,6 +112,7 @@ class StormSimulator:
         now = datetime.now(timezone.utc).replace(microsecond=0)
         self.start_at = (start_at or now).astimezone(timezone.utc)
         self._unique_urns = unique_urns
+        self._compress_time = compress_time
         self._urn_offset = random.randrange(10_000)
         self._urn_map: dict[str, str] = {}
 
@@ -141,6 +143,10 @@ class StormSimulator:
             delta = self.start_at + index * self.stagger - min(times)
             for order, (event, moment) in enumerate(zip(events, times)):
                 shifted = _shift_times(event, delta)
+                if self._compress_time and self.speed > 0:
+                    # The timestamps a client sees follow the wall clock at which each event is released,
+                    # so a demo played fast still reads true (times open, targets, "updated at").
+                    shifted = _map_times(shifted, lambda t: self.start_at + (t - self.start_at) / self.speed)
                 if self._unique_urns:
                     shifted = self._rewrite_urns(shifted)
                 merged.append((moment + delta, index, order, shifted))
@@ -380,6 +386,24 @@ class StormSimulator:
         return after_seq
 
 
+def _map_times(value: Any, fn) -> Any:
+    """A copy of `value` with every contract time field passed through `fn`."""
+    if isinstance(value, dict):
+        mapped = {}
+        for key, item in value.items():
+            if key in TIME_FIELDS and isinstance(item, str):
+                try:
+                    mapped[key] = format_timestamp(fn(parse_timestamp(item)))
+                except ValueError:
+                    mapped[key] = item
+            else:
+                mapped[key] = _map_times(item, fn)
+        return mapped
+    if isinstance(value, list):
+        return [_map_times(item, fn) for item in value]
+    return value
+
+
 def _shift_times(value: Any, delta: timedelta) -> Any:
     """A copy of `value` with every contract time field moved by `delta`."""
     if isinstance(value, dict):
@@ -409,6 +433,7 @@ async def _serve_forever(args: argparse.Namespace) -> None:
         token=args.token,
         heartbeat_interval=args.heartbeat_interval,
         unique_urns=args.unique_urns,
+        compress_time=args.compress_time,
     )
     await simulator.start(args.host, args.port)
     stop = asyncio.Event()
@@ -436,6 +461,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--token", default=os.environ.get("STORM_FEED_TOKEN") or None,
                         help="bearer token clients must send (default: $STORM_FEED_TOKEN)")
     parser.add_argument("--heartbeat-interval", type=float, default=15.0)
+    parser.add_argument("--compress-time", action="store_true",
+                        help="send times as the wall clock at release (a fast demo that still reads true)")
     parser.add_argument("--unique-urns", action="store_true",
                         help="rewrite URNs so repeated runs into one database do not collide")
     args = parser.parse_args(argv)

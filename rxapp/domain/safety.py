@@ -180,10 +180,15 @@ def decide(ctx: MessageContext, rules: SafetyRules = SafetyRules()) -> Decision:
     safe = ctx.safe_contact_confirmed or FLAG_SAFE_CONTACT_CONFIRMED in flags
     if sensitive and not safe:
         what = " and ".join(_FLAG_WORDS.get(f, f.replace("_", " ").lower()) for f in sensitive)
+        # A Code update becomes a task for the officer in charge; an attendance text (an officer is already
+        # on the way, and will speak to the victim) just does not go.
+        owed = routine or ctx.contact_required_by_code
+        then = (" The officer in charge must tell the victim by a safe route." if owed
+                else " The attending officer will speak to the victim.")
         return Decision(BLOCK, SAFE_CONTACT_NOT_CONFIRMED,
                         f"This is a {what} case and no contact has been confirmed as safe to use, so no "
-                        "automated message may go. The officer in charge must tell the victim by a safe route.",
-                        make_task=True)
+                        "automated message may go." + then,
+                        make_task=owed)
 
     if FLAG_CRIME_IN_PROGRESS in flags or ctx.incident_flagged_by_control_room:
         rule = CRIME_IN_PROGRESS if FLAG_CRIME_IN_PROGRESS in flags else CONTROL_ROOM_FLAG

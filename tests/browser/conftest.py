@@ -127,9 +127,13 @@ class Feed:
 
 @pytest.fixture(scope="session")
 def live_app(tmp_path_factory):
+    from integrations.govuk_notify.server import DEFAULT_EMAIL_TEMPLATE_ID, DEFAULT_SMS_TEMPLATE_ID, DEMO_API_KEY, NotifyServer
+
     data = tmp_path_factory.mktemp("app")
     port = _free_port()
     feed = Feed()
+    callback_token = "browser-callback-token-0123456789"
+    notify = NotifyServer(receipt_delay=0.1).start()
     proxy = CuttableProxy(feed.loop, port)
     feed._call(proxy.start())
     # Browsers reach the app through the proxy; only that address is an allowed websocket origin.
@@ -140,6 +144,8 @@ def live_app(tmp_path_factory):
         "PUBLIC_BASE_URL": base, "STORM_FEED_URL": feed.sim.url, "STORM_FEED_TOKEN": "browser-feed-token",
         "REFLEX_USE_SYSTEM_BUN": "1", "TELEMETRY_ENABLED": "false", "REFLEX_CHECK_LATEST_VERSION": "false",
         "PYTHONPATH": str(ROOT),
+        "NOTIFY_API_KEY": DEMO_API_KEY, "NOTIFY_BASE_URL": notify.url, "NOTIFY_CALLBACK_TOKEN": callback_token,
+        "NOTIFY_SMS_TEMPLATE_ID": DEFAULT_SMS_TEMPLATE_ID, "NOTIFY_EMAIL_TEMPLATE_ID": DEFAULT_EMAIL_TEMPLATE_ID,
     })
     subprocess.run([sys.executable, "-m", "rxapp.cli", "create-user", "control.one", "--role", "fcr",
                     "--name", "Control One", "--password-stdin"], input=STAFF_PASSWORD + "\n", text=True,
@@ -168,14 +174,17 @@ def live_app(tmp_path_factory):
 
     config.reset_settings()
     db.dispose_all()
+    notify.set_callbacks(delivery_url=f"http://127.0.0.1:{port}/notify/delivery-receipts",
+                         received_text_url=f"http://127.0.0.1:{port}/notify/received-texts", token=callback_token)
     yield {"base": base, "feed": feed, "db_url": env["DATABASE_URL"], "log": data / "reflex.log",
-           "cut": lambda: feed._call(proxy.cut())}
+           "cut": lambda: feed._call(proxy.cut()), "notify": notify}
     os.killpg(proc.pid, 15)
     try:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, 9)
     feed.close()
+    notify.stop()
 
 
 @pytest.fixture(scope="session")

@@ -252,3 +252,44 @@ def test_administrators_see_dead_letters(live_app, browser, artifacts):
     assert int(page.inner_text("#dead-letter-count")) >= 1
     page.screenshot(path=str(artifacts / "admin-feed-1280.png"), full_page=True)
     page.close()
+
+
+def test_domestic_abuse_sends_no_text_and_the_board_and_history_say_why(live_app, browser, artifacts):
+    events = scenario("domestic-emergency", now_at=5)
+    send_all(live_app, events[:6])
+    urn = urn_of(events)
+    wait_token(live_app, urn)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    sign_in(page, live_app["base"])
+    row = page.locator(f"tr[data-urn='{urn}']")
+    expect(row.locator(".texts-note")).to_contain_text("No texts: no safe contact confirmed", timeout=10000)
+    expect(row).to_contain_text("domestic abuse")
+    page.screenshot(path=str(artifacts / "board-held-back-1280.png"), full_page=True)
+    assert not [n for n in live_app["notify"].sent if n.to.endswith("900789")]
+    row.get_by_role("link").click()
+    page.wait_for_url(re.compile(r"/messages\?urn="))
+    expect(page.get_by_role("heading", name=urn)).to_be_visible(timeout=10000)
+    expect(page.locator("td[data-status='blocked']").first).to_contain_text("Held back by safety rules")
+    page.screenshot(path=str(artifacts / "history-1280.png"), full_page=True)
+    page.set_viewport_size({"width": 360, "height": 780})
+    page.screenshot(path=str(artifacts / "history-360.png"), full_page=True)
+    context.close()
+
+
+def test_the_victim_gets_the_assignment_text_with_their_link(live_app, browser):
+    events = scenario("burglary-priority", now_at=2)
+    send_all(live_app, events[:2])
+    urn = urn_of(events)
+    token = wait_token(live_app, urn)
+    deadline = time.time() + 15
+    texts = []
+    while time.time() < deadline and not texts:
+        texts = [n.body for n in live_app["notify"].sent if token in n.body]
+        time.sleep(0.2)
+    assert texts and "officer has been given your call" in texts[0]
+    link = re.search(r"https?://\S+/track/\S+", texts[0]).group(0)
+    page = browser.new_page(viewport={"width": 360, "height": 780})
+    page.goto(link.replace(link.split("/track/")[0], live_app["base"]))
+    expect(page.locator("#status-label")).to_have_text("Officer assigned", timeout=15000)
+    page.close()
