@@ -105,7 +105,7 @@ async def received_text(request: Request):
 
 async def health(_request: Request):
     def _read():
-        with session_scope() as session:
+        with session_scope(readonly=True) as session:
             cursor = session.get(FeedCursor, "storm")
             dead = session.exec(select(func.count()).select_from(DeadLetter)).one()
             return {"database": "ok", "storm_last_seq": cursor.last_seq if cursor else 0, "dead_letters": dead}

@@ -36,7 +36,10 @@ def make_engine(url: str) -> sa.Engine:
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30,
                                                      "isolation_level": None})
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        # Read-only sessions (pages, pushes, health) begin deferred, so they read a WAL snapshot at once
+        # instead of queueing behind the feed's writes.
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(
+            "BEGIN" if conn.get_execution_options().get("vj_readonly") else "BEGIN IMMEDIATE"))
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
@@ -51,9 +54,10 @@ def engine(url: str | None = None) -> sa.Engine:
 
 
 @contextmanager
-def session_scope(url: str | None = None) -> Iterator[Session]:
-    """One transaction: commit on success, roll back on any error."""
-    with Session(engine(url), expire_on_commit=False) as session:
+def session_scope(url: str | None = None, *, readonly: bool = False) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any error. `readonly` for sessions that only read."""
+    bind = engine(url).execution_options(vj_readonly=True) if readonly else engine(url)
+    with Session(bind, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

@@ -204,6 +204,11 @@ class VictimContactState(SQLModel, table=True):
 
 
 class Message(SQLModel, table=True):
+    __table_args__ = (
+        # The networks' per-number limits are checked before every text: count by number and send time.
+        sa.Index("ix_message_destination_sent_at", "destination", "sent_at"),
+    )
+
     """The outbox: written in the same transaction as the change that causes it; the sender delivers it.
 
     `reference` is what the provider sees: random, with no personal data. Statuses: queued, held, sending

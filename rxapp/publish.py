@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 def _views(ids: set[int]) -> dict[int, dict]:
     out = {}
-    with session_scope() as session:
+    with session_scope(readonly=True) as session:
         for incident_id in ids:
             incident = session.get(Incident, incident_id)
             if incident is not None:

@@ -31,7 +31,7 @@ from .models import Message, utcnow
 
 log = logging.getLogger(__name__)
 DUE_STATUSES = ("queued", "held", "retry")
-MAX_ATTEMPTS = 8
+GIVE_UP_AFTER = timedelta(hours=24)  # then a person takes over (Notify itself stops trying texts after 72 hours)
 LIVE_AT_PROVIDER = ("created", "sending", "pending", "sent", "delivered", "accepted")
 
 
@@ -83,12 +83,22 @@ class OutboxSender:
         outgoing = await asyncio.to_thread(self._claim, now, found, checked, result)
         if outgoing:
             gate = asyncio.Semaphore(self.concurrency)
+            answers: list[tuple[int, str]] = []
 
             async def one(item: Outgoing):
                 async with gate:
-                    await self._deliver(item, result)
+                    provider_id = await self._deliver(item, result)
+                    if provider_id is not None:
+                        answers.append((item.message_id, provider_id))
 
             await asyncio.gather(*(one(item) for item in outgoing))
+            if os.environ.get("VJ_FAILPOINT") == "after_provider_answer" and answers:
+                # Fault tests only: die exactly between the provider's answers and the commit.
+                os.kill(os.getpid(), signal.SIGKILL)
+            # One commit for the pass's answers: until it lands they stay "sending", and a restart looks
+            # each one up at the provider before anything is sent again.
+            await asyncio.to_thread(self._store_sent, answers)
+            result.sent += len(answers)
         return result
 
     async def drain(self, max_passes: int = 1000) -> PassResult:
@@ -202,9 +212,9 @@ class OutboxSender:
 
     # ---- step 3: send and store the answer --------------------------------------------------------
 
-    async def _deliver(self, item: Outgoing, result: PassResult) -> None:
+    async def _deliver(self, item: Outgoing, result: PassResult) -> Optional[str]:
         try:
-            provider_id = await self._send(item)
+            return await self._send(item)
         except Exception as exc:
             retryable = bool(getattr(exc, "retryable", True))
             await asyncio.to_thread(self._store_failure, item.message_id, exc, retryable)
@@ -213,12 +223,7 @@ class OutboxSender:
             else:
                 result.failed += 1
             result.errors.append(type(exc).__name__)
-            return
-        if os.environ.get("VJ_FAILPOINT") == "after_provider_answer":
-            # Fault tests only: die exactly between the provider's answer and the commit.
-            os.kill(os.getpid(), signal.SIGKILL)
-        await asyncio.to_thread(self._store_sent, item.message_id, provider_id)
-        result.sent += 1
+            return None
 
     async def _send(self, item: Outgoing) -> str:
         if item.channel == "sms":
@@ -232,13 +237,16 @@ class OutboxSender:
                                             {"subject": item.subject, "body": item.body}, item.reference)
         return sent.id
 
-    def _store_sent(self, message_id: int, provider_id: str) -> None:
+    def _store_sent(self, answers: list[tuple[int, str]]) -> None:
+        if not answers:
+            return
         now = self._now()
         with session_scope(self.db_url) as session:
-            message = session.get(Message, message_id)
-            message.status, message.provider_id, message.sent_at, message.updated_at = "sent", provider_id, now, now
-            message.sending_since = None
-            log_event(session, message, "sent", f"accepted by the provider on attempt {message.attempts}")
+            for message_id, provider_id in answers:
+                message = session.get(Message, message_id)
+                message.status, message.provider_id, message.sent_at = "sent", provider_id, now
+                message.updated_at, message.sending_since = now, None
+                log_event(session, message, "sent", f"accepted by the provider on attempt {message.attempts}")
 
     def _store_failure(self, message_id: int, exc: Exception, retryable: bool) -> None:
         now = self._now()
@@ -246,10 +254,14 @@ class OutboxSender:
         with session_scope(self.db_url) as session:
             message = session.get(Message, message_id)
             message.updated_at, message.sending_since = now, None
-            if retryable and message.attempts < MAX_ATTEMPTS:
+            if retryable and now - message.created_at < GIVE_UP_AFTER:
                 # Exponential backoff with jitter; a rate limit waits at least a minute.
                 base = 60 if getattr(exc, "status_code", None) == 429 else 2 ** message.attempts
                 delay = min(600, base) * (0.5 + random.random() / 2)
+                if getattr(exc, "outcome_unknown", True):
+                    # The provider may still be working on the request we gave up on: wait until it must
+                    # have finished, so the look-up before the retry sees it if it went through.
+                    delay = max(delay, self.stale_after.total_seconds())
                 message.status, message.due_at = "retry", now + timedelta(seconds=delay)
                 message.reason = f"provider error ({detail}); retrying"
                 log_event(session, message, "retry", message.reason)

@@ -64,6 +64,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('message', schema=None) as batch_op:
+        batch_op.create_index('ix_message_destination_sent_at', ['destination', 'sent_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_message_due_at'), ['due_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_message_incident_id'), ['incident_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_message_provider_id'), ['provider_id'], unique=False)
@@ -164,6 +165,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_message_reference'))
         batch_op.drop_index(batch_op.f('ix_message_provider_id'))
         batch_op.drop_index(batch_op.f('ix_message_incident_id'))
+        batch_op.drop_index('ix_message_destination_sent_at')
         batch_op.drop_index(batch_op.f('ix_message_due_at'))
 
     op.drop_table('message')

@@ -166,6 +166,9 @@ class StormClient:
                 # With a limit the library would close the link, the replay would resend the same frame,
                 # and the feed would stall on it for ever. The gateway is authenticated and trusted.
                 max_size=None,
+                # The contract's heartbeats detect a dead link; the library's own pings would queue behind a
+                # long backlog of frames and close a healthy link while the sink catches up.
+                ping_interval=None,
                 # Let the library read well ahead while the sink is busy: the drain below then finds whole
                 # batches, and a reset link is noticed after the next batch rather than after the sink has
                 # worked through everything the kernel was still holding.

@@ -273,7 +273,9 @@ class StormSimulator:
         """Listen on `host:port` (0 picks a free port; read `url` afterwards) and start the clock."""
         if self._server is not None:
             raise RuntimeError("the simulator is already running")
-        self._server = await serve(self._handle, host, port, process_request=self._check_request)
+        # No library pings: the contract's heartbeats are the liveness check (see the client).
+        self._server = await serve(self._handle, host, port, process_request=self._check_request,
+                                   ping_interval=None)
         self._host = host
         self._port = self._server.sockets[0].getsockname()[1]
         self._started_clock = self._clock()

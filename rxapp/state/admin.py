@@ -17,7 +17,7 @@ SHOWN = 200
 
 def load_feed_health() -> dict:
     now = utcnow()
-    with session_scope() as session:
+    with session_scope(readonly=True) as session:
         cursor = session.get(FeedCursor, "storm")
         total = session.exec(select(func.count()).select_from(DeadLetter)).one()
         rows = session.exec(select(DeadLetter).order_by(DeadLetter.id.desc()).limit(SHOWN)).all()

@@ -18,7 +18,7 @@ BOARD_TOKEN = "board"
 
 
 def load_board() -> tuple[list[dict], str]:
-    with session_scope() as session:
+    with session_scope(readonly=True) as session:
         return board_rows(session, grade_targets()), london_time(utcnow())
 
 

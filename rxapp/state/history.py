@@ -14,7 +14,7 @@ HISTORY_ROLES = ("fcr", "officer", "supervisor", "admin")
 
 
 def load_history(urn: str) -> dict | None:
-    with session_scope() as session:
+    with session_scope(readonly=True) as session:
         incident = incident_by_urn(session, urn)
         if incident is None:
             return None

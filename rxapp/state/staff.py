@@ -15,7 +15,7 @@ def _identity(cookie_header: str) -> Optional[StaffIdentity]:
     token = token_from_cookie_header(cookie_header)
     if not token:
         return None
-    with session_scope() as session:
+    with session_scope(readonly=True) as session:
         return identity_for_token(session, token)
 
 

@@ -17,7 +17,7 @@ def link_token_for(incident_id: int) -> str:
 
 
 def _lookup(token: str):
-    with session_scope() as session:
+    with session_scope(readonly=True) as session:
         incident = find_incident_by_token(session, token)
         if incident is None:
             return None, None

@@ -1,0 +1,161 @@
+"""A lightweight victim-page viewer: speaks Reflex 0.10's websocket protocol the way the generated
+`.web/utils/state.js` does, without a browser, so hundreds of viewers fit in one benchmark process.
+
+What a browser on `/track/<link>` does, and what this does too:
+  1. GET the page (static HTML);
+  2. open `ws://HOST/_event/?token=<session uuid>&EIO=4&transport=websocket` with the page's Origin and the
+     Reflex version as websocket sub-protocol (Engine.IO 4 / Socket.IO 5 framing);
+  3. send the Socket.IO CONNECT packet for namespace `/_event`, carrying the hydrate event
+     (`hydrate_and_load`, with the compiled state hashes and the router data of the page) and the state schema;
+  4. answer the server's pings, and apply the `event` packets (state deltas) it receives.
+
+Only the status of `TrackView` is decoded; each change is noted with the `time.perf_counter()` at which its
+frame arrived (taken before any parsing).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+import uuid
+from pathlib import Path
+from typing import Optional
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+NAMESPACE = "/_event"
+TRACK_VIEW_SUFFIX = "rxapp___state___track____track_view"
+TRACK_PAGE_SUFFIX = "rxapp___state___track____track_page"
+
+
+class Compiled:
+    """What the compiled frontend sends on connect, read from the app's generated `.web/utils/context.jsx`."""
+
+    def __init__(self, web_dir: Path, reflex_version: str):
+        text = (web_dir / "utils" / "context.jsx").read_text(encoding="utf-8")
+        self.state_schema = re.search(r'export const stateSchema = "([0-9a-f]+)"', text).group(1)
+        self.hashes = json.loads(re.search(r"export const initialStateHashes = (\[[^\]]*\])", text).group(1))
+        self.hydrate_event = re.search(r"ReflexEvent\('([^']+\.hydrate_and_load)'", text).group(1)
+        self.reflex_version = reflex_version
+
+
+class Viewer:
+    """One browser tab on `/track/<link>`."""
+
+    def __init__(self, host: str, port: int, origin: str, compiled: Compiled, link: str, label: str = ""):
+        self.host, self.port, self.origin = host, port, origin
+        self.compiled = compiled
+        self.link = link
+        self.label = label
+        self.session_token = str(uuid.uuid4())
+        self.ws: Optional[ClientConnection] = None
+        self.status: Optional[str] = None
+        self.valid: Optional[bool] = None
+        self.changes: list[tuple[float, str]] = []  # (perf_counter at arrival, new status)
+        self.frames = 0
+        self.bytes = 0
+        self.connected_at: Optional[float] = None
+        self.hydrated = asyncio.Event()
+        self.closed = asyncio.Event()
+        self.error: Optional[str] = None
+        self._task: Optional[asyncio.Task] = None
+        self._waiters: list[tuple[str, asyncio.Future]] = []
+
+    @property
+    def path(self) -> str:
+        return f"/track/{self.link}"
+
+    async def open(self, timeout: float = 60) -> float:
+        """Connect and hydrate; returns seconds from opening the socket to the first status shown."""
+        started = time.perf_counter()
+        url = f"ws://{self.host}:{self.port}{NAMESPACE}/?token={self.session_token}&EIO=4&transport=websocket"
+        self.ws = await connect(url, origin=self.origin, subprotocols=[self.compiled.reflex_version],
+                                max_size=None, open_timeout=timeout, ping_interval=None, close_timeout=2)
+        opening = await asyncio.wait_for(self.ws.recv(), timeout)
+        if not opening.startswith("0"):
+            raise RuntimeError(f"unexpected Engine.IO opening {opening[:80]!r}")
+        boot = {
+            "name": self.compiled.hydrate_event,
+            "payload": {"hashes": self.compiled.hashes},
+            "router_data": {"pathname": self.path, "asPath": self.path, "query": {"token": self.link}},
+        }
+        auth = {"event": boot, "state_schema": self.compiled.state_schema}
+        await self.ws.send(f"40{NAMESPACE}," + json.dumps(auth, separators=(",", ":")))
+        self.connected_at = time.perf_counter()
+        self._task = asyncio.create_task(self._read(), name=f"viewer-{self.label}")
+        await asyncio.wait_for(self.hydrated.wait(), timeout)
+        return time.perf_counter() - started
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            try:
+                await self.ws.send(f"41{NAMESPACE},")
+            except ConnectionClosed:
+                pass
+            await self.ws.close()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, 5)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                self._task.cancel()
+
+    def wait_for_status(self, status: str) -> asyncio.Future:
+        """A future resolved with the arrival time of the first frame showing `status` (now or later)."""
+        fut = asyncio.get_running_loop().create_future()
+        for at, shown in self.changes:
+            if shown == status:
+                fut.set_result(at)
+                return fut
+        self._waiters.append((status, fut))
+        return fut
+
+    def arrival_of(self, status: str, after: float = 0.0) -> Optional[float]:
+        for at, shown in self.changes:
+            if shown == status and at >= after:
+                return at
+        return None
+
+    async def _read(self) -> None:
+        prefix_event = f"42{NAMESPACE},"
+        try:
+            async for message in self.ws:
+                arrived = time.perf_counter()
+                self.frames += 1
+                self.bytes += len(message)
+                if message == "2":
+                    await self.ws.send("3")
+                elif message.startswith(prefix_event):
+                    self._apply(arrived, json.loads(message[len(prefix_event):]))
+                elif message.startswith(f"44{NAMESPACE}"):
+                    self.error = "connect refused: " + message[:200]
+                    self.hydrated.set()
+                elif message.startswith(f"41{NAMESPACE}") or message == "1":
+                    break
+        except ConnectionClosed:
+            pass
+        finally:
+            self.closed.set()
+            self.hydrated.set()
+
+    def _apply(self, arrived: float, packet: list) -> None:
+        if not packet or packet[0] != "event" or len(packet) < 2 or not isinstance(packet[1], dict):
+            return
+        delta = packet[1].get("delta") or {}
+        for key, values in delta.items():
+            if key.endswith(TRACK_PAGE_SUFFIX) and "valid_rx_state_" in values:
+                self.valid = values["valid_rx_state_"]
+                if self.valid is False:
+                    self.error = "the app refused the link"
+                    self.hydrated.set()
+            if key.endswith(TRACK_VIEW_SUFFIX) and values.get("status_rx_state_"):
+                status = values["status_rx_state_"]
+                if status != self.status:
+                    self.status = status
+                    self.changes.append((arrived, status))
+                    self.hydrated.set()
+                    for waiting in [w for w in self._waiters if w[0] == status]:
+                        self._waiters.remove(waiting)
+                        if not waiting[1].done():
+                            waiting[1].set_result(arrived)
