@@ -103,7 +103,27 @@ class AttendanceService:
                 cursor = FeedCursor(feed=self.feed, last_seq=0)
                 session.add(cursor)
             high = cursor.last_seq
+            items = list(items)
+            positions: Optional[_PositionTargets] = None
             for item in items:
+                if isinstance(item, DispatchEvent) and isinstance(item.payload, ResourcePosition):
+                    # The hot path (most of the feed): no savepoint, no processed-event row (a repeated or
+                    # older fix is ignored by its fix time), targets loaded once per run of positions.
+                    if item.seq <= high:
+                        result.duplicates += 1
+                        continue
+                    if positions is None:
+                        positions = _PositionTargets.load(session, items)
+                    with session.no_autoflush:
+                        changed = self._position_fast(session, item.payload, item.occurred_at, positions)
+                    if changed is None:
+                        result.duplicates += 1
+                    else:
+                        result.applied += 1
+                        result.changed_incidents.update(changed)
+                    high = max(high, item.seq)
+                    continue
+                positions = None  # any other event may change who is going where
                 if not isinstance(item, DispatchEvent):
                     self._dead_letter(session, item.raw, item.reason, item.seq, getattr(item, "event_id", None))
                     result.dead_letters += 1
@@ -150,7 +170,7 @@ class AttendanceService:
         if isinstance(payload, IncidentOpened):
             return self._opened(session, payload, at)
         if isinstance(payload, ResourcePosition):
-            return self._position(session, payload, at)
+            return self._position_fast(session, payload, at, _PositionTargets.load(session, [event])) or set()
         incident = self._incident(session, payload.urn) if getattr(payload, "urn", None) else None
         if isinstance(payload, IncidentUpdated):
             return self._updated(session, incident, payload, at)
@@ -371,30 +391,27 @@ class AttendanceService:
 
     # ---- positions and the arrival window ---------------------------------------------------------
 
-    def _position(self, session, p: ResourcePosition, at: datetime) -> set[int]:
-        fix = session.get(ResourceFix, p.callsign)
+    def _position_fast(self, session, p: ResourcePosition, at: datetime,
+                       targets: "_PositionTargets") -> Optional[set[int]]:
+        """Incidents whose view changed, or None when the fix is older than (or the same as) the newest."""
+        fix = targets.fixes.get(p.callsign)
         if fix is not None and p.fix_at <= fix.fix_at:
-            return set()  # an older (or repeated) fix changes nothing
+            return None
         if fix is None:
             fix = ResourceFix(callsign=p.callsign, lat=p.lat, lon=p.lon, fix_at=p.fix_at)
             session.add(fix)
+            targets.fixes[p.callsign] = fix
         fix.lat, fix.lon, fix.fix_at, fix.speed_mps, fix.heading = p.lat, p.lon, p.fix_at, p.speed_mps, p.heading
         changed = set()
-        q = select(Assignment).where(Assignment.callsign == p.callsign, Assignment.active == True)  # noqa: E712
-        for assignment in session.exec(q):
-            if assignment.state not in (rules.R_ASSIGNED, rules.R_EN_ROUTE):
-                continue
-            incident = session.get(Incident, assignment.incident_id)
-            if incident is None or not incident.is_open or incident.arrived_at is not None:
-                continue
+        for incident in targets.incidents.get(p.callsign, ()):
             # Estimated as of the event, so a replay after an outage gives the same windows as a live run;
             # the refresh job re-estimates against the wall clock as fixes age.
-            if self._update_eta(incident, fix, max(at, p.fix_at)):
+            if self._update_eta(incident, fix, max(at, p.fix_at), session=session):
                 changed.add(incident.id)
         return changed
 
     def _update_eta(self, incident: Incident, fix: ResourceFix, now: datetime,
-                    travel_seconds: float | None = None) -> bool:
+                    travel_seconds: float | None = None, session: Optional[Session] = None) -> bool:
         """Recompute the window from a fix; True when what a person sees changed."""
         # Smooth against the previous window only when it came from the same resource.
         previous = stored_estimate(incident) if incident.eta_callsign == fix.callsign else None
@@ -410,7 +427,7 @@ class AttendanceService:
         incident.eta_earliest, incident.eta_latest = estimate.earliest, estimate.latest
         incident.eta_point, incident.eta_computed_at = estimate.point, estimate.computed_at
         incident.eta_basis, incident.eta_callsign = estimate.basis, fix.callsign
-        attendance_texts.on_window(session_of(incident), incident, estimate, now)
+        attendance_texts.on_window(session or session_of(incident), incident, estimate, now)
         # Only a change in what a person reads is pushed to screens, not every fix.
         visible = window_changed(before, shown_text(estimate, now))
         if visible:
@@ -439,6 +456,30 @@ class AttendanceService:
                 if self._update_eta(incident, fix, now, travel_seconds=secs):
                     changed.add(incident.id)
         return changed
+
+
+@dataclass
+class _PositionTargets:
+    """For a run of position events in one batch: the newest fix of each call sign in it, and the open
+    attendances each is on the way to (assigned or en route, not yet arrived)."""
+
+    fixes: dict[str, ResourceFix]
+    incidents: dict[str, list[Incident]]
+
+    @classmethod
+    def load(cls, session: Session, items: list) -> "_PositionTargets":
+        callsigns = {i.payload.callsign for i in items
+                     if isinstance(i, DispatchEvent) and isinstance(i.payload, ResourcePosition)}
+        session.flush()
+        fixes = {f.callsign: f for f in session.exec(select(ResourceFix).where(ResourceFix.callsign.in_(callsigns)))}
+        incidents: dict[str, list[Incident]] = {}
+        q = (select(Assignment.callsign, Incident).join(Incident, Incident.id == Assignment.incident_id)
+             .where(Assignment.callsign.in_(callsigns), Assignment.active == True,  # noqa: E712
+                    Assignment.state.in_((rules.R_ASSIGNED, rules.R_EN_ROUTE)),
+                    Incident.is_open == True, Incident.arrived_at == None))  # noqa: E711,E712
+        for callsign, incident in session.exec(q):
+            incidents.setdefault(callsign, []).append(incident)
+        return cls(fixes, incidents)
 
 
 def session_of(instance) -> Session:
