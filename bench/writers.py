@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> dict:
             ident = ident % args.incidents + 1
             started = time.perf_counter()
             try:
-                with session_scope(url) as session:
+                with session_scope(url, readonly=True) as session:
                     incident = session.get(Incident, ident)
                     if incident is not None:
                         victim_view(session, incident)

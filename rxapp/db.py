@@ -1,7 +1,8 @@
 """One database for everything: the engine, sessions, and migrations on start-up."""
 from __future__ import annotations
 
-from contextlib import contextmanager
+import threading
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Iterator
 
@@ -12,6 +13,9 @@ from sqlmodel import Session
 from .config import ROOT, settings
 
 _engines: dict[str, sa.Engine] = {}
+# SQLite has one writer at a time. Its busy handler polls, so a writer that never pauses (the feed catching up)
+# can starve the periodic jobs; queueing this process's writers on a lock makes them take turns fairly.
+_sqlite_writers = threading.RLock()
 
 
 def _sqlite_pragmas(dbapi_connection, _record):
@@ -56,8 +60,10 @@ def engine(url: str | None = None) -> sa.Engine:
 @contextmanager
 def session_scope(url: str | None = None, *, readonly: bool = False) -> Iterator[Session]:
     """One transaction: commit on success, roll back on any error. `readonly` for sessions that only read."""
-    bind = engine(url).execution_options(vj_readonly=True) if readonly else engine(url)
-    with Session(bind, expire_on_commit=False) as session:
+    eng = engine(url)
+    bind = eng.execution_options(vj_readonly=True) if readonly else eng
+    turn = _sqlite_writers if (not readonly and eng.dialect.name == "sqlite") else nullcontext()
+    with turn, Session(bind, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
