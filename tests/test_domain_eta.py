@@ -238,9 +238,7 @@ def test_sample_journey_pushes_rarely():
     import json
     from pathlib import Path
 
-    sample = Path(__file__).resolve().parents[2] / "shared" / "contracts" / "samples" / "burglary-priority.jsonl"
-    if not sample.exists():
-        pytest.skip("shared samples not present")
+    sample = Path(__file__).resolve().parents[1] / "integrations" / "storm" / "scenarios" / "burglary-priority.jsonl"
     previous, changes, texts = None, 0, []
     for line in sample.read_text().splitlines():
         ev = json.loads(line)
