@@ -89,6 +89,13 @@ def enqueue(session: Session, *, victim: Victim, template: str, kind: str, perso
         chosen = (channel, destination) if destination else None
     if chosen is None:
         log.info("no usable channel for a %s message (incident %s)", template, incident.id if incident else "-")
+        if kind == "routine":
+            # The Code still requires the victim to be told: a phone call or a letter, by a person.
+            open_task(session, kind="contact_victim", title="Tell the victim by phone or letter",
+                      detail=f"The victim has no usable text or email contact for the '{template}' update. "
+                             "Phone them or send a letter, and record how they were told.",
+                      incident_id=incident.id if incident else None, victim_id=victim.id,
+                      due_at=due_at or now + timedelta(days=1))
         return None
     channel, destination = chosen
     message = Message(

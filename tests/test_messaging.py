@@ -152,3 +152,15 @@ def test_any_other_reply_reaches_a_person_on_the_right_case(db_url):
         assert task.kind == "reply_received" and "Door is open" in task.detail and task.incident_id == inc.id
         stranger = s.exec(select(InboundText).where(InboundText.provider_id == "in-3")).one()
         assert stranger.task_id is not None and stranger.victim_id is None  # kept, and a person sees it
+
+
+def test_no_text_or_email_makes_a_task_for_a_phone_call_or_letter(db_url):
+    with session_scope(db_url) as s:
+        v = Victim(name="No Contact", phone=None, email=None, sms_consent=False)
+        s.add(v)
+        s.flush()
+        assert enqueue(s, victim=v, template="attendance_closed_no_crime", kind="routine", personalisation={}) is None
+        assert enqueue(s, victim=v, template="officer_assigned", kind="attendance",
+                       personalisation={"link": "x"}) is None  # an attendance text simply does not go
+        tasks = s.exec(select(Task)).all()
+        assert len(tasks) == 1 and "phone or letter" in tasks[0].title
