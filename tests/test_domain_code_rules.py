@@ -267,9 +267,9 @@ def test_a_new_bank_holiday_is_a_data_change(tmp_path):
 
 @pytest.mark.parametrize("change, field", [
     (lambda d: d["milestones"]["charged"].pop("enhanced_working_days"), "milestones.charged.enhanced_working_days"),
-    (lambda d: d["milestones"]["charged"].update(standard_working_days=-1), "milestones.charged.standard_working_days"),
-    (lambda d: d["milestones"]["charged"].update(standard_working_days="5"), "milestones.charged.standard_working_days"),
-    (lambda d: d["milestones"]["charged"].update(standard_working_days=True), "milestones.charged.standard_working_days"),
+    (lambda d: d["milestones"]["charged"].update(standard_working_days=-1), "charged.standard_working_days"),
+    (lambda d: d["milestones"]["charged"].update(standard_working_days="5"), "charged.standard_working_days"),
+    (lambda d: d["milestones"]["charged"].update(standard_working_days=True), "charged.standard_working_days"),
     (lambda d: d["milestones"]["charged"].update(right=13), "milestones.charged.right"),
     (lambda d: d.update(in_force_from="1 April 2021"), "in_force_from"),
     (lambda d: d["enhanced_entitlement"].update(under_18_at_offence="yes"), "enhanced_entitlement.under_18_at_offence"),

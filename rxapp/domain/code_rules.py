@@ -210,8 +210,11 @@ def parse_code(data: Any) -> VictimsCode:
     complaints = _mapping(_get(top, "complaints", ""), "complaints")
 
     bank = _mapping(top.get("bank_holidays", {}), "bank_holidays")
-    extra = tuple(_iso_date(v, f"bank_holidays.extra[{i}]") for i, v in enumerate(_list(bank, "extra", "bank_holidays.", required=False)))
-    removed = tuple(_iso_date(v, f"bank_holidays.removed[{i}]") for i, v in enumerate(_list(bank, "removed", "bank_holidays.", required=False)))
+    extra, removed = (
+        tuple(_iso_date(v, f"bank_holidays.{key}[{i}]")
+              for i, v in enumerate(_list(bank, key, "bank_holidays.", required=False)))
+        for key in ("extra", "removed")
+    )
 
     version = _get(top, "version", "")
     if not isinstance(version, str) or not version.strip():
