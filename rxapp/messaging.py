@@ -11,7 +11,6 @@ import json
 import logging
 import re
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path

@@ -5,7 +5,7 @@ import reflex as rx
 
 from ..components.native_form import native_form
 
-from ..components.layout import ACCENT, MUTED, WARNING, page
+from ..components.layout import MUTED, WARNING, page
 from ..state.board import GRADE_CHOICES, STATUS_CHOICES, STATUS_FILTER_LABELS, BoardFilter, BoardView
 from ..state.staff import StaffState
 from ..views import GRADE_LABELS
