@@ -19,14 +19,16 @@ Nothing here logs a change's content or the token: logs carry change ids, counts
 """
 from __future__ import annotations
 
+
 import asyncio
 import logging
 import random
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional, Protocol, Sequence
-from urllib.parse import urlsplit
 
 import httpx
+
+from integrations.common import redacted_url
 
 from .protocol import BadChange, RecordsChange, parse_change
 
@@ -212,7 +214,7 @@ class NichePoller:
         if cursor is not None:
             params["after"] = cursor
         headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
-        where = _redacted(self.base_url)
+        where = redacted_url(self.base_url)
         try:
             response = await self._client.get(f"{self.base_url}/changes", params=params, headers=headers)
         except httpx.TimeoutException:
@@ -291,12 +293,3 @@ def _retry_after(response: httpx.Response) -> Optional[float]:
     return seconds if seconds >= 0 else None
 
 
-def _redacted(url: str) -> str:
-    """Scheme, host, port and path only: a URL may carry credentials in its user-info or query."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or "?"
-        port = f":{parts.port}" if parts.port else ""
-        return f"{parts.scheme}://{host}{port}{parts.path}"
-    except ValueError:
-        return "(unparseable URL)"

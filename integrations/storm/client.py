@@ -15,18 +15,19 @@ reason only.
 """
 from __future__ import annotations
 
+
 import asyncio
 import json
 import logging
 import random
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional, Protocol
-from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.protocol import State
 
+from integrations.common import redacted_url
 from rxapp.domain.events import DispatchEvent
 
 from .protocol import BadFrame, Heartbeat, parse_frame
@@ -146,7 +147,7 @@ class StormClient:
 
     async def _connect_once(self) -> float:
         """One connection from handshake to close. Returns how long to wait before the next one."""
-        where = _redacted(self.url)
+        where = redacted_url(self.url)
         try:
             after_seq = await self.sink.last_seq()
         except Exception as exc:  # noqa: BLE001 - a database outage must not end the feed
@@ -321,17 +322,6 @@ class StormClient:
 
     def _note_error(self, text: str) -> None:
         self._status["last_error"] = text
-
-
-def _redacted(url: str) -> str:
-    """Scheme, host and port only: a URL may carry credentials in its user-info or query."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or "?"
-        port = f":{parts.port}" if parts.port else ""
-        return f"{parts.scheme}://{host}{port}{parts.path}"
-    except ValueError:
-        return "(unparseable URL)"
 
 
 def _close_code(exc: ConnectionClosed) -> Optional[int]:
