@@ -19,7 +19,6 @@ Nothing here logs a change's content or the token: logs carry change ids, counts
 """
 from __future__ import annotations
 
-
 import asyncio
 import logging
 import random
