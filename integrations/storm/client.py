@@ -15,7 +15,6 @@ reason only.
 """
 from __future__ import annotations
 
-
 import asyncio
 import json
 import logging
