@@ -31,6 +31,10 @@ from integrations.storm.protocol import (
     normalise_phone,
     parse_timestamp,
 )
+from integrations.validation import Invalid, string
+from integrations.validation import join as _join
+from integrations.validation import obj as _object
+from integrations.validation import required as _required
 
 __all__ = [
     "BadChange", "Classification", "Consent", "Contact", "InvestigationEvent", "Needs", "Oic",
@@ -218,8 +222,8 @@ class BadChange:
 ParsedChange = Union[RecordsChange, BadChange]
 
 
-class _Invalid(Exception):
-    """Raised inside the validators; becomes a BadChange with this reason."""
+# Raised inside the validators; becomes a BadChange with its reason.
+_Invalid = Invalid
 
 
 # ---- public API ----------------------------------------------------------------------------------
@@ -571,23 +575,6 @@ def _oic(body: dict, path: str) -> Oic:
 # ---- field helpers -------------------------------------------------------------------------------
 
 
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
-def _required(body: dict, key: str, path: str) -> Any:
-    if key not in body:
-        raise _Invalid(f"missing field {_join(path, key)}")
-    return body[key]
-
-
-def _object(body: dict, key: str, path: str) -> dict:
-    value = _required(body, key, path)
-    if not isinstance(value, dict):
-        raise _Invalid(f"{_join(path, key)}: expected an object")
-    return value
-
-
 def _nullable_object(body: dict, key: str, path: str) -> Optional[dict]:
     value = _required(body, key, path)
     if value is None:
@@ -597,23 +584,9 @@ def _nullable_object(body: dict, key: str, path: str) -> Optional[dict]:
     return value
 
 
-def _string(body: dict, key: str, path: str, *, nullable: bool = False, optional: bool = False,
-            allow_empty: bool = False, max_length: Optional[int] = None) -> Any:
-    if optional and key not in body:
-        return None
-    value = _required(body, key, path)
-    if value is None and nullable:
-        return None
-    if not isinstance(value, str):
-        raise _Invalid(f"{_join(path, key)}: expected a string")
-    value = value.strip()
-    if not value and not allow_empty:
-        if nullable:
-            return None
-        raise _Invalid(f"{_join(path, key)}: empty")
-    if max_length is not None and len(value) > max_length:
-        raise _Invalid(f"{_join(path, key)}: too long")
-    return value
+def _string(body: dict, key: str, path: str, **kwargs) -> Any:
+    # In the records feed a blank optional text (e.g. contact notes) means "none", not a broken change.
+    return string(body, key, path, empty_as_null=True, **kwargs)
 
 
 def _identifier(body: dict, key: str, path: str, max_length: int) -> str:

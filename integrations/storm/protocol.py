@@ -24,6 +24,11 @@ from typing import Any, Callable, Optional, Union
 
 import phonenumbers
 
+from integrations.validation import Invalid
+from integrations.validation import join as _join
+from integrations.validation import obj as _object
+from integrations.validation import required as _required
+from integrations.validation import string as _string
 from rxapp.domain.events import (
     DISPOSITIONS,
     FLAGS,
@@ -113,8 +118,8 @@ class BadFrame:
 ParsedFrame = Union[Heartbeat, DispatchEvent, BadFrame]
 
 
-class _Invalid(Exception):
-    """Raised inside the validators; becomes a BadFrame with this reason."""
+# Raised inside the validators; becomes a BadFrame with its reason.
+_Invalid = Invalid
 
 
 # ---- public API ----------------------------------------------------------------------------------
@@ -414,43 +419,9 @@ def _flags(body: dict, key: str, path: str) -> tuple[str, ...]:
 # ---- field helpers -------------------------------------------------------------------------------
 
 
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
 def _is_int(value: Any) -> bool:
     # bool is an int in Python, but `true` is not a number on the wire.
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _required(body: dict, key: str, path: str) -> Any:
-    if key not in body:
-        raise _Invalid(f"missing field {_join(path, key)}")
-    return body[key]
-
-
-def _object(body: dict, key: str, path: str) -> dict:
-    value = _required(body, key, path)
-    if not isinstance(value, dict):
-        raise _Invalid(f"{_join(path, key)}: expected an object")
-    return value
-
-
-def _string(body: dict, key: str, path: str, *, nullable: bool = False, optional: bool = False,
-            allow_empty: bool = False, max_length: Optional[int] = None) -> Any:
-    if optional and key not in body:
-        return None
-    value = _required(body, key, path)
-    if value is None and nullable:
-        return None
-    if not isinstance(value, str):
-        raise _Invalid(f"{_join(path, key)}: expected a string")
-    value = value.strip()
-    if not value and not allow_empty:
-        raise _Invalid(f"{_join(path, key)}: empty")
-    if max_length is not None and len(value) > max_length:
-        raise _Invalid(f"{_join(path, key)}: too long")
-    return value
 
 
 def _urn(body: dict, path: str) -> str:

@@ -1,0 +1,46 @@
+"""Field validators shared by the feed adapters' parsers. Each raises `Invalid` with a short reason that
+names the field (never its value), which the parser turns into a dead-letter reason."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+
+class Invalid(Exception):
+    """A field that breaks the contract; the message is the reason kept with the dead letter."""
+
+
+def join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def required(body: dict, key: str, path: str) -> Any:
+    if key not in body:
+        raise Invalid(f"missing field {join(path, key)}")
+    return body[key]
+
+
+def obj(body: dict, key: str, path: str) -> dict:
+    value = required(body, key, path)
+    if not isinstance(value, dict):
+        raise Invalid(f"{join(path, key)}: expected an object")
+    return value
+
+
+def string(body: dict, key: str, path: str, *, nullable: bool = False, optional: bool = False,
+           allow_empty: bool = False, max_length: Optional[int] = None, empty_as_null: bool = False) -> Any:
+    """A trimmed string. `empty_as_null`: a blank value of a nullable field reads as null, not an error."""
+    if optional and key not in body:
+        return None
+    value = required(body, key, path)
+    if value is None and nullable:
+        return None
+    if not isinstance(value, str):
+        raise Invalid(f"{join(path, key)}: expected a string")
+    value = value.strip()
+    if not value and not allow_empty:
+        if nullable and empty_as_null:
+            return None
+        raise Invalid(f"{join(path, key)}: empty")
+    if max_length is not None and len(value) > max_length:
+        raise Invalid(f"{join(path, key)}: too long")
+    return value
