@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlmodel import select
 
-from .conftest import STAFF_PASSWORD, shifted_events
+from .conftest import ARTIFACTS, STAFF_PASSWORD, shifted_events
 
 pytestmark = pytest.mark.browser
 
@@ -231,6 +231,8 @@ def test_repeated_wrong_passwords_lock_the_account(live_app, browser):
     page.fill("#password", "a-long-enough-password")
     page.click("button[type=submit]")
     expect(page.locator("#login-error")).to_contain_text("locked", timeout=10000)
+    page.set_viewport_size({"width": 360, "height": 780})
+    page.screenshot(path=str(ARTIFACTS / "login-locked-360.png"), full_page=True)
     page.close()
 
 
@@ -251,6 +253,8 @@ def test_administrators_see_dead_letters(live_app, browser, artifacts):
     expect(page.get_by_text("not JSON", exact=True).first).to_be_visible(timeout=15000)
     assert int(page.inner_text("#dead-letter-count")) >= 1
     page.screenshot(path=str(artifacts / "admin-feed-1280.png"), full_page=True)
+    page.set_viewport_size({"width": 360, "height": 780})
+    page.screenshot(path=str(artifacts / "admin-feed-360.png"), full_page=True)
     page.close()
 
 
