@@ -87,6 +87,11 @@ class Settings:
     smtp_url: str | None = None
     email_from: str = "victim-updates@example.org"
     email_via: str = "notify"
+    code_rules_path: str | None = None
+    niche_feed_url: str | None = None
+    niche_feed_token: str | None = None
+    niche_poll_seconds: float = 30.0
+    sweep_seconds: float = 60.0
     extra: dict = field(default_factory=dict)
 
 
@@ -119,6 +124,11 @@ def load_settings() -> Settings:
         smtp_url=os.environ.get("SMTP_URL") or None,
         email_from=os.environ.get("EMAIL_FROM", "victim-updates@example.org"),
         email_via=_choice("EMAIL_VIA", "notify", ("notify", "smtp")),
+        code_rules_path=os.environ.get("VJ_CODE_RULES") or None,
+        niche_feed_url=os.environ.get("NICHE_FEED_URL") or None,
+        niche_feed_token=os.environ.get("NICHE_FEED_TOKEN") or None,
+        niche_poll_seconds=_float("NICHE_POLL_SECONDS", 30.0),
+        sweep_seconds=_float("DEADLINE_SWEEP_SECONDS", 60.0),
     )
 
 

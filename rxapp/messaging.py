@@ -26,6 +26,7 @@ from .models import (
     InboundText,
     Message,
     MessageEvent,
+    Occurrence,
     Task,
     Victim,
     VictimContactState,
@@ -68,12 +69,19 @@ def choose_channel(victim: Victim, state: VictimContactState) -> Optional[tuple[
 
 
 def log_event(session: Session, message: Message, status: str, detail: str = "") -> None:
+    """Every change of a message's status passes here: it is kept for the history staff read, and a Code
+    duty the message carries follows it (sent: done; failed: owed again)."""
     session.add(MessageEvent(message_id=message.id, status=status, detail=detail[:500]))
+    if message.duty_id is not None:
+        from .journey import message_outcome  # the journey imports this module
+
+        message_outcome(session, message, status)
 
 
 def enqueue(session: Session, *, victim: Victim, template: str, kind: str, personalisation: dict,
             incident: Optional[Incident] = None, due_at: Optional[datetime] = None,
-            channel: Optional[str] = None, now: Optional[datetime] = None) -> Optional[Message]:
+            channel: Optional[str] = None, now: Optional[datetime] = None,
+            occurrence_id: Optional[int] = None, duty_id: Optional[int] = None) -> Optional[Message]:
     """Put a message in the outbox (inside the caller's transaction). Returns None, with a task where the
     Code requires contact, when the victim has no usable channel at all."""
     now = now or utcnow()
@@ -94,14 +102,14 @@ def enqueue(session: Session, *, victim: Victim, template: str, kind: str, perso
                       detail=f"The victim has no usable text or email contact for the '{template}' update. "
                              "Phone them or send a letter, and record how they were told.",
                       incident_id=incident.id if incident else None, victim_id=victim.id,
-                      due_at=due_at or now + timedelta(days=1))
+                      due_at=due_at or now + timedelta(days=1), occurrence_id=occurrence_id, duty_id=duty_id)
         return None
     channel, destination = chosen
     message = Message(
         reference=new_reference(), victim_id=victim.id, incident_id=incident.id if incident else None,
         template=template, kind=kind, channel=channel, language=victim.language or "en",
         destination=destination, personalisation=json.dumps(personalisation), due_at=due_at or now,
-        created_at=now, updated_at=now,
+        created_at=now, updated_at=now, occurrence_id=occurrence_id, duty_id=duty_id,
     )
     rendered = tpl.render(message.language, _for_history(personalisation))
     message.body = rendered.body
@@ -148,7 +156,9 @@ def safety_context(session: Session, message: Message, now: datetime) -> safety.
     victim = session.get(Victim, message.victim_id) if message.victim_id else None
     incident = session.get(Incident, message.incident_id) if message.incident_id else None
     state = contact_state(session, message.victim_id) if message.victim_id else VictimContactState(victim_id=0)
-    flags = frozenset(f for f in (incident.flags.split(",") if incident else []) if f)
+    occurrence = session.get(Occurrence, message.occurrence_id) if message.occurrence_id else None
+    source = occurrence.flags if occurrence is not None else (incident.flags if incident else "")
+    flags = frozenset(f for f in source.split(",") if f)
     since = now - timedelta(hours=1)
     recent = select(func.count()).select_from(Message).where(
         Message.destination == message.destination, Message.channel == "sms", Message.sent_at != None,  # noqa: E711
@@ -180,11 +190,19 @@ def safety_context(session: Session, message: Message, now: datetime) -> safety.
 
 
 def open_task(session: Session, *, kind: str, title: str, detail: str, incident_id=None, victim_id=None,
-              message_id=None, due_at=None) -> Task:
-    task = Task(kind=kind, title=title, detail=detail[:1000], incident_id=incident_id, victim_id=victim_id,
-                message_id=message_id, due_at=due_at)
+              message_id=None, due_at=None, occurrence_id=None, duty_id=None) -> Task:
+    """A task for a person. On a case (an occurrence) it goes to the officer in charge, and a task not done
+    by its deadline is escalated by the deadline sweep (`escalate_at`); the duty it carries is then
+    handed to a person until the task is completed (`rxapp/journey.py`)."""
+    from .journey import task_opened  # the journey imports this module
+
+    task = Task(kind=kind, title=title[:200], detail=detail[:1000], incident_id=incident_id, victim_id=victim_id,
+                message_id=message_id, due_at=due_at, occurrence_id=occurrence_id, duty_id=duty_id,
+                escalate_at=due_at if occurrence_id else None)
     session.add(task)
     session.flush()
+    if occurrence_id:
+        task_opened(session, task)
     return task
 
 
@@ -248,7 +266,8 @@ def fall_back(session: Session, message: Message, now: datetime) -> None:
     replacement = None
     if templates()[message.template].has_email_version or message.channel == "email":
         replacement = enqueue(session, victim=victim, template=message.template, kind=message.kind,
-                              personalisation=personalisation, incident=incident, now=now)
+                              personalisation=personalisation, incident=incident, now=now,
+                              occurrence_id=message.occurrence_id, duty_id=message.duty_id)
     if replacement is not None and replacement.channel != message.channel:
         log_event(session, message, "fallback", f"sent again by {replacement.channel} ({replacement.reference})")
         return
@@ -260,8 +279,18 @@ def fall_back(session: Session, message: Message, now: datetime) -> None:
                              "there is no other channel. Contact the victim another way (phone call or letter) "
                              "and record how they were told."),
                      incident_id=message.incident_id, victim_id=message.victim_id, message_id=message.id,
-                     due_at=now + timedelta(days=1))
+                     due_at=task_due(session, message, now), occurrence_id=message.occurrence_id,
+                     duty_id=message.duty_id)
     log_event(session, message, "task", f"task {task.id} for a person")
+
+
+def task_due(session: Session, message: Message, now: datetime) -> datetime:
+    """A task taking over a Code update is due by the update's own deadline (at least an hour from now);
+    any other within a day."""
+    from .models import Duty
+
+    duty = session.get(Duty, message.duty_id) if message.duty_id else None
+    return max(duty.due_at, now + timedelta(hours=1)) if duty is not None else now + timedelta(days=1)
 
 
 # ---- replies -----------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ and hands back aware UTC datetimes, so no code ever compares naive with aware ti
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Optional
 
 import sqlalchemy as sa
@@ -47,6 +47,19 @@ class Victim(SQLModel, table=True):
     sms_consent: bool = False
     language: str = Field(default="en", max_length=8)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    # From the records system (NICHE) once a crime is recorded; null until then.
+    person_id: Optional[str] = Field(default=None, max_length=64, index=True)
+    date_of_birth: Optional[date] = None
+    postal_address: Optional[str] = Field(default=None, max_length=500)
+    preferred_channel: Optional[str] = Field(default=None, max_length=10)  # SMS, EMAIL, LETTER, PHONE
+    contact_notes: Optional[str] = Field(default=None, max_length=1000)
+    vulnerabilities: str = Field(default="", max_length=200)  # comma-separated contract codes
+    intimidated: bool = False
+    persistently_targeted: bool = False
+    interpreter: bool = False
+    accessibility: Optional[str] = Field(default=None, max_length=500)
+    consent_updates: Optional[bool] = None
+    consent_referral: Optional[bool] = None
 
 
 class Incident(SQLModel, table=True):
@@ -141,6 +154,7 @@ class FeedCursor(SQLModel, table=True):
 
     feed: str = Field(primary_key=True, max_length=40)
     last_seq: int = Field(default=0, sa_type=sa.BigInteger)
+    cursor: Optional[str] = Field(default=None, max_length=200)  # an opaque cursor (the records feed)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
@@ -231,6 +245,8 @@ class Message(SQLModel, table=True):
     due_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
     attempts: int = 0
     provider_id: Optional[str] = Field(default=None, max_length=64, index=True)
+    occurrence_id: Optional[int] = Field(default=None, foreign_key="occurrence.id", index=True)
+    duty_id: Optional[int] = Field(default=None, foreign_key="duty.id", index=True)
     rule: Optional[str] = Field(default=None, max_length=40)
     reason: Optional[str] = Field(default=None, max_length=300)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
@@ -265,6 +281,16 @@ class Task(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     completed_at: Optional[datetime] = _ts()
     outcome: Optional[str] = Field(default=None, max_length=300)
+    # The investigation journey (issue 4): whose task it is, the duty it discharges, escalation.
+    occurrence_id: Optional[int] = Field(default=None, foreign_key="occurrence.id", index=True)
+    duty_id: Optional[int] = Field(default=None, foreign_key="duty.id", index=True)
+    assignee: Optional[str] = Field(default=None, max_length=40, index=True)  # officer's collar number
+    # When the sweep must escalate it: its due time while open and not yet escalated, else null.
+    escalate_at: Optional[datetime] = _ts(index=True)
+    escalated_at: Optional[datetime] = _ts()
+    escalated_to: Optional[str] = Field(default=None, max_length=120)
+    how_told: Optional[str] = Field(default=None, max_length=20)  # phone, letter, in_person, sms, email, ...
+    completed_by: Optional[str] = Field(default=None, max_length=80)
 
 
 class InboundText(SQLModel, table=True):
@@ -279,3 +305,81 @@ class InboundText(SQLModel, table=True):
     incident_id: Optional[int] = Field(default=None, foreign_key="incident.id", index=True)
     handled_as: str = Field(default="reply", max_length=20)
     task_id: Optional[int] = Field(default=None, foreign_key="task.id")
+
+
+# ---- the investigation journey (issue 4) ---------------------------------------------------------------
+
+class Occurrence(SQLModel, table=True):
+    """A crime recorded in the records system (NICHE), and the victim the force owes updates to."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    occurrence_number: str = Field(max_length=40, unique=True, index=True)
+    crime_reference: Optional[str] = Field(default=None, max_length=40)
+    classification_code: str = Field(default="", max_length=20)
+    classification_text: str = Field(default="", max_length=200)
+    reported_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    recorded_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    incident_urn: Optional[str] = Field(default=None, max_length=64)  # the STORM incident it came from
+    incident_id: Optional[int] = Field(default=None, foreign_key="incident.id", index=True)
+    victim_id: Optional[int] = Field(default=None, foreign_key="victim.id", index=True)
+    flags: str = Field(default="", max_length=300)  # comma-separated contract flags
+    oic_collar: Optional[str] = Field(default=None, max_length=40, index=True)
+    oic_name: Optional[str] = Field(default=None, max_length=200)
+    oic_email: Optional[str] = Field(default=None, max_length=320)
+    oic_team: Optional[str] = Field(default=None, max_length=200)
+    enhanced: bool = False
+    enhanced_reasons: str = Field(default="", max_length=1000)  # "; "-separated plain English
+    status: str = Field(default="open", max_length=20, index=True)  # open, finalised
+    result: Optional[str] = Field(default=None, max_length=200)
+    finalised_at: Optional[datetime] = _ts()
+    last_update_at: Optional[datetime] = _ts()  # when the victim was last sent any update about it
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Duty(SQLModel, table=True):
+    """Something the Code says the victim must be told (or given), by when, and how it was met.
+
+    state: due (automation is on it), handed (a task for a person), done, cancelled (no longer owed).
+    `late` is set once the deadline passed before it was done. `check_at` is when the deadline sweep must
+    look at it next (null when it never needs to): the sweep reads only rows whose check_at has come, by
+    index, so its cost follows the work due, not the number of open cases.
+    """
+
+    __table_args__ = (sa.UniqueConstraint("occurrence_id", "key", name="uq_duty_occurrence_key"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    occurrence_id: int = Field(foreign_key="occurrence.id", index=True)
+    victim_id: Optional[int] = Field(default=None, foreign_key="victim.id")
+    key: str = Field(max_length=120)  # e.g. written_confirmation, support_referral, routine:2, event:<change>
+    milestone: str = Field(max_length=60)  # the rules file's milestone (or "routine_update")
+    right: int
+    title: str = Field(max_length=300)
+    triggered_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    due_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    state: str = Field(default="due", max_length=20, index=True)
+    late: bool = False
+    done_at: Optional[datetime] = _ts()
+    done_how: Optional[str] = Field(default=None, max_length=200)
+    # The message or task that met it (plain ids: message and task already point back at their duty).
+    message_id: Optional[int] = None
+    task_id: Optional[int] = None
+    template: Optional[str] = Field(default=None, max_length=60)
+    personalisation: str = Field(default="{}", sa_type=sa.Text)
+    check_at: Optional[datetime] = _ts(index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class OccurrenceEvent(SQLModel, table=True):
+    """The case's timeline: what happened, in words for the victim (`text`) and for staff (`staff_text`).
+    Rows with `public` false are for staff only (an escalation, a reason not to be shown)."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    occurrence_id: int = Field(foreign_key="occurrence.id", index=True)
+    at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    kind: str = Field(max_length=40)
+    public: bool = True
+    text: str = Field(default="", max_length=500)
+    staff_text: str = Field(default="", max_length=1000)
+    change_id: Optional[str] = Field(default=None, max_length=100)

@@ -1,5 +1,6 @@
-"""Background work that must run once per deployment, not once per worker: the STORM feed client and the
-scheduled jobs (arrival windows re-estimated as fixes age, the board's clock). One process wins a lock
+"""Background work that must run once per deployment, not once per worker: the STORM feed client, the NICHE
+records poller and the scheduled jobs (arrival windows re-estimated as fixes age, the board's clock, the
+outbox sender, the Victims' Code deadline sweep). One process wins a lock
 (a PostgreSQL advisory lock, or a file lock beside a SQLite database) and runs them; the others wait.
 """
 from __future__ import annotations
@@ -27,6 +28,9 @@ _status: dict = {"leader": False, "feed": None}
 
 def runner_status() -> dict:
     status = dict(_status)
+    poller = status.pop("records", None)
+    if poller is not None:
+        status["records"] = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in poller.status.items()}
     client = status.pop("client", None)
     if client is not None:
         status["feed"] = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in client.status.items()}
@@ -136,6 +140,13 @@ async def _sweep_unassigned() -> None:
         await realtime.hub.incidents_changed(changed)
 
 
+async def _deadline_sweep(journey) -> None:
+    result = await asyncio.to_thread(journey.sweep)
+    if result.routine_queued or result.became_late or result.escalated:
+        log.info("deadline sweep: %s routine updates queued, %s duties late, %s tasks escalated",
+                 result.routine_queued, result.became_late, result.escalated)
+
+
 async def run_background(stop: Optional[asyncio.Event] = None) -> None:
     """Lifespan task: wait for the runner lock, then run the feed client and the scheduler until stopped."""
     cfg = settings()
@@ -166,7 +177,21 @@ async def run_background(stop: Optional[asyncio.Event] = None) -> None:
     if sender is not None:
         scheduler.add_job(_send_outbox, "interval", seconds=1, args=[sender], id="outbox-sender", max_instances=1,
                           coalesce=True)
+    from .journey import JourneyService
+
+    journey = JourneyService()
+    scheduler.add_job(_deadline_sweep, "interval", seconds=cfg.sweep_seconds, args=[journey], id="deadline-sweep",
+                      max_instances=1, coalesce=True)
     scheduler.start()
+    poller_task = None
+    if cfg.niche_feed_url:
+        from integrations.niche.poller import NichePoller
+
+        poller = NichePoller(cfg.niche_feed_url, journey, token=cfg.niche_feed_token, interval=cfg.niche_poll_seconds)
+        _status["records"] = poller
+        poller_task = asyncio.create_task(poller.run(), name="niche-poller")
+    else:
+        log.warning("NICHE_FEED_URL is not set: no records feed is connected")
     client_task = None
     if cfg.storm_feed_url:
         from integrations.storm.client import StormClient
@@ -185,5 +210,10 @@ async def run_background(stop: Optional[asyncio.Event] = None) -> None:
             client_task.cancel()
             with suppress(asyncio.CancelledError, Exception):
                 await client_task
+        if poller_task is not None:
+            await _status["records"].stop()
+            poller_task.cancel()
+            with suppress(asyncio.CancelledError, Exception):
+                await poller_task
         await asyncio.to_thread(leadership.release)
         _status["leader"] = False

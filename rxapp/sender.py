@@ -26,7 +26,8 @@ from sqlmodel import select
 
 from .db import engine, session_scope
 from .domain import safety
-from .messaging import fall_back, log_event, no_longer_relevant, open_task, render_for_send, safety_context
+from .messaging import (fall_back, log_event, no_longer_relevant, open_task, render_for_send, safety_context,
+                        task_due)
 from .models import Message, utcnow
 
 log = logging.getLogger(__name__)
@@ -193,7 +194,8 @@ class OutboxSender:
                                          detail=f"An automated '{message.template}' message was stopped: "
                                                 f"{decision.reason} Tell the victim safely and record how.",
                                          incident_id=message.incident_id, victim_id=message.victim_id,
-                                         message_id=message.id, due_at=now + timedelta(days=1))
+                                         message_id=message.id, due_at=task_due(session, message, now),
+                                         occurrence_id=message.occurrence_id, duty_id=message.duty_id)
                         log_event(session, message, "task", f"task {task.id} for a person")
                     result.blocked += 1
                     continue

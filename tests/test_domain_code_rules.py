@@ -7,7 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from rxapp.domain.code_rules import DEFAULT_PATH, load_code
+from integrations.niche.protocol import EVENTS as RECORDS_EVENTS
+
+from rxapp.domain.code_rules import DEFAULT_PATH, load_code, parse_code
 from rxapp.domain.working_days import WorkingCalendar
 
 LONDON = ZoneInfo("Europe/London")
@@ -141,6 +143,11 @@ MILESTONES = {
     "charged": (end_of(2026, 11, 16), end_of(2026, 11, 10)),
     "out_of_court_disposal": (end_of(2026, 11, 16), end_of(2026, 11, 10)),
     "support_referral": (end_of(2026, 11, 11), end_of(2026, 11, 11)),
+    "written_confirmation": (end_of(2026, 11, 10), end_of(2026, 11, 10)),
+    "oic_changed": (end_of(2026, 11, 16), end_of(2026, 11, 10)),
+    "vps_offer": (end_of(2026, 11, 16), end_of(2026, 11, 10)),
+    "filed_pending_information": (end_of(2026, 11, 16), end_of(2026, 11, 10)),
+    "property_return": (end_of(2026, 11, 16), end_of(2026, 11, 16)),
 }
 
 
@@ -288,3 +295,56 @@ def test_invalid_json_is_a_value_error(tmp_path):
     path.write_text("{", encoding="utf-8")
     with pytest.raises(ValueError, match="not valid JSON"):
         load_code(path)
+
+
+# ---- events and templates named by the rules file ---------------------------------------------------
+
+EVENT_MILESTONES = {
+    "NOT_INVESTIGATED": "decision_not_to_investigate",
+    "SUSPECT_ARRESTED": "suspect_arrested",
+    "SUSPECT_INTERVIEWED": "suspect_interviewed",
+    "RELEASED_NFA": "released_nfa",
+    "RELEASED_ON_BAIL": "released_on_bail_or_ui",
+    "RELEASED_UNDER_INVESTIGATION": "released_on_bail_or_ui",
+    "BAIL_CONDITIONS_CHANGED": "bail_changed",
+    "BAIL_CANCELLED": "bail_changed",
+    "CHARGED": "charged",
+    "OUT_OF_COURT_DISPOSAL": "out_of_court_disposal",
+    "FILED_PENDING_INFORMATION": "filed_pending_information",
+    "PROPERTY_READY_FOR_RETURN": "property_return",
+}
+
+
+@pytest.mark.parametrize("event", sorted(RECORDS_EVENTS))
+def test_every_records_event_is_a_milestone_or_timeline_only(event):
+    found = CODE.milestone_for_event(event)
+    if event in EVENT_MILESTONES:
+        assert found is not None and found[0].key == EVENT_MILESTONES[event]
+    else:  # court dates, outcomes (the Witness Care Unit's), VPS and referral bookkeeping
+        assert found is None
+
+
+def test_every_template_the_rules_name_exists():
+    from rxapp.domain.templates import load_templates
+
+    names = set(load_templates())
+    wanted = {CODE.routine_updates.template}
+    for milestone in CODE.milestones.values():
+        wanted |= set(milestone.events.values())
+        if milestone.template:
+            wanted.add(milestone.template)
+    assert wanted <= names, sorted(wanted - names)
+
+
+def test_an_event_claimed_by_two_milestones_is_refused(tmp_path):
+    data = json.loads(DEFAULT_PATH.read_text())
+    data["milestones"]["charged"]["events"]["SUSPECT_ARRESTED"] = "update_charged"
+    with pytest.raises(ValueError, match="SUSPECT_ARRESTED is already milestone suspect_arrested"):
+        parse_code(data)
+
+
+def test_a_bad_send_time_is_refused():
+    data = json.loads(DEFAULT_PATH.read_text())
+    data["routine_updates"]["send_at_local_time"] = "9am"
+    with pytest.raises(ValueError, match="routine_updates.send_at_local_time must be a time of day"):
+        parse_code(data)

@@ -22,7 +22,26 @@ EXPECTED = {
     "no_officer_yet": {"link"},
     "opt_out_confirmation": set(),
     "reply_received": set(),
+    # The investigation journey: Victims' Code milestone updates.
+    "crime_recorded": {"crime_reference", "officer"},
+    "update_not_investigated": {"crime_reference", "officer"},
+    "update_suspect_arrested": {"crime_reference"},
+    "update_suspect_interviewed": {"crime_reference"},
+    "update_released_nfa": {"crime_reference", "officer"},
+    "update_released_on_bail": {"crime_reference"},
+    "update_released_under_investigation": {"crime_reference"},
+    "update_bail_changed": {"crime_reference", "officer"},
+    "update_charged": {"crime_reference"},
+    "update_out_of_court_disposal": {"crime_reference", "officer"},
+    "update_filed": {"crime_reference"},
+    "update_property_return": {"crime_reference"},
+    "support_referral_made": {"crime_reference"},
+    "vps_offer": {"crime_reference", "officer"},
+    "routine_no_news": {"crime_reference", "next_update"},
+    "oic_changed": {"crime_reference", "officer"},
 }
+INVESTIGATION = sorted(name for name, placeholders in EXPECTED.items() if "crime_reference" in placeholders
+                       and name != "attendance_closed")
 
 
 # ---- the real templates ------------------------------------------------------------------------------
@@ -40,6 +59,8 @@ def test_sample_values_are_realistic():
     assert re.fullmatch(r"https://victims\.cleveland\.police\.uk/track/[A-Za-z0-9_-]{43}", link)
     assert T.SAMPLE_PERSONALISATION["crime_reference"] == "CL/26/041877"
     assert T.SAMPLE_PERSONALISATION["window"] == "between 10:05 and 10:15"
+    assert re.fullmatch(r"[A-Z]{2,4} \d{3,5}", T.SAMPLE_PERSONALISATION["officer"])  # rank and collar number
+    assert re.fullmatch(r"[A-Z][a-z]+day \d{1,2} [A-Z][a-z]+", T.SAMPLE_PERSONALISATION["next_update"])
 
 
 @pytest.mark.parametrize("name,placeholders", sorted(EXPECTED.items()))
@@ -56,10 +77,11 @@ def test_each_template_is_complete(name, placeholders):
 
 
 def test_template_set_and_ids():
-    assert set(REAL) == set(EXPECTED)
+    assert set(REAL) == set(EXPECTED) == set(T.REQUIRED_TEMPLATES)
     assert len({t.id for t in REAL.values()}) == len(REAL)
     kinds = {name: t.kind for name, t in REAL.items()}
     assert kinds.pop("opt_out_confirmation") == "service" and kinds.pop("reply_received") == "service"
+    assert {kinds.pop(name) for name in INVESTIGATION} == {"routine"}
     assert set(kinds.values()) == {"attendance"}
 
 
@@ -76,8 +98,23 @@ def test_danger_texts_say_999():
                  "reply_received"):
         for lang in T.LANGUAGES:
             assert "999" in REAL[name].render(lang, T.SAMPLE_PERSONALISATION).body, (name, lang)
+    for name in ("update_released_on_bail", "update_released_under_investigation", "update_bail_changed"):
+        for lang in T.LANGUAGES:
+            assert "999" in REAL[name].render(lang, T.SAMPLE_PERSONALISATION).body, (name, lang)
     for lang in T.LANGUAGES:
         assert "101" in REAL["opt_out_confirmation"].render(lang, {}).body
+
+
+@pytest.mark.parametrize("name", INVESTIGATION)
+def test_investigation_updates_say_where_to_get_more(name):
+    t = REAL[name]
+    assert t.kind == "routine" and t.has_email_version
+    for channel in ("sms", "email"):
+        for lang in T.LANGUAGES:
+            r = t.render(lang, T.SAMPLE_PERSONALISATION, channel=channel)
+            assert "101" in r.body and "CL/26/041877" in r.body, (channel, lang)
+    english = t.render("en", T.LONGEST_SAMPLE_PERSONALISATION).body
+    assert sms.is_gsm7(english) and sms.segments(english) <= 2
 
 
 def test_links_come_last_so_no_full_stop_joins_them():

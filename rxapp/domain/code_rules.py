@@ -14,8 +14,8 @@ example "CRIME_IN_PROGRESS") are simply not grounds for anything.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping, Optional
@@ -45,6 +45,12 @@ class Milestone:
     enhanced_working_days: int
     # Only a release with no further action carries the Victims' Right to Review.
     tell_right_to_review: bool = False
+    # Records-feed events that are this milestone, each with the message template that tells the victim.
+    events: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # The template for a milestone not raised by one event (written confirmation, a new officer, ...).
+    template: Optional[str] = None
+    # For a victim with enhanced rights, this news is given by a person (a task), not an automated text.
+    personal_call_when_enhanced: bool = False
 
     def working_days(self, enhanced: bool) -> int:
         return self.enhanced_working_days if enhanced else self.standard_working_days
@@ -63,6 +69,8 @@ class RoutineUpdates:
     first_standard_working_days: int
     first_enhanced_working_days: int
     then_every_calendar_days: int
+    template: str = "routine_no_news"
+    send_at_local_time: time = time(9, 0)  # on the day it falls due, so quiet hours never delay it
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,17 @@ class VictimsCode:
     complaint_acknowledge_working_days: int
     extra_bank_holidays: tuple[date, ...] = ()
     removed_bank_holidays: tuple[date, ...] = ()
+    # Preferred channels automation may use; each other channel maps to the task a person is given.
+    automated_channels: frozenset[str] = frozenset({"SMS", "EMAIL"})
+    task_for_channel: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def milestone_for_event(self, event: str) -> Optional[tuple[Milestone, str]]:
+        """The milestone a records-feed event is, and the template telling the victim; None when the
+        event is not one the Code sets a deadline for (a court date, a VPS taken, ...)."""
+        for milestone in self.milestones.values():
+            if event in milestone.events:
+                return milestone, milestone.events[event]
+        return None
 
     def calendar(self) -> WorkingCalendar:
         """The working calendar this Code's file describes (library bank holidays plus its corrections)."""
@@ -194,6 +213,8 @@ def parse_code(data: Any) -> VictimsCode:
         first_standard_working_days=_days(ru, "first_standard_working_days", "routine_updates."),
         first_enhanced_working_days=_days(ru, "first_enhanced_working_days", "routine_updates."),
         then_every_calendar_days=_days(ru, "then_every_calendar_days", "routine_updates.", minimum=1),
+        template=_text(ru, "template", "routine_updates.") if "template" in ru else "routine_no_news",
+        send_at_local_time=_clock(ru.get("send_at_local_time", "09:00"), "routine_updates.send_at_local_time"),
     )
 
     consent = _list(top, "referral_consent_required_for", "")
@@ -216,6 +237,19 @@ def parse_code(data: Any) -> VictimsCode:
         for key in ("extra", "removed")
     )
 
+    automation = _mapping(top.get("automation", {}), "automation")
+    automated = _list(automation, "automated_channels", "automation.", required=False) or ["SMS", "EMAIL"]
+    task_for = _mapping(automation.get("task_for_channel", {}), "automation.task_for_channel")
+    for name, title in task_for.items():
+        if not isinstance(title, str) or not title.strip():
+            raise ValueError(f"automation.task_for_channel.{name} must be the task's title, not {title!r}")
+    seen_events: dict[str, str] = {}
+    for key, milestone in milestones.items():
+        for event in milestone.events:
+            if event in seen_events:
+                raise ValueError(f"milestones.{key}.events: {event} is already milestone {seen_events[event]}")
+            seen_events[event] = key
+
     version = _get(top, "version", "")
     if not isinstance(version, str) or not version.strip():
         raise ValueError(f"version must be non-empty text, not {version!r}")
@@ -232,6 +266,8 @@ def parse_code(data: Any) -> VictimsCode:
         complaint_acknowledge_working_days=_days(complaints, "acknowledge_working_days", "complaints."),
         extra_bank_holidays=extra,
         removed_bank_holidays=removed,
+        automated_channels=frozenset(str(c).upper() for c in automated),
+        task_for_channel=MappingProxyType({k.upper(): v for k, v in task_for.items()}),
     )
 
 
@@ -311,7 +347,20 @@ def _parse_milestone(key: str, raw: Any, rights: set[int]) -> Milestone:
     tell = item.get("tell_right_to_review", False)
     if not isinstance(tell, bool):
         raise ValueError(f"{prefix}tell_right_to_review must be true or false, not {tell!r}")
+    events = _mapping(item.get("events", {}), f"{prefix}events")
+    for event, template in events.items():
+        if not isinstance(template, str) or not template.strip():
+            raise ValueError(f"{prefix}events.{event} must name a message template, not {template!r}")
+    template = item.get("template")
+    if template is not None and (not isinstance(template, str) or not template.strip()):
+        raise ValueError(f"{prefix}template must name a message template, not {template!r}")
+    call = item.get("personal_call_when_enhanced", False)
+    if not isinstance(call, bool):
+        raise ValueError(f"{prefix}personal_call_when_enhanced must be true or false, not {call!r}")
     return Milestone(
+        events=MappingProxyType(dict(events)),
+        template=template,
+        personal_call_when_enhanced=call,
         key=key,
         label=_text(item, "label", prefix),
         right=right,
@@ -319,6 +368,14 @@ def _parse_milestone(key: str, raw: Any, rights: set[int]) -> Milestone:
         enhanced_working_days=_days(item, "enhanced_working_days", prefix),
         tell_right_to_review=tell,
     )
+
+
+def _clock(value: Any, name: str) -> time:
+    try:
+        parsed = time.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a time of day as HH:MM, not {value!r}") from None
+    return parsed
 
 
 def _lowered(values: Iterable[str]) -> frozenset[str]:

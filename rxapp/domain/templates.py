@@ -43,7 +43,8 @@ TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 PLACEHOLDER = re.compile(r"\(\(([A-Za-z][A-Za-z0-9_]*)\)\)")
 
-# The texts the attendance journey sends (rxapp/attendance_texts.py) and the replies to a victim's texts.
+# The texts the attendance journey sends (rxapp/attendance_texts.py), the replies to a victim's texts,
+# and the investigation journey's Victims' Code updates (named in rxapp/rules/victims_code_2020.json).
 REQUIRED_TEMPLATES = (
     "officer_assigned",
     "attendance_delayed",
@@ -54,14 +55,33 @@ REQUIRED_TEMPLATES = (
     "no_officer_yet",
     "opt_out_confirmation",
     "reply_received",
+    "crime_recorded",
+    "update_not_investigated",
+    "update_suspect_arrested",
+    "update_suspect_interviewed",
+    "update_released_nfa",
+    "update_released_on_bail",
+    "update_released_under_investigation",
+    "update_bail_changed",
+    "update_charged",
+    "update_out_of_court_disposal",
+    "update_filed",
+    "update_property_return",
+    "support_referral_made",
+    "vps_offer",
+    "routine_no_news",
+    "oic_changed",
 )
 
 # Realistic values, about as long as real ones get: a tracking link with its 43-character token, a
-# crime reference, and an arrival window as `eta.describe_clock_window` writes it.
+# crime reference, an arrival window as `eta.describe_clock_window` writes it, the officer in charge as
+# rank and five-digit collar number (never a name), and the longest date a routine update can promise.
 SAMPLE_PERSONALISATION: Mapping[str, str] = MappingProxyType({
     "link": "https://victims.cleveland.police.uk/track/" + "Xq3vT9mKp2LwR8sYb4NcZ7hJd1FgU6eAo5iVy0tHrQk",
     "crime_reference": "CL/26/041877",
     "window": "between 10:05 and 10:15",
+    "officer": "DC 12345",
+    "next_update": "Wednesday 30 September",
 })
 # The longest window text the ETA module writes: a window on another day.
 LONGEST_SAMPLE_PERSONALISATION: Mapping[str, str] = MappingProxyType({

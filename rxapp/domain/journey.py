@@ -1,0 +1,184 @@
+"""The investigation journey's rules: who a Code duty goes to (an automated message or a person), what a
+duty's status is, and the words staff and victims read about it.
+
+Plain Python, no I/O: `rxapp/journey.py` loads the case, asks these functions, and stores the answer.
+Every number comes from the Code rules file (`code_rules.VictimsCode`); the choices here are the ones the
+Code and the force's safety rules leave to the product:
+
+1. A victim who opted out of automated updates (or told the records system they want none) is still owed
+   the Code's information: a person takes it over.
+2. Domestic abuse and sexual offences: nothing automated until a contact is confirmed safe to use.
+3. A victim with enhanced rights hears the milestones the rules file marks `personal_call_when_enhanced`
+   (decisions, charges, bail) from a person, not a text.
+4. A victim who asked for a phone call or a letter gets one, from a person.
+5. A victim with no usable mobile or email is told by phone or letter.
+Otherwise the update goes through the outbox, where the sender applies the safety rules once more at the
+moment of sending (quiet hours, opt-outs made since, network limits).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Iterable, Optional
+from zoneinfo import ZoneInfo
+
+from .code_rules import Milestone, VictimsCode
+from .working_days import LONDON
+
+SAFE_CONTACT_FLAGS = frozenset({"DOMESTIC_ABUSE", "SEXUAL_OFFENCE"})
+
+# The records feed's offence flags, in the rules file's words (the Code's own terms).
+CODE_FLAG = {
+    "DOMESTIC_ABUSE": "domestic_abuse",
+    "HATE_CRIME": "hate_crime",
+    "SEXUAL_OFFENCE": "sexual_offence",
+    "TERRORISM": "terrorism",
+    "HUMAN_TRAFFICKING": "human_trafficking",
+    "ATTEMPTED_MURDER": "attempted_murder",
+    "KIDNAP": "kidnap",
+    "FALSE_IMPRISONMENT": "false_imprisonment",
+    "ARSON_ENDANGERING_LIFE": "arson_with_intent_to_endanger_life",
+    "WOUNDING_WITH_INTENT": "wounding_or_gbh_with_intent",
+    "BEREAVED": "bereaved_close_relative",
+}
+# The feed's vulnerabilities, and "intimidated", in the rules file's words.
+CODE_NEED = {
+    "MENTAL_DISORDER": "mental_disorder",
+    "LEARNING_DISABILITY": "learning_disability",
+    "PHYSICAL_DISABILITY": "physical_disability",
+    "INTIMIDATED": "fear_or_distress_about_giving_evidence",
+}
+
+ROUTINE = "routine_update"
+
+
+def code_flags(feed_flags: Iterable[str]) -> list[str]:
+    return [CODE_FLAG[f] for f in feed_flags if f in CODE_FLAG]
+
+
+def code_needs(vulnerabilities: Iterable[str], intimidated: bool) -> list[str]:
+    needs = [CODE_NEED[v] for v in vulnerabilities if v in CODE_NEED]
+    return needs + ([CODE_NEED["INTIMIDATED"]] if intimidated else [])
+
+
+def entitlement(code: VictimsCode, *, feed_flags: Iterable[str], date_of_birth: Optional[date],
+                offence_at: datetime, vulnerabilities: Iterable[str], intimidated: bool,
+                persistently_targeted: bool) -> tuple[bool, list[str]]:
+    """Enhanced or not, with every reason, from what the records feed says about the case and the person.
+    The offence date is the report's London date (the feed carries no separate offence date)."""
+    return code.is_enhanced(
+        offence_flags=code_flags(feed_flags), date_of_birth=date_of_birth,
+        offence_date=offence_at.astimezone(ZoneInfo(LONDON)).date(),
+        vulnerabilities=code_needs(vulnerabilities, intimidated), persistently_targeted=persistently_targeted)
+
+
+@dataclass(frozen=True)
+class ContactFacts:
+    """What decides who tells the victim, gathered by the service."""
+
+    flags: frozenset[str]  # the feed's flags on the case
+    safe_contact_confirmed: bool
+    opted_out: bool  # of all automated updates (STOP, or no consent to updates in the records system)
+    preferred_channel: Optional[str]  # SMS, EMAIL, LETTER, PHONE, or None (not said)
+    has_usable_channel: bool  # a mobile they agreed to texts on, or an email, not failed or opted out
+    enhanced: bool
+    enhanced_reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """`message`: queue the template. `task`: a person tells the victim; `title` and `reason` say why."""
+
+    action: str  # "message" | "task"
+    title: str = ""
+    reason: str = ""
+    rule: str = ""
+
+    @property
+    def automated(self) -> bool:
+        return self.action == "message"
+
+
+def plan_contact(code: VictimsCode, facts: ContactFacts, milestone: Optional[Milestone]) -> Plan:
+    """Who tells the victim of this milestone (None: a routine "nothing new" update). The first rule that
+    applies decides; see the module notes for the order and why."""
+    if facts.opted_out:
+        return Plan("task", "Tell the victim another way (they opted out of automated updates)",
+                    "The victim opted out of automated updates; the Code still requires them to be told.",
+                    "opted_out")
+    sensitive = sorted(facts.flags & SAFE_CONTACT_FLAGS)
+    if sensitive and not facts.safe_contact_confirmed:
+        what = " and ".join(f.replace("_", " ").lower() for f in sensitive)
+        return Plan("task", "Tell the victim by a safe method",
+                    f"A {what} case with no contact confirmed as safe: nothing automated may go.",
+                    "safe_contact_not_confirmed")
+    if facts.enhanced and milestone is not None and milestone.personal_call_when_enhanced:
+        why = "; ".join(facts.enhanced_reasons) or "enhanced rights"
+        return Plan("task", "Phone the victim (enhanced rights)",
+                    f"The victim is entitled to enhanced rights ({why}): a person gives this news.",
+                    "enhanced_personal_call")
+    preferred = (facts.preferred_channel or "").upper()
+    if preferred and preferred not in code.automated_channels:
+        title = code.task_for_channel.get(preferred, "Contact the victim as they asked")
+        return Plan("task", title, f"The victim asked to be told by {preferred.lower()}.", "preferred_channel")
+    if not facts.has_usable_channel:
+        return Plan("task", "Tell the victim by phone or letter",
+                    "The victim has no usable mobile number or email address.", "no_channel")
+    return Plan("message")
+
+
+# ---- dates and statuses ----------------------------------------------------------------------------------
+
+def routine_send_at(code: VictimsCode, due_at: datetime, now: datetime) -> datetime:
+    """When to send a routine update due by `due_at` (the end of a London day): that day at the rules
+    file's send time, or now if that has passed."""
+    day = due_at.astimezone(ZoneInfo(LONDON)).date()
+    local = datetime.combine(day, code.routine_updates.send_at_local_time, tzinfo=ZoneInfo(LONDON))
+    return max(local.astimezone(now.tzinfo), now)
+
+
+_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+
+
+def day_words(at: datetime) -> str:
+    """'Tuesday 29 December', in London time: how a date is written to victims."""
+    local = at.astimezone(ZoneInfo(LONDON))
+    return f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]}"
+
+
+def when_words(at: datetime) -> str:
+    """'Tue 29 Dec 2026, 10:05': for staff screens, London time."""
+    local = at.astimezone(ZoneInfo(LONDON))
+    return f"{_DAYS[local.weekday()][:3]} {local.day} {_MONTHS[local.month - 1][:3]} {local.year}, {local:%H:%M}"
+
+
+@dataclass(frozen=True)
+class DutyStatus:
+    label: str  # Done, Done late, Due, Late, With a person, With a person (late), Not owed
+    detail: str
+    tone: str  # good, warn, bad, neutral
+
+
+def duty_status(*, state: str, due_at: datetime, done_at: Optional[datetime], done_how: Optional[str],
+                late: bool, now: datetime, assignee: Optional[str] = None) -> DutyStatus:
+    """A duty's status as staff and oversight read it: done (when, how), due (by when), late, or handed to
+    a person."""
+    if state == "cancelled":
+        return DutyStatus("Not owed", "No longer owed (the case closed or the victim declined).", "neutral")
+    if state == "done" and done_at is not None:
+        on_time = done_at <= due_at
+        return DutyStatus("Done" if on_time else "Done late",
+                          f"{when_words(done_at)}, {done_how or 'recorded'}" +
+                          ("" if on_time else f" (was due by {when_words(due_at)})"),
+                          "good" if on_time else "warn")
+    overdue = late or now > due_at
+    if state == "handed":
+        who = assignee or "the officer in charge"
+        return DutyStatus("With a person (late)" if overdue else "With a person",
+                          f"Task for {who}, due by {when_words(due_at)}", "bad" if overdue else "warn")
+    if overdue:
+        return DutyStatus("Late", f"Was due by {when_words(due_at)}", "bad")
+    return DutyStatus("Due", f"By {when_words(due_at)}", "neutral")
+
