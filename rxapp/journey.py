@@ -158,11 +158,12 @@ class JourneyService:
 
     def _dead_letter(self, session: Session, raw, reason: str, change_id: Optional[str]) -> None:
         raw = str(raw)[:RAW_LIMIT]
-        if change_id is not None:
-            same = select(DeadLetter.id).where(DeadLetter.feed == FEED, DeadLetter.event_id == change_id,
-                                               DeadLetter.raw == raw)
-            if session.exec(same).first() is not None:
-                return  # the page was read again after a crash or a retry
+        # The page may be read again after a crash or a retry: keep one copy of each bad change.
+        same = select(DeadLetter.id).where(DeadLetter.feed == FEED, DeadLetter.raw == raw,
+                                           DeadLetter.event_id == change_id if change_id is not None
+                                           else DeadLetter.event_id.is_(None))
+        if session.exec(same).first() is not None:
+            return
         session.add(DeadLetter(feed=FEED, event_id=change_id, reason=reason[:500], raw=raw))
         log.warning("dead-lettered records change %s: %s", change_id, reason)
 
