@@ -20,16 +20,25 @@ from .models import DeadLetter, FeedCursor
 
 log = logging.getLogger(__name__)
 # Where a successful sign-in may go: a fixed list, so the form cannot be used to redirect elsewhere.
-NEXT_PAGES = {"board": "/board", "admin": "/admin/feed"}
+NEXT_PAGES = {"board": "/board", "admin": "/admin/feed", "cases": "/cases"}
+# Where each role starts when the sign-in did not come from a page they were sent away from.
+HOME_PAGES = {"officer": "/cases", "supervisor": "/cases"}
 MAX_FIELD = 200
 
 
-def _sign_in(username: str, password: str) -> tuple[str | None, str | None]:
+def _sign_in(username: str, password: str) -> tuple[str | None, str | None, str]:
+    """(session token, error, the role's home page)."""
+    from sqlmodel import select
+
+    from .models import StaffUser
+
     with session_scope() as session:
         try:
-            return sign_in(session, username, password), None
+            token = sign_in(session, username, password)
         except AuthError as exc:
-            return None, "locked" if "locked" in str(exc) else "invalid"
+            return None, "locked" if "locked" in str(exc) else "invalid", ""
+        user = session.exec(select(StaffUser).where(StaffUser.username == username.strip().lower())).first()
+        return token, None, HOME_PAGES.get(user.role if user else "", "/board")
 
 
 async def login(request: Request):
@@ -41,11 +50,11 @@ async def login(request: Request):
     password = str(form.get("password") or "")[:MAX_FIELD]
     if not username or not password:
         return RedirectResponse("/login?error=missing", status_code=303)
-    token, error = await asyncio.to_thread(_sign_in, username, password)
+    token, error, home = await asyncio.to_thread(_sign_in, username, password)
     if token is None:
         log.info("staff sign-in refused (%s)", error)  # no username in logs
         return RedirectResponse(f"/login?error={error}", status_code=303)
-    target = NEXT_PAGES.get(str(form.get("next") or ""), "/board")
+    target = NEXT_PAGES.get(str(form.get("next") or ""), home)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(SESSION_COOKIE, token, max_age=int(settings().session_hours * 3600), httponly=True,
                         secure=settings().cookie_secure, samesite="strict", path="/")

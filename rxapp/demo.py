@@ -1,5 +1,7 @@
 """`make demo`: the product with demo data on a SQLite file, fed by the STORM simulator over a real
-WebSocket, playing the sample scenarios shifted to now at a speed factor. Prints the addresses to open.
+WebSocket, playing the sample scenarios shifted to now at a speed factor, and by the NICHE records
+simulator serving eight simulated investigations over HTTP (what happened before today at once, the rest
+one simulated day every `--day-seconds`). Prints the addresses to open.
 """
 from __future__ import annotations
 
@@ -45,10 +47,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=3000)
     parser.add_argument("--feed-port", type=int, default=8765)
     parser.add_argument("--notify-port", type=int, default=8766)
+    parser.add_argument("--records-port", type=int, default=8767)
+    parser.add_argument("--day-seconds", type=float, default=20.0,
+                        help="real seconds per simulated day of the investigations")
     args = parser.parse_args(argv)
     if args.speed <= 0:
         parser.error("--speed must be above 0")
-    for port in (args.port, args.feed_port, args.notify_port):
+    if args.day_seconds <= 0:
+        parser.error("--day-seconds must be above 0")
+    for port in (args.port, args.feed_port, args.notify_port, args.records_port):
         if not _free(port):
             parser.error(f"port {port} is in use: stop what uses it or pass another port")
 
@@ -70,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         "NOTIFY_API_KEY": DEMO_API_KEY, "NOTIFY_BASE_URL": f"http://127.0.0.1:{args.notify_port}",
         "NOTIFY_SMS_TEMPLATE_ID": DEFAULT_SMS_TEMPLATE_ID, "NOTIFY_EMAIL_TEMPLATE_ID": DEFAULT_EMAIL_TEMPLATE_ID,
         "NOTIFY_CALLBACK_TOKEN": secrets.token_urlsafe(24),
+        "NICHE_FEED_URL": f"http://127.0.0.1:{args.records_port}",
+        "NICHE_FEED_TOKEN": secrets.token_urlsafe(24),
+        "NICHE_POLL_SECONDS": "5", "DEADLINE_SWEEP_SECONDS": "10",
     })
     os.environ.update(env)
 
@@ -80,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     password = secrets.token_urlsafe(12)
     with session_scope() as session:
         create_user(session, "fcr.demo", password, "fcr", "Demo controller")
+        create_user(session, "oic.demo", password, "officer", "Demo officer")
+        create_user(session, "supervisor.demo", password, "supervisor", "Demo supervisor")
 
     notify = subprocess.Popen([sys.executable, "-m", "integrations.govuk_notify.server", "--port",
                                str(args.notify_port), "--api-key", DEMO_API_KEY,
@@ -88,14 +100,19 @@ def main(argv: list[str] | None = None) -> int:
                                "--callback-token", env["NOTIFY_CALLBACK_TOKEN"]], env=env, cwd=ROOT)
     sim = subprocess.Popen([sys.executable, "-m", "integrations.storm.simulator", "--port", str(args.feed_port),
                             "--speed", str(args.speed), "--token", env["STORM_FEED_TOKEN"], "--compress-time"], env=env, cwd=ROOT)
+    records_cmd = [sys.executable, "-m", "integrations.niche.simulator", "--port", str(args.records_port),
+                   "--token", env["NICHE_FEED_TOKEN"], "--investigations", "--time-scale",
+                   str(86400 / args.day_seconds)]
+    records = None  # started once the attendances exist, so the crimes that continue them find them
     web = subprocess.Popen(["reflex", "run", "--env", "prod", "--single-port", "--backend-port", str(args.port)],
                            env=env, cwd=ROOT)
 
     def stop(*_):
-        for proc in (web, sim, notify):
+        running = [p for p in (web, sim, notify, records) if p is not None]
+        for proc in running:
             if proc.poll() is None:
                 proc.terminate()
-        for proc in (web, sim, notify):
+        for proc in running:
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -112,9 +129,10 @@ def main(argv: list[str] | None = None) -> int:
 
     printed: set[str] = set()
     shown_texts: set[str] = set()
-    print(f"\nStarting… the board will be at {base}/board (sign in as fcr.demo, password {password})\n", flush=True)
+    print(f"\nStarting… the board will be at {base}/board (sign in as fcr.demo, password {password})"
+          f"\nInvestigations: {base}/cases (sign in as oic.demo or supervisor.demo, same password)\n", flush=True)
     while True:
-        if web.poll() is not None or sim.poll() is not None or notify.poll() is not None:
+        if any(p is not None and p.poll() is not None for p in (web, sim, notify, records)):
             print("a demo process stopped; shutting down", file=sys.stderr)
             stop()
         try:
@@ -122,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
                 rows = session.exec(select(Incident.urn, Incident.link_nonce, Incident.category)).all()
         except Exception:
             rows = []
+        if records is None and len(rows) >= 4:
+            print("Starting the simulated investigations (records feed)…", flush=True)
+            records = subprocess.Popen(records_cmd, env=env, cwd=ROOT)
         for urn, nonce, category in rows:
             if urn not in printed:
                 printed.add(urn)

@@ -41,13 +41,15 @@ def _when(at: Optional[datetime], now: datetime) -> str:
 
 
 def message_rows(session: Session, *, incident_id: Optional[int] = None, victim_id: Optional[int] = None,
-                 now: Optional[datetime] = None) -> list[dict]:
+                 now: Optional[datetime] = None, occurrence_id: Optional[int] = None) -> list[dict]:
     now = now or utcnow()
     q = select(Message).order_by(Message.created_at.desc(), Message.id.desc()).limit(200)
     if incident_id is not None:
         q = q.where(Message.incident_id == incident_id)
     if victim_id is not None:
         q = q.where(Message.victim_id == victim_id)
+    if occurrence_id is not None:
+        q = q.where(Message.occurrence_id == occurrence_id)
     rows = []
     for m in session.exec(q):
         last = session.exec(select(MessageEvent).where(MessageEvent.message_id == m.id)
@@ -56,6 +58,7 @@ def message_rows(session: Session, *, incident_id: Optional[int] = None, victim_
             "id": str(m.id),
             "when": _when(m.created_at, now),
             "what": TEMPLATE_LABELS.get(m.template, m.template),
+            "template": m.template,
             "channel": {"sms": "Text", "email": "Email"}.get(m.channel, m.channel),
             "to": mask(m.destination),
             "status": m.status,

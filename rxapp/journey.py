@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -64,7 +65,8 @@ log = logging.getLogger(__name__)
 
 FEED = "niche"
 RAW_LIMIT = 64 * 1024
-SWEEP_BATCH = 500
+SWEEP_BATCH = 200
+SWEEP_BUDGET_SECONDS = 1.5
 TASK_OUTCOMES = {
     "phone": "by phone", "in_person": "in person", "letter": "by letter", "sms": "by text",
     "email": "by email", "portal": "through the victim's portal", "declined": "victim declined",
@@ -99,6 +101,7 @@ class SweepResult:
     became_late: int = 0
     escalated: int = 0
     checked: int = 0
+    more: bool = False  # stopped at its time budget with more due: the next pass carries on
     tasks: list[int] = field(default_factory=list)
 
 
@@ -513,23 +516,31 @@ class JourneyService:
 
     # ---- the deadline sweep ------------------------------------------------------------------------
 
-    def sweep(self, now: Optional[datetime] = None, batch: int = SWEEP_BATCH) -> SweepResult:
+    def sweep(self, now: Optional[datetime] = None, batch: int = SWEEP_BATCH,
+              budget_seconds: Optional[float] = SWEEP_BUDGET_SECONDS) -> SweepResult:
         """One pass over what has fallen due. Touches only rows whose check time has come (an index range),
-        at most `batch` of each kind per transaction, so a pass is cheap however many cases are open."""
+        at most `batch` of each kind per transaction. A pass stops starting new batches once it has run for
+        `budget_seconds`, so one pass never holds the runner (or SQLite's writer lock) for long: a backlog
+        (after the runner was down) drains over the next passes, oldest first. `result.more` says so."""
         now = now or self._now()
         result = SweepResult()
+        started = time.monotonic()
         while True:
             with session_scope(self.db_url) as session:
                 duties = session.exec(select(Duty).where(Duty.check_at <= now)
                                       .order_by(Duty.check_at).limit(batch)).all()
-                for duty in duties:
-                    self._check_duty(session, duty, now, result)
+                with session.no_autoflush:  # one flush of the batch's updates, not one per row read
+                    for duty in duties:
+                        self._check_duty(session, duty, now, result)
                 tasks = session.exec(select(Task).where(Task.escalate_at <= now)
                                      .order_by(Task.escalate_at).limit(batch)).all()
                 for task in tasks:
                     self._escalate(session, task, now, result)
             result.checked += len(duties)
             if len(duties) < batch and len(tasks) < batch:
+                return result
+            if budget_seconds is not None and time.monotonic() - started >= budget_seconds:
+                result.more = True
                 return result
 
     def _check_duty(self, session: Session, duty: Duty, now: datetime, result: SweepResult) -> None:
@@ -598,12 +609,23 @@ class JourneyService:
             task.how_told, task.outcome, task.escalate_at = how_told, (note or TASK_OUTCOMES[how_told])[:300], None
             duty = session.get(Duty, task.duty_id) if task.duty_id else None
             if duty is not None and duty.state != "done":
+                occurrence = session.get(Occurrence, duty.occurrence_id)
                 if how_told == "not_reached":
-                    duty.state, duty.updated_at = "due", now
-                    duty.check_at = duty.due_at if duty.due_at > now else now
+                    # Still owed, and still a person's: a fresh task, due by the Code's deadline (or within
+                    # a working day if that has passed), escalating like any other.
+                    follow_up_due = duty.due_at if duty.due_at > now else self.calendar.add_working_days(now, 1)
+                    from .messaging import open_task
+
+                    open_task(session, kind=task.kind, title=f"Try again: {task.title}"[:200],
+                              detail=f"Not reached on {rules.when_words(now)} by {by}. {task.detail}",
+                              victim_id=task.victim_id, incident_id=task.incident_id, due_at=follow_up_due,
+                              occurrence_id=task.occurrence_id, duty_id=duty.id)
+                    _timeline(session, occurrence, now, "not_reached", "",
+                              f"{duty.title}: the victim could not be reached ({by})", None, public=False)
                 else:
                     _done(duty, now, f"{TASK_OUTCOMES[how_told]}, by {by}"[:200])
-                    occurrence = session.get(Occurrence, duty.occurrence_id)
+                    _timeline(session, occurrence, now, "told_by_person", "",
+                              f"{duty.title}: {TASK_OUTCOMES[how_told]}, by {by}", None, public=False)
                     if how_told != "declined" and duty.key != "written_confirmation":
                         self._told(session, occurrence, now)
             return task
@@ -655,7 +677,9 @@ def task_opened(session: Session, task: Task) -> None:
     if task.duty_id:
         duty = session.get(Duty, task.duty_id)
         if duty is not None and duty.state != "done":
-            duty.state, duty.task_id, duty.check_at = "handed", task.id, None
+            # The sweep still marks it late at its deadline (the task escalates on its own clock).
+            duty.state, duty.task_id = "handed", task.id
+            duty.check_at = None if duty.late else duty.due_at
             duty.updated_at = utcnow()
 
 

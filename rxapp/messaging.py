@@ -71,7 +71,8 @@ def choose_channel(victim: Victim, state: VictimContactState) -> Optional[tuple[
 def log_event(session: Session, message: Message, status: str, detail: str = "") -> None:
     """Every change of a message's status passes here: it is kept for the history staff read, and a Code
     duty the message carries follows it (sent: done; failed: owed again)."""
-    session.add(MessageEvent(message_id=message.id, status=status, detail=detail[:500]))
+    session.add(MessageEvent(message_id=message.id, status=status, detail=detail[:500],
+                             at=message.updated_at or utcnow()))
     if message.duty_id is not None:
         from .journey import message_outcome  # the journey imports this module
 

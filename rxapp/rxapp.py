@@ -13,6 +13,7 @@ from .config import settings
 from .db import migrate
 from .pages.admin import admin_feed_page
 from .pages.board import board_page
+from .pages.cases import case_page, cases_page
 from .pages.history import history_page
 from .pages.login import index_page, login_page
 from .pages.track import track_page
@@ -20,6 +21,7 @@ from .publish import ReflexPublisher
 from .runner import run_background
 from .state.admin import FeedAdmin
 from .state.board import BoardView
+from .state.cases import CaseDetail, CaseList
 from .state.history import MessageHistory
 from .state.track import TrackView
 
@@ -63,6 +65,8 @@ app.add_page(board_page, route="/board", title="Control room board", on_load=Boa
 app.add_page(login_page, route="/login", title="Staff sign-in")
 app.add_page(history_page, route="/messages", title="Messages to a victim", on_load=MessageHistory.load)
 app.add_page(admin_feed_page, route="/admin/feed", title="Dispatch feed", on_load=FeedAdmin.load)
+app.add_page(cases_page, route="/cases", title="Open investigations", on_load=CaseList.load)
+app.add_page(case_page, route="/case", title="Investigation", on_load=CaseDetail.load)
 
 
 async def _lifespan() -> None:

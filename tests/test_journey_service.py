@@ -200,11 +200,15 @@ async def test_a_task_completed_counts_for_the_duty(db_url, notify):
     duty = duties(db_url, DOMESTIC)["event:c-0105"]
     assert duty.state == "done" and not duty.late
     assert duty.done_how == "by phone, by DC 2210 Priya Shah"
-    # "Could not be reached" does not count: the duty is owed again and goes back to the sweep.
+    # "Could not be reached" does not count: the duty is still owed, and a fresh task carries it at once.
     bail = next(t for t in tasks(db_url, DOMESTIC) if t.duty_id == d["event:c-0104"].id)
     service.complete_task(bail.id, how_told="not_reached", by="DC 2210", now=clock.at)
     duty = duties(db_url, DOMESTIC)["event:c-0104"]
-    assert duty.state == "due" and duty.done_at is None and duty.check_at is not None
+    assert duty.state == "handed" and duty.done_at is None
+    retry = next(t for t in tasks(db_url, DOMESTIC) if t.duty_id == duty.id and t.status == "open")
+    assert retry.title.startswith("Try again: ") and retry.assignee == "DC 2210"
+    assert retry.due_at > clock.at  # the Code's deadline has passed: within a working day
+    assert duty.task_id == retry.id
 
 
 async def test_safe_contact_confirmed_later_lets_updates_go_by_text(db_url, notify):

@@ -96,6 +96,7 @@ def board_content() -> rx.Component:
     return rx.fragment(
         rx.hstack(
             rx.el.h1("Open attendances", style={"font_size": "1.6rem", "margin": "0"}),
+            rx.el.a("Open investigations", href="/cases"),
             rx.spacer(),
             rx.el.p("Updated ", BoardView.updated, style={"color": MUTED, "margin": "0"}),
             align="center", width="100%", wrap="wrap",

@@ -1,0 +1,167 @@
+"""The staff case views (rxapp/case_views.py) against a real, migrated database: the STORM samples, then the
+records feed's sample page applied change by change as the poller would, each at its own time."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlmodel import select
+
+from integrations.niche.protocol import RecordsChange, parse_change
+from rxapp.attendance import AttendanceService
+from rxapp.case_views import case_detail, case_list_rows
+from rxapp.db import session_scope
+from rxapp.journey import JourneyService
+from rxapp.models import Task, Victim
+
+from .helpers import parsed, renumbered
+
+STORM = ["burglary-priority", "diverted", "domestic-emergency", "scheduled-appointment"]
+RECORDS = Path(__file__).resolve().parent.parent / "integrations" / "niche" / "scenarios" / "records-changes.json"
+BURGLARY, DOMESTIC = "26CL0041877", "26CL0041915"
+
+
+def load(db_url: str, until: str | None = None) -> datetime:
+    """The attendances, then the records changes up to and including `until`; returns the clock after."""
+    AttendanceService(db_url).apply_sync(parsed(renumbered(STORM)))
+    clock = None
+    for raw in json.loads(RECORDS.read_text())["changes"]:
+        change = parse_change(raw, decoded=True)
+        assert isinstance(change, RecordsChange), raw["change_id"]
+        clock = change.occurred_at + timedelta(minutes=1)
+        result = JourneyService(db_url, now=lambda: clock).apply_page([change], None)
+        assert result.dead_letters == 0, raw["change_id"]
+        if raw["change_id"] == until:
+            break
+    return clock
+
+
+def _all_strings(rows: list[dict]) -> bool:
+    return all(isinstance(k, str) and isinstance(v, str) for row in rows for k, v in row.items())
+
+
+def _private_details(db_url: str) -> list[str]:
+    """Every victim's phone number (as stored and in its national form), email and address."""
+    out = []
+    with session_scope(db_url) as s:
+        for v in s.exec(select(Victim)):
+            if v.phone:
+                out += [v.phone, v.phone[-10:]]
+            out += [x for x in (v.email, v.postal_address) if x]
+    return out
+
+
+def test_the_list_shows_open_cases_most_urgent_first_with_what_is_owed(db_url):
+    now = load(db_url)
+    with session_scope(db_url) as s:
+        rows = case_list_rows(s, now)
+        assert [r["occurrence_number"] for r in rows] == [BURGLARY, DOMESTIC]  # both late; same next deadline
+        assert _all_strings(rows)
+        burglary, domestic = rows
+        assert burglary["crime_reference"] == "CL/26/041877" and burglary["oic"] == "PC 4127"
+        assert burglary["classification"] == "Burglary - residential - home" and burglary["enhanced"] == "No"
+        assert domestic["flags"] == "domestic abuse" and domestic["enhanced"] == "Yes"
+        assert int(domestic["with_person"]) >= 1 and int(domestic["late"]) >= 1
+        assert int(burglary["done"]) >= 1  # the support referral, met in the records system
+        assert burglary["urgency"] == domestic["urgency"] == "bad"
+        # Each duty is counted once.
+        detail = case_detail(s, BURGLARY, now)
+        owed = [d for d in detail["duties"] if d["status_label"] != "Not owed"]
+        assert sum(int(burglary[k]) for k in ("late", "with_person", "due", "done")) == len(owed)
+
+        assert [r["occurrence_number"] for r in case_list_rows(s, now, only="mine", collar=" dc2210 ")] == [DOMESTIC]
+        assert case_list_rows(s, now, only="mine", collar="") == []
+        assert len(case_list_rows(s, now, only="late")) == 2
+        # Before anything was due, nothing is late and the late filter is empty.
+        early = datetime.fromisoformat("2026-11-20T13:00:00+00:00")
+        assert case_list_rows(s, early, only="late") == []
+        assert {r["late"] for r in case_list_rows(s, early)} == {"0"}
+
+
+def test_the_domestic_abuse_case_is_with_people_and_sends_nothing(db_url):
+    now = load(db_url)
+    with session_scope(db_url) as s:
+        case = case_detail(s, DOMESTIC, now)
+    header = case["header"]
+    assert header["crime_reference"] == "CL/26/041915"
+    assert header["oic"] == "DC 2210 Priya Shah, Hartlepool Safeguarding"
+    assert header["enhanced"] == "Yes" and "domestic abuse" in header["enhanced_reasons"]
+    assert header["safe_contact"].startswith("Not confirmed") and header["safe_contact_confirmed"] == ""
+    assert header["preferred_channel"] == "Phone call"
+    assert header["reported"] == "Fri 20 Nov 2026, 10:25"  # London time (GMT in November)
+    assert case["messages"] == []  # no safe contact confirmed: nothing automated
+    open_tasks = [t for t in case["tasks"] if t["open"] == "yes"]
+    assert open_tasks and all(t["assignee"] == "DC 2210" for t in open_tasks)
+    assert any(t["title"] == "Tell the victim by a safe method" and "Written confirmation" in t["detail"]
+               for t in open_tasks)
+    written = next(d for d in case["duties"] if d["key"] == "written_confirmation")
+    assert written["right"] == "Right 3" and written["status_label"].startswith("With a person")
+    assert any("no further action" in e["text"] for e in case["timeline"])
+    assert all(_all_strings(case[k]) for k in ("duties", "tasks", "timeline")) and _all_strings([header])
+
+
+def test_the_burglary_case_shows_written_confirmation_and_its_messages_masked(db_url):
+    now = load(db_url)
+    with session_scope(db_url) as s:
+        case = case_detail(s, BURGLARY, now)
+        assert case_detail(s, "26CL0000000", now) is None and case_detail(s, "x" * 500, now) is None
+    written = next(d for d in case["duties"] if d["key"] == "written_confirmation")
+    assert written["title"].startswith("Written confirmation") and written["right"] == "Right 3"
+    assert written["due"] == "Mon 23 Nov 2026, 23:59"
+    referral = next(d for d in case["duties"] if d["key"] == "support_referral")
+    assert referral["status_label"] == "Done" and "Victim Care and Advice Service" in referral["status_detail"]
+    assert referral["tone"] == "good"
+    templates = [m["template"] for m in case["messages"]]
+    assert "crime_recorded" in templates and "update_charged" in templates
+    crime_recorded = next(m for m in case["messages"] if m["template"] == "crime_recorded")
+    assert crime_recorded["what"] == "Crime recorded: written confirmation"
+    assert crime_recorded["to"] == "…0123" and "CL/26/041877" in crime_recorded["body"]
+    assert case["header"]["safe_contact"] == "Confirmed"
+    assert case["header"]["contacts"] == "mobile …0123, email a…@example.org"
+
+
+def test_no_phone_number_email_or_address_appears_in_clear(db_url):
+    now = load(db_url)
+    with session_scope(db_url) as s:
+        shown = json.dumps([case_list_rows(s, now), case_detail(s, BURGLARY, now), case_detail(s, DOMESTIC, now)],
+                           ensure_ascii=False)
+    private = _private_details(db_url)
+    assert "amina@example.org" in private and any(p.endswith("900789") for p in private)
+    for detail in private:
+        assert detail not in shown, detail
+    assert "07700" not in shown and "7700900" not in shown
+
+
+def test_completing_a_task_makes_its_duty_done_with_how(db_url):
+    clock = load(db_url, until="c-0103")  # the domestic abuse case: victim linked, a suspect arrested
+    with session_scope(db_url) as s:
+        before = case_detail(s, DOMESTIC, clock)
+        counts_before = next(r for r in case_list_rows(s, clock) if r["occurrence_number"] == DOMESTIC)
+        duty_ids = {d["key"]: int(d["id"]) for d in before["duties"]}
+        written = s.exec(select(Task).where(Task.duty_id == duty_ids["written_confirmation"],
+                                            Task.status == "open")).one()
+        arrested = s.exec(select(Task).where(Task.duty_id == duty_ids["event:c-0103"], Task.status == "open")).one()
+    assert next(t for t in before["tasks"] if t["id"] == str(written.id))["open"] == "yes"
+    later = clock + timedelta(minutes=30)
+    service = JourneyService(db_url, now=lambda: later)
+    service.complete_task(written.id, how_told="phone", by="PC Test", note="Spoke to her at 10:30 as she asked")
+    service.complete_task(arrested.id, how_told="not_reached", by="PC Test")
+    with session_scope(db_url) as s:
+        after = case_detail(s, DOMESTIC, later)
+        counts_after = next(r for r in case_list_rows(s, later) if r["occurrence_number"] == DOMESTIC)
+    duty = next(d for d in after["duties"] if d["key"] == "written_confirmation")
+    assert duty["status_label"] == "Done" and duty["tone"] == "good"
+    assert "by phone" in duty["status_detail"] and "PC Test" in duty["status_detail"]
+    assert duty["status_detail"].startswith("Fri 20 Nov 2026, 16:41")  # London time
+    done = next(t for t in after["tasks"] if t["id"] == str(written.id))
+    assert done["open"] == "" and done["status_label"] == "Done" and done["how_told"] == "by phone"
+    assert done["result"] == "Told by phone" and done["tone"] == "good"
+    assert done["completed_by"] == "PC Test" and done["outcome"] == "Spoke to her at 10:30 as she asked"
+    # Not reached: the task closes, what the victim is owed is still owed, and a fresh task carries it.
+    closed = next(t for t in after["tasks"] if t["id"] == str(arrested.id))
+    assert closed["status_label"] == "Closed" and closed["result"] == "Could not be reached"
+    assert next(d for d in after["duties"] if d["key"] == "event:c-0103")["status_label"] == "With a person"
+    assert any(t["title"].startswith("Try again: ") and t["open"] == "yes" for t in after["tasks"])
+    assert int(counts_after["done"]) == int(counts_before["done"]) + 1
+    assert int(counts_after["with_person"]) == int(counts_before["with_person"]) - 1
