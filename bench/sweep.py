@@ -9,7 +9,7 @@
 2. Sweeps, each in a fresh process so its peak memory (ru_maxrss) is the sweep's own:
    - `steady`: the regular sweep a minute after the last one: what fell due in that minute;
    - `after an hour down`: passes a minute apart after the runner was stopped for an hour (a pass stops
-     starting new batches after 1.5 s, so a backlog drains over several passes, each under the target);
+     starting new batches after 1.2 s, so a backlog drains over several passes, each under the target);
    - `nothing due`: a pass when nothing has come due (the floor: two index probes).
    Each runs `JourneyService.sweep`, the product's own code: routine updates are queued in the outbox
    (through the real templates and safety choice), late duties get tasks, tasks past due are escalated.

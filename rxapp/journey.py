@@ -66,7 +66,7 @@ log = logging.getLogger(__name__)
 FEED = "niche"
 RAW_LIMIT = 64 * 1024
 SWEEP_BATCH = 200
-SWEEP_BUDGET_SECONDS = 1.5
+SWEEP_BUDGET_SECONDS = 1.2
 TASK_OUTCOMES = {
     "phone": "by phone", "in_person": "in person", "letter": "by letter", "sms": "by text",
     "email": "by email", "portal": "through the victim's portal", "declined": "victim declined",
