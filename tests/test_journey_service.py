@@ -308,3 +308,19 @@ async def test_the_sweep_reads_only_what_is_due_by_index(db_url):
             "EXPLAIN QUERY PLAN SELECT * FROM task WHERE escalate_at <= '2026-12-01' ORDER BY escalate_at LIMIT 500"))
     assert "USING INDEX ix_duty_check_at" in duty_plan, duty_plan
     assert "USING INDEX ix_task_escalate_at" in task_plan, task_plan
+
+
+async def test_a_sweep_stops_at_its_time_budget_and_the_next_carries_on(db_url, notify):
+    """A backlog (the runner was down) drains over several passes, each kept short, oldest first."""
+    changes = [c for c in sample_changes() if c.occurrence_number == BURGLARY][:2]
+    service, clock = await play(db_url, notify, changes)
+    later = clock.at + timedelta(days=60)  # the heartbeat and more have come due meanwhile
+    with session_scope(db_url) as s:
+        due = len(s.exec(select(Duty).where(Duty.check_at <= later)).all())
+    assert due >= 2
+    first = service.sweep(later, budget_seconds=0)
+    assert first.checked == 1 and first.more
+    rest = service.sweep(later, budget_seconds=None)
+    assert not rest.more and first.checked + rest.checked >= due
+    with session_scope(db_url) as s:
+        assert s.exec(select(Duty).where(Duty.check_at <= later)).all() == []
