@@ -403,19 +403,21 @@ class JourneyService:
         if duty is None or duty.state == "cancelled":
             return
         consent = victim.consent_referral
+        explicit = self.code.referral_needs_explicit_consent(
+            rules.code_flags(_flags(occurrence)), bereaved="BEREAVED" in _flags(occurrence))
         if duty.state == "done":
-            if consent is True and (duty.done_how or "").startswith("victim did not"):
+            if consent is True and (duty.done_how or "").startswith(("victim did not", "victim objected")):
                 # They said no, and now yes: the referral is owed again, two working days from now.
                 duty.state, duty.done_at, duty.done_how, duty.late = "due", None, None, False
                 duty.due_at = self.code.deadline("support_referral", now, False, self.calendar)
             else:
                 return
-        explicit = self.code.referral_needs_explicit_consent(
-            rules.code_flags(_flags(occurrence)), bereaved="BEREAVED" in _flags(occurrence))
         if consent is False:
-            # Asked and declined: the duty to offer is met; no referral may be made.
-            _done(duty, now, "victim did not consent to a referral")
-            _close_open_tasks(session, duty, now, "declined", "The victim did not consent to a referral.")
+            # The duty to offer is met; no referral may be made (the records system says no consent).
+            how = ("victim did not give the explicit consent a referral needs" if explicit
+                   else "victim objected to a referral")
+            _done(duty, now, how)
+            _close_open_tasks(session, duty, now, "declined", f"Recorded in the records system: {how}.")
             return
         if consent is None and explicit:
             title = "Ask the victim for explicit consent to a support referral"
@@ -470,10 +472,9 @@ class JourneyService:
         self._tell(session, occurrence, victim, milestone, template, duty, now)
         return duty
 
-    def _tell(self, session: Session, occurrence: Occurrence, victim: Victim, milestone: Optional[Milestone],
-              template: str, duty: Optional[Duty], now: datetime,
-              extra: Optional[dict] = None) -> Optional[Message]:
-        from .messaging import choose_channel, contact_state, enqueue
+    def _plan(self, session: Session, occurrence: Occurrence, victim: Victim,
+              milestone: Optional[Milestone]) -> rules.Plan:
+        from .messaging import choose_channel, contact_state
 
         state = contact_state(session, victim.id)
         facts = rules.ContactFacts(
@@ -484,7 +485,14 @@ class JourneyService:
             has_usable_channel=choose_channel(victim, state) is not None,
             enhanced=occurrence.enhanced,
             enhanced_reasons=tuple(r for r in occurrence.enhanced_reasons.split("; ") if r))
-        plan = rules.plan_contact(self.code, facts, milestone)
+        return rules.plan_contact(self.code, facts, milestone)
+
+    def _tell(self, session: Session, occurrence: Occurrence, victim: Victim, milestone: Optional[Milestone],
+              template: str, duty: Optional[Duty], now: datetime,
+              extra: Optional[dict] = None) -> Optional[Message]:
+        from .messaging import enqueue
+
+        plan = self._plan(session, occurrence, victim, milestone)
         if not plan.automated:
             if duty is None:
                 return None  # courtesy news: the officer will mention it when they next speak
@@ -557,11 +565,16 @@ class JourneyService:
             return
         if (duty.milestone == rules.ROUTINE and duty.state == "due" and duty.message_id is None
                 and now < duty.due_at):
-            # The heartbeat is due today: send it (or hand it to a person).
+            # The heartbeat falls due. A person's update is handed over two days ahead, so they have time
+            # to make the call or write the letter; an automated one goes on its day at the send time.
             victim = session.get(Victim, duty.victim_id) if duty.victim_id else None
             duty.check_at = duty.due_at
             if victim is None or occurrence.status != "open":
                 duty.state, duty.check_at = "cancelled", None
+                return
+            send_at = rules.routine_send_at(self.code, duty.due_at, now)
+            if now < send_at and self._plan(session, occurrence, victim, None).automated:
+                duty.check_at = send_at
                 return
             next_due = self.code.routine_update_due(occurrence.reported_at, now, occurrence.enhanced, self.calendar)
             self._tell(session, occurrence, victim, None, duty.template or self.code.routine_updates.template, duty,
@@ -697,8 +710,14 @@ def told(session: Session, rules_code: VictimsCode, occurrence: Occurrence, at: 
                                                 Duty.message_id == None)):  # noqa: E711
         duty.due_at = rules_code.routine_update_due(occurrence.reported_at, occurrence.last_update_at,
                                                     occurrence.enhanced, rules_code.calendar())
-        duty.check_at = rules.routine_send_at(rules_code, duty.due_at, at)
+        duty.check_at = routine_first_check(rules_code, duty.due_at, at)
         duty.updated_at = at
+
+
+def routine_first_check(rules_code: VictimsCode, due_at: datetime, now: datetime) -> datetime:
+    """When the sweep first looks at a routine update: two days before its send time (a person's update
+    is handed over then; an automated one is put back to its send time)."""
+    return max(now, rules.routine_send_at(rules_code, due_at, now) - timedelta(days=2))
 
 
 def schedule_routine(session: Session, rules_code: VictimsCode, occurrence: Occurrence, number: int,
@@ -710,7 +729,7 @@ def schedule_routine(session: Session, rules_code: VictimsCode, occurrence: Occu
                 title="Routine update (nothing new yet)" if number > 1 else "First update on the investigation",
                 triggered_at=last_update_at or occurrence.reported_at, due_at=due,
                 template=rules_code.routine_updates.template,
-                check_at=rules.routine_send_at(rules_code, due, now), created_at=now, updated_at=now)
+                check_at=routine_first_check(rules_code, due, now), created_at=now, updated_at=now)
     session.add(duty)
     session.flush()
     return duty

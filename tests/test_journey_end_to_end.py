@@ -101,7 +101,7 @@ async def test_the_simulated_investigations_end_to_end(db_url, notify):
         occ, b = _duties(s, "b")
         channels = {m.channel for m in s.exec(select(Message).where(Message.occurrence_id == occ.id))}
         assert channels == {"email"}
-        assert b["support_referral"].done_how == "victim did not consent to a referral"
+        assert b["support_referral"].done_how == "victim objected to a referral"
 
         # (c) in Polish.
         occ, _ = _duties(s, "c")

@@ -174,7 +174,7 @@ async def test_the_sample_page_worked_out_by_hand(db_url, notify):
         assert d[key].due_at == deadline, key
         assert d[key].state == "handed", key
     assert d["support_referral"].state == "done"
-    assert d["support_referral"].done_how == "victim did not consent to a referral"
+    assert d["support_referral"].done_how == "victim did not give the explicit consent a referral needs"
     open_tasks = [t for t in tasks(db_url, DOMESTIC) if t.status == "open"]
     assert {t.title for t in open_tasks} == {"Tell the victim by a safe method",
                                              "Overdue: First update on the investigation"}
@@ -324,3 +324,114 @@ async def test_a_sweep_stops_at_its_time_budget_and_the_next_carries_on(db_url, 
     assert not rest.more and first.checked + rest.checked >= due
     with session_scope(db_url) as s:
         assert s.exec(select(Duty).where(Duty.check_at <= later)).all() == []
+
+
+# ---- every milestone through the service, standard and enhanced --------------------------------------
+
+EVENT_TEMPLATES = {
+    "NOT_INVESTIGATED": "update_not_investigated", "SUSPECT_ARRESTED": "update_suspect_arrested",
+    "SUSPECT_INTERVIEWED": "update_suspect_interviewed", "RELEASED_NFA": "update_released_nfa",
+    "RELEASED_ON_BAIL": "update_released_on_bail",
+    "RELEASED_UNDER_INVESTIGATION": "update_released_under_investigation",
+    "BAIL_CONDITIONS_CHANGED": "update_bail_changed", "BAIL_CANCELLED": "update_bail_changed",
+    "CHARGED": "update_charged", "OUT_OF_COURT_DISPOSAL": "update_out_of_court_disposal",
+    "FILED_PENDING_INFORMATION": "update_filed", "PROPERTY_READY_FOR_RETURN": "update_property_return",
+}
+DETAILS = {"NOT_INVESTIGATED": {"reason": "No lines of enquiry"}, "RELEASED_NFA": {"reason": "Insufficient evidence"},
+           "RELEASED_ON_BAIL": {"conditions": ["Not to contact the victim"], "bail_date": "2027-01-08"},
+           "CHARGED": {"charges": ["Theft"], "first_hearing": "2027-01-08T10:00:00Z"},
+           "OUT_OF_COURT_DISPOSAL": {"kind": "CAUTION"}}
+
+
+def _case(flags=(), needs=None):
+    """A case recorded on Thursday 2 April 2026 (the Thursday before Good Friday) and its victim."""
+    return [parse_change(c, decoded=True) for c in (
+        {"change_id": "t-1", "type": "occurrence.recorded", "occurred_at": "2026-03-30T10:00:00Z",
+         "occurrence_number": "26CL0090001",
+         "occurrence": {"occurrence_number": "26CL0090001", "crime_reference": "CL/26/090001",
+                        "classification": {"code": "49/1", "text": "Theft"}, "reported_at": "2026-03-30T09:00:00Z",
+                        "recorded_at": "2026-03-30T10:00:00Z", "incident_urn": None,
+                        "oic": {"collar_number": "PC 1234", "name": "Test Officer", "email": None, "team": "Test Team"},
+                        "flags": list(flags)}},
+        {"change_id": "t-2", "type": "person.linked", "occurred_at": "2026-03-30T10:01:00Z",
+         "occurrence_number": "26CL0090001",
+         "person": {"person_id": "P-T1", "role": "VICTIM", "name": {"given": "Test", "family": "Victim"},
+                    "date_of_birth": "1990-01-01",
+                    "contact": {"mobile": "07700900555", "email": None, "postal_address": None,
+                                "preferred_channel": "SMS", "language": "en", "safe_to_contact": True,
+                                "contact_notes": None},
+                    "needs": needs or {"vulnerable": [], "intimidated": False, "persistently_targeted": False,
+                                       "interpreter": False, "accessibility": None},
+                    "consent": {"updates": True, "support_referral": True}}})]
+
+
+@pytest.mark.parametrize("enhanced", [False, True], ids=["standard", "enhanced"])
+@pytest.mark.parametrize("event", sorted(EVENT_TEMPLATES))
+async def test_every_milestone_standard_and_enhanced(db_url, event, enhanced):
+    """The arrest at 16:00 on the Thursday before Good Friday 2026, and every other milestone at that
+    moment: standard victims by the end of Monday 13 April (Good Friday and Easter Monday are not working
+    days), enhanced by the end of Tuesday 7 April; the right template, or a person's call where the rules
+    file says an enhanced victim hears it from a person."""
+    needs = {"vulnerable": ["LEARNING_DISABILITY"], "intimidated": False, "persistently_targeted": False,
+             "interpreter": False, "accessibility": None} if enhanced else None
+    at = datetime(2026, 4, 2, 15, 0, tzinfo=UTC)  # 16:00 in London (BST)
+    service = JourneyService(db_url, now=lambda: at + timedelta(minutes=1))
+    change = parse_change({"change_id": "t-3", "type": "investigation.event", "occurred_at": at.isoformat(),
+                           "occurrence_number": "26CL0090001", "event": event, "detail": DETAILS.get(event, {})},
+                          decoded=True)
+    result = service.apply_page(_case(needs=needs) + [change], "t-3")
+    assert result.applied == 3 and result.dead_letters == 0
+    duty = duties(db_url, "26CL0090001")["event:t-3"]
+    milestone = journey.code().milestone_for_event(event)[0]
+    if milestone.key == "property_return":  # 5 working days for everyone
+        assert duty.due_at == end_of(2026, 4, 13)
+    else:
+        assert duty.due_at == (end_of(2026, 4, 7) if enhanced else end_of(2026, 4, 13))
+    with session_scope(db_url) as s:
+        message = s.exec(select(Message).where(Message.duty_id == duty.id)).first()
+        task = s.get(Task, duty.task_id) if duty.task_id else None
+    if enhanced and milestone.personal_call_when_enhanced:
+        assert message is None and task.title == "Phone the victim (enhanced rights)" and task.due_at == duty.due_at
+        assert "learning disability" in task.detail
+    else:
+        assert message.template == EVENT_TEMPLATES[event] and message.channel == "sms"
+        assert "CL/26/090001" in message.body and duty.state == "due"
+
+
+@pytest.mark.parametrize("flags, needs_consent", [((), False), (("HATE_CRIME",), False),
+                                                   (("DOMESTIC_ABUSE",), True), (("SEXUAL_OFFENCE",), True),
+                                                   (("BEREAVED",), True)])
+@pytest.mark.parametrize("consent", [True, False])  # the contract's consent is a boolean
+async def test_referral_consent_rules(db_url, flags, needs_consent, consent):
+    """Explicit consent for sexual offences, domestic abuse and bereaved relatives; otherwise the referral
+    goes ahead unless the victim objects. Due 2 working days from the report either way. (The records
+    feed's consent is true or false: with no consent recorded, no referral is made in any category.)"""
+    at = datetime(2026, 3, 30, 10, 5, tzinfo=UTC)
+    page = _case(flags=flags)
+    person = json.loads(json.dumps(_raw_person()))
+    person["person"]["consent"]["support_referral"] = consent
+    page[1] = parse_change(person, decoded=True)
+    JourneyService(db_url, now=lambda: at).apply_page(page, "t-2")
+    duty = duties(db_url, "26CL0090001")["support_referral"]
+    assert duty.due_at == end_of(2026, 4, 1)  # Monday 30 March + 2 working days
+    with session_scope(db_url) as s:
+        task = s.get(Task, duty.task_id) if duty.task_id else None
+    if consent is False:
+        assert duty.state == "done" and duty.done_how == (
+            "victim did not give the explicit consent a referral needs" if needs_consent
+            else "victim objected to a referral")
+    else:
+        assert duty.state == "handed" and task.title == "Refer the victim to support services"
+
+
+def _raw_person():
+    return {"change_id": "t-2", "type": "person.linked", "occurred_at": "2026-03-30T10:01:00Z",
+            "occurrence_number": "26CL0090001",
+            "person": {"person_id": "P-T1", "role": "VICTIM", "name": {"given": "Test", "family": "Victim"},
+                       "date_of_birth": "1990-01-01",
+                       "contact": {"mobile": "07700900555", "email": None, "postal_address": None,
+                                   "preferred_channel": "SMS", "language": "en", "safe_to_contact": True,
+                                   "contact_notes": None},
+                       "needs": {"vulnerable": [], "intimidated": False, "persistently_targeted": False,
+                                 "interpreter": False, "accessibility": None},
+                       "consent": {"updates": True, "support_referral": True}}}
