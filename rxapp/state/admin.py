@@ -1,4 +1,5 @@
-"""Feed health for administrators: the resume point, the client's link, and every dead-lettered frame."""
+"""Feed health for administrators: the resume points, the dispatch link, the records poller, and every
+dead-lettered frame or change."""
 from __future__ import annotations
 
 import asyncio
@@ -19,6 +20,7 @@ def load_feed_health() -> dict:
     now = utcnow()
     with session_scope(readonly=True) as session:
         cursor = session.get(FeedCursor, "storm")
+        records_cursor = session.get(FeedCursor, "niche")
         total = session.exec(select(func.count()).select_from(DeadLetter)).one()
         rows = session.exec(select(DeadLetter).order_by(DeadLetter.id.desc()).limit(SHOWN)).all()
         letters = [{
@@ -28,8 +30,21 @@ def load_feed_health() -> dict:
         } for d in rows]
     from ..runner import runner_status
 
-    feed = runner_status().get("feed") or {}
+    status = runner_status()
+    feed = status.get("feed") or {}
+    records = status.get("records") or {}
+    if records.get("state") == "stopped":
+        # An alert: the records feed refused our credentials (or was stopped); nothing new arrives until fixed.
+        records_state = f"STOPPED: {records.get('stopped_reason') or 'stopped'}"
+    elif records:
+        records_state = records.get("state", "") + (f" (last problem: {records['last_error']})"
+                                                   if records.get("last_error") else "")
+    else:
+        records_state = "not polled here (NICHE_FEED_URL not set, or running in another process)"
     return {
+        "records_cursor_at": (f"{london_day(records_cursor.updated_at, now)} {london_time(records_cursor.updated_at)}"
+                              if records_cursor else "never"),
+        "records_state": records_state,
         "last_seq": str(cursor.last_seq if cursor else 0),
         "cursor_at": f"{london_day(cursor.updated_at, now)} {london_time(cursor.updated_at)}" if cursor else "never",
         "connected": "connected" if feed.get("connected") else "not connected (or running in another process)",
@@ -39,6 +54,8 @@ def load_feed_health() -> dict:
 
 
 class FeedAdmin(rx.State):
+    records_cursor_at: str = ""
+    records_state: str = ""
     last_seq: str = ""
     cursor_at: str = ""
     connected: str = ""
