@@ -2,12 +2,14 @@
 
     python bench/sweep.py [--records 1000000] [--database-url URL] [--keep] [--json FILE]
 
-1. Load: N open cases, each with its victim, a done written confirmation, a due routine update (send
-   times spread over the next 28 days), and for one case in ten a duty handed to the officer in charge with
-   an open task (deadlines spread over the next 30 days). Bulk-loaded (SQLite executemany, PostgreSQL
+1. Load: N open cases, each with its victim (and their contact state), a done written confirmation, a
+   routine update due on one of the next 29 days at its own time in the day's send window (as the product
+   schedules it), and for one case in ten a duty handed to the officer in charge with an open task
+   (deadlines spread over the next 30 days). Bulk-loaded (SQLite executemany, PostgreSQL
    COPY), then ANALYZE. Load time is printed but is not the measure.
 2. Sweeps, each in a fresh process so its peak memory (ru_maxrss) is the sweep's own:
-   - `steady`: the regular sweep a minute after the last one: what fell due in that minute;
+   - `steady`: the regular sweep a minute after the last one: what fell due in that minute (in the send
+     window about 70 routine updates queued and as many looked at two days ahead, per million cases);
    - `after an hour down`: passes a minute apart after the runner was stopped for an hour (a pass stops
      starting new batches after 1.2 s, so a backlog drains over several passes, each under the target);
    - `nothing due`: a pass when nothing has come due (the floor: two index probes).
@@ -29,6 +31,8 @@ import sys
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
+from datetime import time as dtime
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,9 +40,10 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("SECRET_KEY", "bench-secret-0123456789abcdef0123456789abcd")
 os.environ.setdefault("VJ_DATA_DIR", tempfile.mkdtemp(prefix="vj-bench-"))
 
-# A fixed "now" on a Wednesday morning, so routine updates due today are inside working hours.
-NOW = datetime(2026, 12, 2, 10, 0, tzinfo=timezone.utc)
+# A fixed "now" on a Wednesday late morning (London time), inside the routine updates' send window.
+NOW = datetime(2026, 12, 2, 11, 0, tzinfo=timezone.utc)
 CHUNK = 20_000
+LONDON = ZoneInfo("Europe/London")
 
 
 def _fresh_database(url: str) -> None:
@@ -54,41 +59,63 @@ def _fresh_database(url: str) -> None:
     migrate(url)
 
 
+def _end_of_day(day) -> datetime:
+    return datetime.combine(day, dtime(23, 59, 59, 999999), tzinfo=LONDON).astimezone(timezone.utc)
+
+
 def _rows(n: int):
-    """The synthetic cases, in chunks: (victims, occurrences, duties, tasks) lists of tuples."""
-    fmt = "%Y-%m-%d %H:%M:%S"
-    span = 28 * 24 * 3600
+    """The synthetic cases, in chunks, in the state the product itself leaves them in: each case's next
+    routine update due on one of the next 29 days (its send time spread over the day's window by the
+    product's own `routine_send_at`; looked at first two days ahead), today's already sent where their
+    time has passed; one case in ten has a duty handed to its officer with an open task."""
+    from rxapp.domain.code_rules import load_code
+    from rxapp.domain.journey import routine_send_at
+
+    code = load_code()
+    fmt = "%Y-%m-%d %H:%M:%S.%f"
+    today = NOW.astimezone(LONDON).date()
+    ends = [_end_of_day(today + timedelta(days=d)) for d in range(29)]
+    stamp = NOW.strftime(fmt)
     for start in range(0, n, CHUNK):
-        victims, occurrences, duties, tasks = [], [], [], []
+        victims, states, occurrences, duties, tasks = [], [], [], [], []
         for i in range(start, min(n, start + CHUNK)):
             vid = oid = i + 1
             reported = NOW - timedelta(days=(i % 90) + 1, minutes=i % 600)
-            send = NOW + timedelta(seconds=(i * 7919) % span - 30)  # spread; a few fall due each minute
-            due = send + timedelta(hours=14)
-            victims.append((vid, f"+4477009{i % 1000:05d}"[:13], f"victim{i}@example.org", True, "en",
-                            NOW.strftime(fmt), f"P-{i}", "SMS", "", False, False, False, True, True))
+            day = (i * 7) % 29
+            due = ends[day]
+            send = routine_send_at(code, due, NOW - timedelta(days=60), oid)
+            first = send - timedelta(days=2)
+            if day == 0 and send <= NOW - timedelta(seconds=30):
+                state, check, done = "done", None, send.strftime(fmt)  # today's, already sent
+            else:
+                state, check, done = "due", (send if first <= NOW - timedelta(seconds=30) else first).strftime(fmt), None
+            victims.append((vid, f"+447700900{i % 1000:03d}", f"victim{i}@example.org", True, "en", stamp, f"P-{i}",
+                            "SMS", "", False, False, False, True, True))
+            states.append((vid, False, False, False, True, False, False, stamp))
             occurrences.append((oid, f"BN{i:09d}", f"BN/26/{i:07d}", "28/1", "Burglary - residential - home",
                                 reported.strftime(fmt), reported.strftime(fmt), vid, "", f"PC {1000 + i % 900}",
-                                "Bench Team", False, "", "open", NOW.strftime(fmt), NOW.strftime(fmt)))
+                                "Bench Team", False, "", "open", stamp, stamp))
             base = 2 * i + 1
             duties.append((base, oid, vid, "written_confirmation", "written_confirmation", 3,
                            "Written confirmation", reported.strftime(fmt), (reported + timedelta(days=1)).strftime(fmt),
                            "done", False, reported.strftime(fmt), "text delivered", None, None, "crime_recorded",
-                           "{}", None, NOW.strftime(fmt), NOW.strftime(fmt)))
+                           "{}", None, stamp, stamp))
             duties.append((base + 1, oid, vid, "routine:2", "routine_update", 6, "Routine update (nothing new yet)",
-                           reported.strftime(fmt), due.strftime(fmt), "due", False, None, None, None, None,
-                           "routine_no_news", "{}", send.strftime(fmt), NOW.strftime(fmt), NOW.strftime(fmt)))
+                           reported.strftime(fmt), due.strftime(fmt), state, False, done,
+                           "text sent" if done else None, None, None, "routine_no_news", "{}", check, stamp, stamp))
             if i % 10 == 0:
                 task_due = NOW + timedelta(seconds=(i * 104729) % (30 * 24 * 3600) - 60)
                 tasks.append((i // 10 + 1, oid, vid, "tell_victim", "Phone the victim (enhanced rights)",
-                              "Bench task", "open", task_due.strftime(fmt), NOW.strftime(fmt), oid,
+                              "Bench task", "open", task_due.strftime(fmt), stamp, oid,
                               f"PC {1000 + i % 900}", task_due.strftime(fmt)))
-        yield victims, occurrences, duties, tasks
+        yield victims, states, occurrences, duties, tasks
 
 
 VICTIM_COLS = ("id", "phone", "email", "sms_consent", "language", "created_at", "person_id", "preferred_channel",
                "vulnerabilities", "intimidated", "persistently_targeted", "interpreter", "consent_updates",
                "consent_referral")
+STATE_COLS = ("victim_id", "opted_out_all", "opted_out_sms", "opted_out_email", "safe_contact_confirmed",
+              "phone_failed_permanently", "email_failed_permanently", "updated_at")
 OCC_COLS = ("id", "occurrence_number", "crime_reference", "classification_code", "classification_text",
             "reported_at", "recorded_at", "victim_id", "flags", "oic_collar", "oic_team", "enhanced",
             "enhanced_reasons", "status", "created_at", "updated_at")
@@ -100,13 +127,12 @@ TASK_COLS = ("id", "occurrence_id", "victim_id", "kind", "title", "detail", "sta
 
 
 def load(url: str, n: int) -> float:
-    import sqlalchemy as sa
-
     from rxapp.db import engine
 
     started = time.perf_counter()
     eng = engine(url)
-    tables = (("victim", VICTIM_COLS), ("occurrence", OCC_COLS), ("duty", DUTY_COLS), ("task", TASK_COLS))
+    tables = (("victim", VICTIM_COLS), ("victimcontactstate", STATE_COLS), ("occurrence", OCC_COLS),
+              ("duty", DUTY_COLS), ("task", TASK_COLS))
     if url.startswith("postgresql"):
         raw = eng.raw_connection()
         try:
@@ -121,6 +147,8 @@ def load(url: str, n: int) -> float:
                             copy.write_row(row)
             raw.commit()
             for table, _ in tables:
+                if table == "victimcontactstate":
+                    continue  # keyed by victim, no sequence
                 cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM \"{table}\"))")
             raw.commit()
             cur.execute("ANALYZE")
@@ -143,7 +171,6 @@ def load(url: str, n: int) -> float:
             cur.execute("ANALYZE")
         finally:
             raw.close()
-        del sa
     return time.perf_counter() - started
 
 
@@ -217,7 +244,8 @@ def main(argv=None) -> int:
         r["pass"] = label
         runs.append(r)
         print(f"  {label:34s} {r['seconds']:6.3f} s  peak {r['peak_rss_mb']:6.1f} MB  "
-              f"routine queued {r['routine_queued']:5d}  late {r['became_late']:4d}  escalated {r['escalated']:4d}"
+              f"duties looked at {r['duties_checked']:5d}  routine queued {r['routine_queued']:5d}  "
+              f"late {r['became_late']:4d}  escalated {r['escalated']:4d}"
               f"{'  (more due: next pass)' if r['more'] else ''}", flush=True)
         if label.startswith("after") and not r["more"]:
             break

@@ -572,7 +572,7 @@ class JourneyService:
             if victim is None or occurrence.status != "open":
                 duty.state, duty.check_at = "cancelled", None
                 return
-            send_at = rules.routine_send_at(self.code, duty.due_at, now)
+            send_at = rules.routine_send_at(self.code, duty.due_at, now, duty.occurrence_id)
             if now < send_at and self._plan(session, occurrence, victim, None).automated:
                 duty.check_at = send_at
                 return
@@ -710,14 +710,14 @@ def told(session: Session, rules_code: VictimsCode, occurrence: Occurrence, at: 
                                                 Duty.message_id == None)):  # noqa: E711
         duty.due_at = rules_code.routine_update_due(occurrence.reported_at, occurrence.last_update_at,
                                                     occurrence.enhanced, rules_code.calendar())
-        duty.check_at = routine_first_check(rules_code, duty.due_at, at)
+        duty.check_at = routine_first_check(rules_code, duty.due_at, at, occurrence.id)
         duty.updated_at = at
 
 
-def routine_first_check(rules_code: VictimsCode, due_at: datetime, now: datetime) -> datetime:
+def routine_first_check(rules_code: VictimsCode, due_at: datetime, now: datetime, spread_key: int) -> datetime:
     """When the sweep first looks at a routine update: two days before its send time (a person's update
     is handed over then; an automated one is put back to its send time)."""
-    return max(now, rules.routine_send_at(rules_code, due_at, now) - timedelta(days=2))
+    return max(now, rules.routine_send_at(rules_code, due_at, now, spread_key) - timedelta(days=2))
 
 
 def schedule_routine(session: Session, rules_code: VictimsCode, occurrence: Occurrence, number: int,
@@ -729,7 +729,7 @@ def schedule_routine(session: Session, rules_code: VictimsCode, occurrence: Occu
                 title="Routine update (nothing new yet)" if number > 1 else "First update on the investigation",
                 triggered_at=last_update_at or occurrence.reported_at, due_at=due,
                 template=rules_code.routine_updates.template,
-                check_at=routine_first_check(rules_code, due, now), created_at=now, updated_at=now)
+                check_at=routine_first_check(rules_code, due, now, occurrence.id), created_at=now, updated_at=now)
     session.add(duty)
     session.flush()
     return duty

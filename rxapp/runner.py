@@ -142,6 +142,13 @@ async def _sweep_unassigned() -> None:
 
 async def _deadline_sweep(journey) -> None:
     result = await asyncio.to_thread(journey.sweep)
+    for _ in range(120):
+        # A pass keeps to its time budget; a backlog (after the runner was down) is worked through in
+        # passes a second apart rather than waiting for the next scheduled sweep.
+        if not result.more:
+            break
+        await asyncio.sleep(1)
+        result = await asyncio.to_thread(journey.sweep)
     if result.routine_queued or result.became_late or result.escalated:
         log.info("deadline sweep: %s routine updates queued, %s duties late, %s tasks escalated",
                  result.routine_queued, result.became_late, result.escalated)

@@ -150,7 +150,7 @@ def test_duty_status(state, done_at, late, now, label, tone):
         assert "PC 4127" in status.detail
 
 
-def test_routine_update_goes_at_nine_on_its_day_in_london():
+def test_routine_update_goes_on_its_day_in_london_within_the_send_window():
     due = datetime(2026, 11, 27, 23, 59, 59, 999999, tzinfo=UTC)  # end of Friday 27 Nov (GMT)
     assert journey.routine_send_at(CODE, due, REPORTED) == datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
     summer_due = datetime(2026, 7, 10, 22, 59, 59, tzinfo=UTC)  # end of Friday 10 July (BST)
@@ -159,6 +159,11 @@ def test_routine_update_goes_at_nine_on_its_day_in_london():
     # Already past the send time: now.
     late_now = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
     assert journey.routine_send_at(CODE, due, late_now) == late_now
+    # Each case has its own time in the window (09:00 to 17:00), so a day's updates do not all go at nine.
+    times = {journey.routine_send_at(CODE, due, REPORTED, key) for key in range(1, 1001)}
+    assert len(times) > 400
+    assert min(times) >= datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+    assert max(times) < datetime(2026, 11, 27, 17, 0, tzinfo=UTC)
 
 
 def test_day_words_are_london_dates():

@@ -71,6 +71,7 @@ class RoutineUpdates:
     then_every_calendar_days: int
     template: str = "routine_no_news"
     send_at_local_time: time = time(9, 0)  # on the day it falls due, so quiet hours never delay it
+    send_window_hours: int = 8  # each case at its own time within this window from the send time
 
 
 @dataclass(frozen=True)
@@ -215,6 +216,7 @@ def parse_code(data: Any) -> VictimsCode:
         then_every_calendar_days=_days(ru, "then_every_calendar_days", "routine_updates.", minimum=1),
         template=_text(ru, "template", "routine_updates.") if "template" in ru else "routine_no_news",
         send_at_local_time=_clock(ru.get("send_at_local_time", "09:00"), "routine_updates.send_at_local_time"),
+        send_window_hours=_days(ru, "send_window_hours", "routine_updates.") if "send_window_hours" in ru else 8,
     )
 
     consent = _list(top, "referral_consent_required_for", "")

@@ -18,7 +18,7 @@ moment of sending (quiet hours, opt-outs made since, network limits).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Iterable, Optional
 from zoneinfo import ZoneInfo
 
@@ -129,11 +129,17 @@ def plan_contact(code: VictimsCode, facts: ContactFacts, milestone: Optional[Mil
 
 # ---- dates and statuses ----------------------------------------------------------------------------------
 
-def routine_send_at(code: VictimsCode, due_at: datetime, now: datetime) -> datetime:
+def routine_send_at(code: VictimsCode, due_at: datetime, now: datetime, spread_key: int = 0) -> datetime:
     """When to send a routine update due by `due_at` (the end of a London day): that day at the rules
-    file's send time, or now if that has passed."""
+    file's send time plus this case's own offset within the send window (`spread_key`, e.g. the case's
+    id, spreads a day's updates, and the calls they prompt, over the working day), or now if that has
+    passed."""
+    rules = code.routine_updates
     day = due_at.astimezone(ZoneInfo(LONDON)).date()
-    local = datetime.combine(day, code.routine_updates.send_at_local_time, tzinfo=ZoneInfo(LONDON))
+    local = datetime.combine(day, rules.send_at_local_time, tzinfo=ZoneInfo(LONDON))
+    window_minutes = rules.send_window_hours * 60
+    if window_minutes:
+        local += timedelta(minutes=(spread_key * 7919) % window_minutes)
     return max(local.astimezone(now.tzinfo), now)
 
 
