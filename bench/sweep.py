@@ -10,8 +10,8 @@
 2. Sweeps, each in a fresh process so its peak memory (ru_maxrss) is the sweep's own:
    - `steady`: the regular sweep a minute after the last one: what fell due in that minute (in the send
      window about 70 routine updates queued and as many looked at two days ahead, per million cases);
-   - `after an hour down`: passes a minute apart after the runner was stopped for an hour (a pass stops
-     starting new batches after 1.2 s, so a backlog drains over several passes, each under the target);
+   - `after an hour down`: the runner was stopped for an hour; it works the backlog in passes a second
+     apart until none is left (a pass stops after 1.2 s of work, so each stays under the target);
    - `nothing due`: a pass when nothing has come due (the floor: two index probes).
    Each runs `JourneyService.sweep`, the product's own code: routine updates are queued in the outbox
    (through the real templates and safety choice), late duties get tasks, tasks past due are escalated.
@@ -43,6 +43,7 @@ os.environ.setdefault("VJ_DATA_DIR", tempfile.mkdtemp(prefix="vj-bench-"))
 # A fixed "now" on a Wednesday late morning (London time), inside the routine updates' send window.
 NOW = datetime(2026, 12, 2, 11, 0, tzinfo=timezone.utc)
 CHUNK = 20_000
+MAX_CATCH_UP = 60
 LONDON = ZoneInfo("Europe/London")
 
 
@@ -236,9 +237,10 @@ def main(argv=None) -> int:
     passes = [("first pass (catch-up)", NOW), ("steady: one minute later", NOW + timedelta(minutes=1)),
               ("steady: one more minute", NOW + timedelta(minutes=2)),
               ("nothing due (same minute again)", NOW + timedelta(minutes=2))]
-    # Then the runner was down for an hour: passes a minute apart until the backlog is gone.
+    # Then the runner was down for an hour: it works the backlog in passes a second apart (rxapp/runner.py)
+    # until none is left.
     back = NOW + timedelta(hours=1, minutes=2)
-    passes += [(f"after an hour down, pass {i + 1}", back + timedelta(minutes=i)) for i in range(6)]
+    passes += [(f"after an hour down, pass {i + 1}", back + timedelta(seconds=i)) for i in range(MAX_CATCH_UP)]
     for label, at in passes:
         r = _sweep_in_child(url, at)
         r["pass"] = label
@@ -249,6 +251,10 @@ def main(argv=None) -> int:
               f"{'  (more due: next pass)' if r['more'] else ''}", flush=True)
         if label.startswith("after") and not r["more"]:
             break
+    catch_up = [r for r in runs if r["pass"].startswith("after")]
+    print(f"an hour's backlog: {sum(r['duties_checked'] for r in catch_up):,} duties and "
+          f"{sum(r['escalated'] for r in catch_up)} tasks in {len(catch_up)} passes, "
+          f"{sum(r['seconds'] for r in catch_up):.1f} s of sweeping")
     worst = max(r["seconds"] for r in runs)
     peak = max(r["peak_rss_mb"] for r in runs)
     print(f"worst sweep {worst:.3f} s (target ≤ 2 s), peak memory {peak:.0f} MB (target ≤ 500 MB)")
