@@ -194,6 +194,9 @@ def _header(session: Session, occ: Occurrence) -> dict:
         "updates": "Opted out of automated updates" if state and state.opted_out_all else "",
         "contacts": ", ".join(contacts) or "none on file",
         "last_update": _when(occ.last_update_at) or "Not yet",
+        "routine_every": (f"Every {occ.routine_every_days} days, as agreed with the victim"
+                          if occ.routine_every_days else "The Code's default (every 28 days once updates begin)"),
+        "routine_every_days": str(occ.routine_every_days or ""),
     }
 
 

@@ -67,6 +67,7 @@ FEED = "niche"
 RAW_LIMIT = 64 * 1024
 SWEEP_BATCH = 200
 SWEEP_BUDGET_SECONDS = 1.2
+MIN_EVERY_DAYS, MAX_EVERY_DAYS = 1, 90  # an agreed routine-update frequency
 TASK_OUTCOMES = {
     "phone": "by phone", "in_person": "in person", "letter": "by letter", "sms": "by text",
     "email": "by email", "portal": "through the victim's portal", "declined": "victim declined",
@@ -576,7 +577,8 @@ class JourneyService:
             if now < send_at and self._plan(session, occurrence, victim, None).automated:
                 duty.check_at = send_at
                 return
-            next_due = self.code.routine_update_due(occurrence.reported_at, now, occurrence.enhanced, self.calendar)
+            next_due = self.code.routine_update_due(occurrence.reported_at, now, occurrence.enhanced, self.calendar,
+                                                    occurrence.routine_every_days)
             self._tell(session, occurrence, victim, None, duty.template or self.code.routine_updates.template, duty,
                        now, extra={"next_update": rules.day_words(next_due)})
             result.routine_queued += 1
@@ -649,6 +651,31 @@ class JourneyService:
                         self._told(session, occurrence, now)
             return task
 
+    def agree_update_frequency(self, occurrence_number: str, every_days: Optional[int], *, by: str,
+                               now: Optional[datetime] = None) -> Occurrence:
+        """The victim and the officer agreed how often routine updates come (None: back to the Code's
+        default). The next routine update moves at once."""
+        now = now or self._now()
+        if every_days is not None and not (MIN_EVERY_DAYS <= every_days <= MAX_EVERY_DAYS):
+            raise ValueError(f"updates must be agreed every {MIN_EVERY_DAYS} to {MAX_EVERY_DAYS} days")
+        with session_scope(self.db_url) as session:
+            occurrence = session.exec(select(Occurrence).where(
+                Occurrence.occurrence_number == occurrence_number)).first()
+            if occurrence is None:
+                raise LookupError("no such case")
+            occurrence.routine_every_days, occurrence.updated_at = every_days, now
+            words = f"every {every_days} days" if every_days else "the Code's default"
+            _timeline(session, occurrence, now, "frequency_agreed", "",
+                      f"Routine updates agreed with the victim: {words} (recorded by {by})", None, public=False)
+            for duty in session.exec(select(Duty).where(Duty.occurrence_id == occurrence.id,
+                                                        Duty.milestone == rules.ROUTINE, Duty.state == "due",
+                                                        Duty.message_id == None)):  # noqa: E711
+                duty.due_at = self.code.routine_update_due(occurrence.reported_at, occurrence.last_update_at,
+                                                           occurrence.enhanced, self.calendar, every_days)
+                duty.check_at = routine_first_check(self.code, duty.due_at, now, occurrence.id)
+                duty.updated_at = now
+            return occurrence
+
     def _told(self, session: Session, occurrence: Occurrence, at: datetime) -> None:
         told(session, self.code, occurrence, at)
 
@@ -709,7 +736,8 @@ def told(session: Session, rules_code: VictimsCode, occurrence: Occurrence, at: 
                                                 Duty.milestone == rules.ROUTINE, Duty.state == "due",
                                                 Duty.message_id == None)):  # noqa: E711
         duty.due_at = rules_code.routine_update_due(occurrence.reported_at, occurrence.last_update_at,
-                                                    occurrence.enhanced, rules_code.calendar())
+                                                    occurrence.enhanced, rules_code.calendar(),
+                                                    occurrence.routine_every_days)
         duty.check_at = routine_first_check(rules_code, duty.due_at, at, occurrence.id)
         duty.updated_at = at
 
@@ -723,7 +751,7 @@ def routine_first_check(rules_code: VictimsCode, due_at: datetime, now: datetime
 def schedule_routine(session: Session, rules_code: VictimsCode, occurrence: Occurrence, number: int,
                      last_update_at: Optional[datetime], now: datetime) -> Duty:
     due = rules_code.routine_update_due(occurrence.reported_at, last_update_at, occurrence.enhanced,
-                                        rules_code.calendar())
+                                        rules_code.calendar(), occurrence.routine_every_days)
     duty = Duty(occurrence_id=occurrence.id, victim_id=occurrence.victim_id, key=f"routine:{number}",
                 milestone=rules.ROUTINE, right=6,
                 title="Routine update (nothing new yet)" if number > 1 else "First update on the investigation",

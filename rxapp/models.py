@@ -333,6 +333,8 @@ class Occurrence(SQLModel, table=True):
     result: Optional[str] = Field(default=None, max_length=200)
     finalised_at: Optional[datetime] = _ts()
     last_update_at: Optional[datetime] = _ts()  # when the victim was last sent any update about it
+    # How often the victim and the officer agreed routine updates should come; null: the Code's default.
+    routine_every_days: Optional[int] = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 

@@ -435,3 +435,20 @@ def _raw_person():
                        "needs": {"vulnerable": [], "intimidated": False, "persistently_targeted": False,
                                  "interpreter": False, "accessibility": None},
                        "consent": {"updates": True, "support_referral": True}}}
+
+
+async def test_an_agreed_update_frequency_moves_the_next_routine_update(db_url, notify):
+    changes = [c for c in sample_changes() if c.occurrence_number == BURGLARY][:6]  # up to release (RUI)
+    service, clock = await play(db_url, notify, changes)
+    routine = next(d for k, d in duties(db_url, BURGLARY).items() if k.startswith("routine:") and d.state == "due")
+    assert routine.due_at == end_of(2026, 12, 21)  # the Code's default: 28 days after Monday 23 November
+    with pytest.raises(ValueError, match="every 1 to 90 days"):
+        service.agree_update_frequency(BURGLARY, 0, by="PC 4127")
+    with pytest.raises(LookupError):
+        service.agree_update_frequency("26CL0000000", 14, by="PC 4127")
+    service.agree_update_frequency(BURGLARY, 14, by="PC 4127 Sam Jones", now=clock.at)
+    routine = duties(db_url, BURGLARY)[routine.key]
+    assert routine.due_at == end_of(2026, 12, 7)  # 14 days after the last update
+    # Back to the default.
+    service.agree_update_frequency(BURGLARY, None, by="PC 4127", now=clock.at)
+    assert duties(db_url, BURGLARY)[routine.key].due_at == end_of(2026, 12, 21)

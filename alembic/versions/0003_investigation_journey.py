@@ -44,6 +44,7 @@ def upgrade() -> None:
     sa.Column('result', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('finalised_at', rxapp.models.UTCDateTime(), nullable=True),
     sa.Column('last_update_at', rxapp.models.UTCDateTime(), nullable=True),
+    sa.Column('routine_every_days', sa.Integer(), nullable=True),
     sa.Column('created_at', rxapp.models.UTCDateTime(), nullable=False),
     sa.Column('updated_at', rxapp.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['incident_id'], ['incident.id'], ),

@@ -152,13 +152,15 @@ class VictimsCode:
         return bool(_lowered(offence_flags) & required)
 
     def routine_update_due(self, reported_at: datetime, last_update_at: Optional[datetime], enhanced: bool,
-                           calendar: Optional[WorkingCalendar] = None) -> datetime:
+                           calendar: Optional[WorkingCalendar] = None,
+                           every_days: Optional[int] = None) -> datetime:
         """When the next routine ("nothing has happened") update is due, as aware UTC: the default
         heartbeat when the victim and the officer have not agreed their own.
 
         No update yet: the end of the 5th working day after the report (1st if enhanced). Otherwise the
         end of the London day 28 calendar days after the last update: calendar days, because the Code
         says "every 28 days", and the end of the day, because a promise is kept by the day, not the hour.
+        `every_days` is the frequency the victim and the officer agreed instead, when they did.
         """
         rules = self.routine_updates
         if last_update_at is None:
@@ -167,7 +169,7 @@ class VictimsCode:
         if last_update_at.tzinfo is None or last_update_at.utcoffset() is None:
             raise ValueError("last_update_at must be an aware datetime")
         last_day = last_update_at.astimezone(ZoneInfo(LONDON)).date()
-        return end_of_day(last_day + timedelta(days=rules.then_every_calendar_days))
+        return end_of_day(last_day + timedelta(days=every_days or rules.then_every_calendar_days))
 
 
 def age_on(date_of_birth: date, on: date) -> int:

@@ -153,10 +153,29 @@ def case_header() -> rx.Component:
             fact("Contact details", h["contacts"],
                  rx.cond(h["updates"] != "", rx.el.div(rx.el.strong(h["updates"])))),
             fact("Last update to the victim", h["last_update"]),
+            fact("Routine updates", h["routine_every"]),
             id="case-facts",
             style={"display": "grid", "grid_template_columns": "repeat(auto-fit, minmax(15rem, 1fr))",
                    "column_gap": "1.5rem", "margin": "1rem 0"},
         ),
+    )
+
+
+def frequency_form() -> rx.Component:
+    """How often the victim agreed to hear when nothing has happened (the Code lets them choose)."""
+    return rx.el.form(
+        rx.el.label("Routine updates agreed with the victim: every how many days? (empty for the Code's default)",
+                    html_for="every-days", style={"display": "block", "font_weight": "700"}),
+        rx.el.div(
+            rx.el.input(id="every-days", name="every_days", type="number", min="1", max="90", inputmode="numeric",
+                        default_value=CaseDetail.header["routine_every_days"], key=CaseDetail.occ,
+                        style={**FIELD, "width": "6rem"}),
+            rx.el.button("Save", type="submit", style=BUTTON),
+            style={"display": "flex", "gap": "0.75rem", "align_items": "center", "margin_top": "0.35rem"},
+        ),
+        on_submit=CaseDetail.agree_frequency,
+        id="frequency-form",
+        style={"margin": "0.5rem 0 1rem"},
     )
 
 
@@ -267,6 +286,7 @@ def case_content() -> rx.Component:
                 case_header(),
                 rx.el.h2("What the victim is owed", style=H2),
                 duties_table(),
+                rx.cond(CaseDetail.can_complete, frequency_form()),
                 tasks_section(),
                 rx.el.h2("Timeline", style=H2),
                 rx.cond(CaseDetail.timeline.length() > 0,

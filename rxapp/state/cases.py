@@ -9,7 +9,7 @@ import reflex as rx
 
 from ..case_views import FILTERS, case_detail, case_list_rows, normalise_collar, occurrence_by_number
 from ..db import session_scope
-from ..journey import TASK_OUTCOMES, JourneyService
+from ..journey import MAX_EVERY_DAYS, MIN_EVERY_DAYS, TASK_OUTCOMES, JourneyService
 from ..models import Task, utcnow
 from .staff import StaffState, current_staff
 
@@ -147,5 +147,36 @@ class CaseDetail(rx.State):
             "declined": "Task closed: the victim declined.",
             "not_reached": "Task closed: the victim could not be reached, so what they are owed is still owed.",
         }.get(how, f"Task marked as done: the victim was told {TASK_OUTCOMES[how]}.")
+        await self._reload()
+        return None
+
+    @rx.event
+    async def agree_frequency(self, form_data: dict):
+        """The officer records how often the victim agreed to hear (blank: the Code's default)."""
+        staff, refused = await _signed_in(self, CASE_ROLES)
+        if staff is None:
+            self._clear()
+            return refused
+        self.error = self.notice = ""
+        if staff.role not in COMPLETE_ROLES:
+            self.error = "Your account can read cases but not change what was agreed with a victim."
+            return None
+        raw = str(form_data.get("every_days", "")).strip()
+        try:
+            days = int(raw) if raw else None
+        except ValueError:
+            days = -1
+        if days is not None and not (MIN_EVERY_DAYS <= days <= MAX_EVERY_DAYS):
+            self.error = (f"Enter a number of days from {MIN_EVERY_DAYS} to {MAX_EVERY_DAYS}, or leave it empty "
+                          "for the Code's default.")
+            return None
+        by = staff.display_name or staff.username
+        try:
+            await asyncio.to_thread(JourneyService().agree_update_frequency, self.occ, days, by=by)
+        except (ValueError, LookupError) as exc:
+            self.error = f"The agreed frequency could not be saved: {exc}."
+            return None
+        self.notice = (f"Saved: routine updates every {days} days." if days
+                       else "Saved: routine updates follow the Code's default.")
         await self._reload()
         return None

@@ -135,6 +135,16 @@ def test_an_officer_records_telling_a_victim_and_the_duty_is_done(live_app, brow
     done = page.locator("li.task[data-status='done']", has_text="Written confirmation")
     expect(done).to_contain_text("Told by phone")
     expect(done.locator("form")).to_have_count(0)
+    # The victim agreed to hear every fortnight: a bad number is refused, then the agreement is recorded.
+    # (The browser refuses a number out of range itself, with its own message, and sends nothing.)
+    page.fill("#every-days", "400")
+    page.locator("#frequency-form").get_by_role("button", name="Save").click()
+    assert page.eval_on_selector("#every-days", "e => e.validity.rangeOverflow")
+    expect(page.locator("#case-facts")).to_contain_text("The Code's default")
+    page.fill("#every-days", "14")
+    page.locator("#frequency-form").get_by_role("button", name="Save").click()
+    expect(page.locator("#task-notice")).to_contain_text("every 14 days", timeout=10000)
+    expect(page.locator("#case-facts")).to_contain_text("Every 14 days, as agreed with the victim")
     page.screenshot(path=str(artifacts / "case-1280.png"), full_page=True)
     body = page.inner_text("body")
     assert "07700900789" not in body and "7700900789" not in body
