@@ -58,6 +58,7 @@ from .models import (
     ProcessedEvent,
     Task,
     Victim,
+    VictimContactState,
     utcnow,
 )
 
@@ -148,6 +149,13 @@ class JourneyService:
                         session.add(ProcessedEvent(event_id=key, feed=FEED, seq=0, processed_at=now))
                 except Rejected as exc:
                     self._dead_letter(session, _summary(item), str(exc), item.change_id)
+                    result.dead_letters += 1
+                except (ValueError, LookupError, TypeError) as exc:
+                    # A change this code cannot handle must not block every change after it (the savepoint
+                    # undid its part). Database errors are not caught: the page is retried whole.
+                    log.exception("records change %s could not be applied", item.change_id)
+                    self._dead_letter(session, _summary(item), f"could not be applied ({type(exc).__name__})",
+                                      item.change_id)
                     result.dead_letters += 1
                 else:
                     result.applied += applied
@@ -538,10 +546,17 @@ class JourneyService:
             with session_scope(self.db_url) as session:
                 tasks = session.exec(select(Task).where(Task.escalate_at <= now)
                                      .order_by(Task.escalate_at).limit(batch)).all()
-                for task in tasks:
-                    self._escalate(session, task, now, result)
+                held = _preload(session, Occurrence, {t.occurrence_id for t in tasks})  # kept while working
+                with session.no_autoflush:  # one flush of the batch's updates, not one per row read
+                    for task in tasks:
+                        self._escalate(session, task, now, result)
                 duties = session.exec(select(Duty).where(Duty.check_at <= now)
                                       .order_by(Duty.check_at).limit(batch)).all()
+                # The batch's cases, victims and contact states in three queries, not three per duty.
+                held += (_preload(session, Occurrence, {d.occurrence_id for d in duties})
+                         + _preload(session, Victim, {d.victim_id for d in duties})
+                         + _preload(session, VictimContactState, {d.victim_id for d in duties},
+                                    VictimContactState.victim_id))
                 with session.no_autoflush:  # one flush of the batch's updates, not one per row read
                     for duty in duties:
                         if deadline is not None and result.checked and time.monotonic() >= deadline:
@@ -550,6 +565,7 @@ class JourneyService:
                             break
                         self._check_duty(session, duty, now, result)
                         result.checked += 1
+                held.clear()
             if result.more:
                 return result
             if len(duties) < batch and len(tasks) < batch:
@@ -777,6 +793,16 @@ def _link_attendance(session: Session, occurrence: Occurrence) -> None:
     occurrence.victim_id = occurrence.victim_id or incident.victim_id
     if incident.crime_reference is None and occurrence.crime_reference:
         incident.crime_reference = occurrence.crime_reference
+
+
+def _preload(session: Session, model, ids: set, column=None) -> list:
+    """Load rows by primary key in one query, so that `session.get` finds them in the session. The caller
+    keeps the returned list while it works: the session holds unchanged rows only weakly."""
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return []
+    column = column if column is not None else model.id
+    return list(session.exec(select(model).where(column.in_(sorted(ids)))).all())
 
 
 def _flags(occurrence: Occurrence) -> list[str]:
