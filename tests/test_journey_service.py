@@ -452,3 +452,28 @@ async def test_an_agreed_update_frequency_moves_the_next_routine_update(db_url, 
     # Back to the default.
     service.agree_update_frequency(BURGLARY, None, by="PC 4127", now=clock.at)
     assert duties(db_url, BURGLARY)[routine.key].due_at == end_of(2026, 12, 21)
+
+
+async def test_a_failed_delivery_hands_the_duty_to_a_person_with_the_codes_deadline(db_url):
+    """A text the network refuses for good, to a victim with no email: the duty is owed again and becomes
+    a task for the officer in charge, due by the Code's deadline for it."""
+    from rxapp.messaging import log_event, record_receipt
+
+    at = datetime(2026, 3, 30, 10, 5, tzinfo=UTC)
+    JourneyService(db_url, now=lambda: at).apply_page(_case(), "t-2")
+    written = duties(db_url, "26CL0090001")["written_confirmation"]
+    with session_scope(db_url) as s:
+        message = s.get(Message, written.message_id)
+        message.status, message.sent_at, message.updated_at = "sent", at, at
+        log_event(s, message, "sent", "accepted by the provider")
+        reference = message.reference
+    assert duties(db_url, "26CL0090001")["written_confirmation"].state == "done"
+    with session_scope(db_url) as s:
+        record_receipt(s, {"status": "permanent-failure", "reference": reference}, now=at + timedelta(minutes=5))
+    duty = duties(db_url, "26CL0090001")["written_confirmation"]
+    assert duty.state == "handed" and duty.done_at is None
+    with session_scope(db_url) as s:
+        task = s.get(Task, duty.task_id)
+        assert task.kind == "delivery_failed" and task.assignee == "PC 1234"
+        assert task.due_at == duty.due_at == end_of(2026, 3, 31)
+        assert s.get(VictimContactState, s.get(Message, written.message_id).victim_id).phone_failed_permanently
