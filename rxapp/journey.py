@@ -392,6 +392,17 @@ class JourneyService:
         if occurrence.status == "open" and session.exec(select(Duty.id).where(
                 Duty.occurrence_id == occurrence.id, Duty.milestone == rules.ROUTINE)).first() is None:
             self._schedule_routine(session, occurrence, 1, None, now)
+        # Milestones the records system sent before it linked the victim are owed all the same, by the
+        # deadlines counted from when they happened.
+        for event in session.exec(select(OccurrenceEvent).where(
+                OccurrenceEvent.occurrence_id == occurrence.id, OccurrenceEvent.change_id != None)  # noqa: E711
+                .order_by(OccurrenceEvent.at)):
+            found = self.code.milestone_for_event(event.kind.upper())
+            if found is not None:
+                self._milestone(session, occurrence, found[0], found[1], f"event:{event.change_id}",
+                                event.change_id, event.at, now)
+                if event.kind == "charged":
+                    self._vps_offer(session, occurrence, event.at, now)
 
     def _referral(self, session: Session, occurrence: Occurrence, victim: Victim, now: datetime) -> None:
         milestone = self.code.milestone("support_referral")

@@ -477,3 +477,22 @@ async def test_a_failed_delivery_hands_the_duty_to_a_person_with_the_codes_deadl
         assert task.kind == "delivery_failed" and task.assignee == "PC 1234"
         assert task.due_at == duty.due_at == end_of(2026, 3, 31)
         assert s.get(VictimContactState, s.get(Message, written.message_id).victim_id).phone_failed_permanently
+
+
+async def test_a_milestone_before_the_victim_is_linked_is_still_owed(db_url):
+    """The records system sent an arrest before it linked the victim: once linked, the arrest is owed,
+    with its deadline counted from the arrest."""
+    arrest = parse_change({"change_id": "t-0", "type": "investigation.event", "occurred_at": "2026-03-30T10:02:00Z",
+                           "occurrence_number": "26CL0090001", "event": "SUSPECT_ARRESTED", "detail": {}},
+                          decoded=True)
+    recorded, linked = _case()
+    at = datetime(2026, 3, 31, 9, 0, tzinfo=UTC)
+    service = JourneyService(db_url, now=lambda: at)
+    service.apply_page([recorded, arrest], "p1")
+    assert "event:t-0" not in duties(db_url, "26CL0090001")  # nobody to owe it to yet
+    service.apply_page([linked], "p2")
+    duty = duties(db_url, "26CL0090001")["event:t-0"]
+    # Monday 30 March + 5 working days, Good Friday and Easter Monday skipped: Wednesday 8 April.
+    assert duty.triggered_at == datetime(2026, 3, 30, 10, 2, tzinfo=UTC) and duty.due_at == end_of(2026, 4, 8)
+    with session_scope(db_url) as s:
+        assert s.get(Message, duty.message_id).template == "update_suspect_arrested"
