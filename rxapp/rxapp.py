@@ -26,7 +26,7 @@ from .state.history import MessageHistory
 from .state.track import TrackView
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-for _noisy in ("apscheduler", "alembic"):
+for _noisy in ("apscheduler", "alembic", "httpx"):  # httpx logs every poll and every text at INFO
     logging.getLogger(_noisy).setLevel(logging.WARNING)
 
 
