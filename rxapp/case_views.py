@@ -155,6 +155,13 @@ def case_detail(session: Session, occurrence_number: str, now: datetime) -> Opti
     }
 
 
+def _language_name(code: str) -> str:
+    """'pl' -> 'Polish' (Babel's English names), or the code itself if Babel does not know it."""
+    from babel import Locale
+
+    return Locale("en").languages.get((code or "").split("-")[0].lower(), code)
+
+
 def _header(session: Session, occ: Occurrence) -> dict:
     victim = session.get(Victim, occ.victim_id) if occ.victim_id else None
     state = session.get(VictimContactState, occ.victim_id) if occ.victim_id else None
@@ -175,7 +182,18 @@ def _header(session: Session, occ: Occurrence) -> dict:
         if victim.postal_address:
             contacts.append("postal address on file")
     oic = " ".join(x for x in (occ.oic_collar, occ.oic_name) if x)
+    needs = []
+    if victim is not None:
+        if (victim.language or "en") != "en":
+            needs.append(f"Messages in {_language_name(victim.language)}")
+        if victim.interpreter:
+            needs.append("Needs an interpreter")
+        if victim.accessibility:
+            needs.append(victim.accessibility)
+        if victim.contact_notes:
+            needs.append(f"Contact notes: {victim.contact_notes}")
     return {
+        "needs": "; ".join(needs) or "None recorded",
         "occurrence_number": occ.occurrence_number,
         "crime_reference": occ.crime_reference or "Not yet given",
         "classification": " ".join(x for x in (occ.classification_code, occ.classification_text) if x),

@@ -89,6 +89,7 @@ def test_the_domestic_abuse_case_is_with_people_and_sends_nothing(db_url):
     assert header["enhanced"] == "Yes" and "domestic abuse" in header["enhanced_reasons"]
     assert header["safe_contact"].startswith("Not confirmed") and header["safe_contact_confirmed"] == ""
     assert header["preferred_channel"] == "Phone call"
+    assert header["needs"] == "Contact notes: Call only between 10:00 and 12:00; do not leave voicemail"
     assert header["reported"] == "Fri 20 Nov 2026, 10:25"  # London time (GMT in November)
     assert case["messages"] == []  # no safe contact confirmed: nothing automated
     open_tasks = [t for t in case["tasks"] if t["open"] == "yes"]
@@ -165,3 +166,9 @@ def test_completing_a_task_makes_its_duty_done_with_how(db_url):
     assert any(t["title"].startswith("Try again: ") and t["open"] == "yes" for t in after["tasks"])
     assert int(counts_after["done"]) == int(counts_before["done"]) + 1
     assert int(counts_after["with_person"]) == int(counts_before["with_person"]) - 1
+
+
+def test_the_case_shows_the_victims_needs_in_words(db_url):
+    from rxapp.case_views import _language_name
+
+    assert _language_name("pl") == "Polish" and _language_name("ur") == "Urdu" and _language_name("xx") == "xx"

@@ -154,6 +154,7 @@ def case_header() -> rx.Component:
                  rx.cond(h["updates"] != "", rx.el.div(rx.el.strong(h["updates"])))),
             fact("Last update to the victim", h["last_update"]),
             fact("Routine updates", h["routine_every"]),
+            fact("Victim's needs", h["needs"]),
             id="case-facts",
             style={"display": "grid", "grid_template_columns": "repeat(auto-fit, minmax(15rem, 1fr))",
                    "column_gap": "1.5rem", "margin": "1rem 0"},
