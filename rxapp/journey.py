@@ -292,8 +292,9 @@ class JourneyService:
                                       ("contact.language", "language", contact.language or "en")):
                 if path in c:
                     setattr(victim, attr, value)
-            if "contact.preferred_channel" in c and contact.preferred_channel == "SMS" and victim.phone:
-                victim.sms_consent = True
+            if "contact.preferred_channel" in c:
+                # Texts only where the victim now asks for them; email, a letter or a call otherwise.
+                victim.sms_consent = contact.preferred_channel == "SMS" and bool(victim.phone)
         if needs is not None:
             if "needs.vulnerable" in c:
                 victim.vulnerabilities = ",".join(needs.vulnerable or ())

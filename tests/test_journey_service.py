@@ -496,3 +496,19 @@ async def test_a_milestone_before_the_victim_is_linked_is_still_owed(db_url):
     assert duty.triggered_at == datetime(2026, 3, 30, 10, 2, tzinfo=UTC) and duty.due_at == end_of(2026, 4, 8)
     with session_scope(db_url) as s:
         assert s.get(Message, duty.message_id).template == "update_suspect_arrested"
+
+
+async def test_a_victim_who_now_prefers_email_gets_email(db_url):
+    at = datetime(2026, 3, 30, 10, 5, tzinfo=UTC)
+    service = JourneyService(db_url, now=lambda: at)
+    service.apply_page(_case(), "p1")
+    service.apply_page([parse_change({
+        "change_id": "t-4", "type": "person.updated", "occurred_at": "2026-03-30T11:00:00Z",
+        "occurrence_number": "26CL0090001",
+        "person": {"person_id": "P-T1", "contact": {"email": "test.victim@example.org", "preferred_channel": "EMAIL"}}},
+        decoded=True), parse_change({
+        "change_id": "t-5", "type": "investigation.event", "occurred_at": "2026-03-30T12:00:00Z",
+        "occurrence_number": "26CL0090001", "event": "SUSPECT_ARRESTED", "detail": {}}, decoded=True)], "p2")
+    with session_scope(db_url) as s:
+        message = s.get(Message, duties(db_url, "26CL0090001")["event:t-5"].message_id)
+        assert message.channel == "email" and message.destination == "test.victim@example.org"
