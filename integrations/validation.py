@@ -2,6 +2,7 @@
 names the field (never its value), which the parser turns into a dead-letter reason."""
 from __future__ import annotations
 
+import re
 from typing import Any, Optional
 
 
@@ -43,4 +44,16 @@ def string(body: dict, key: str, path: str, *, nullable: bool = False, optional:
         raise Invalid(f"{join(path, key)}: empty")
     if max_length is not None and len(value) > max_length:
         raise Invalid(f"{join(path, key)}: too long")
+    return value
+
+
+def code(body: dict, key: str, path: str, allowed: tuple[str, ...], quotable: re.Pattern) -> str:
+    """One of the contract's codes. An unknown value is quoted in the reason only when it has the shape of a
+    code (`quotable`), so a personal detail sent in the wrong field never reaches a log."""
+    value = required(body, key, path)
+    if not isinstance(value, str):
+        raise Invalid(f"{join(path, key)}: expected a string")
+    if value not in allowed:
+        shown = f" '{value}'" if quotable.match(value) else ""
+        raise Invalid(f"{join(path, key)}: unknown value{shown}")
     return value

@@ -392,7 +392,7 @@ class JourneyService:
             self._referral(session, occurrence, victim, now)
         if occurrence.status == "open" and session.exec(select(Duty.id).where(
                 Duty.occurrence_id == occurrence.id, Duty.milestone == rules.ROUTINE)).first() is None:
-            self._schedule_routine(session, occurrence, 1, None, now)
+            schedule_routine(session, self.code, occurrence, 1, None, now)
         # Milestones the records system sent before it linked the victim are owed all the same, by the
         # deadlines counted from when they happened.
         for event in session.exec(select(OccurrenceEvent).where(
@@ -539,10 +539,6 @@ class JourneyService:
                          incident_id=occurrence.incident_id, due_at=max(duty.due_at, now),
                          occurrence_id=occurrence.id, duty_id=duty.id)
 
-    def _schedule_routine(self, session: Session, occurrence: Occurrence, number: int,
-                          last_update_at: Optional[datetime], now: datetime) -> Duty:
-        return schedule_routine(session, self.code, occurrence, number, last_update_at, now)
-
     # ---- the deadline sweep ------------------------------------------------------------------------
 
     def sweep(self, now: Optional[datetime] = None, batch: int = SWEEP_BATCH,
@@ -676,7 +672,7 @@ class JourneyService:
                     _timeline(session, occurrence, now, "told_by_person", "",
                               f"{duty.title}: {TASK_OUTCOMES[how_told]}, by {by}", None, public=False)
                     if how_told != "declined" and duty.key != "written_confirmation":
-                        self._told(session, occurrence, now)
+                        told(session, self.code, occurrence, now)
             return task
 
     def agree_update_frequency(self, occurrence_number: str, every_days: Optional[int], *, by: str,
@@ -695,17 +691,8 @@ class JourneyService:
             words = f"every {every_days} days" if every_days else "the Code's default"
             _timeline(session, occurrence, now, "frequency_agreed", "",
                       f"Routine updates agreed with the victim: {words} (recorded by {by})", None, public=False)
-            for duty in session.exec(select(Duty).where(Duty.occurrence_id == occurrence.id,
-                                                        Duty.milestone == rules.ROUTINE, Duty.state == "due",
-                                                        Duty.message_id == None)):  # noqa: E711
-                duty.due_at = self.code.routine_update_due(occurrence.reported_at, occurrence.last_update_at,
-                                                           occurrence.enhanced, self.calendar, every_days)
-                duty.check_at = routine_first_check(self.code, duty.due_at, now, occurrence.id)
-                duty.updated_at = now
+            reschedule_routine(session, self.code, occurrence, now)
             return occurrence
-
-    def _told(self, session: Session, occurrence: Occurrence, at: datetime) -> None:
-        told(session, self.code, occurrence, at)
 
 
 # ---- hooks from messaging ---------------------------------------------------------------------------
@@ -760,6 +747,11 @@ def task_opened(session: Session, task: Task) -> None:
 def told(session: Session, rules_code: VictimsCode, occurrence: Occurrence, at: datetime) -> None:
     """The victim heard something about the case: the routine heartbeat restarts from then."""
     occurrence.last_update_at = max(occurrence.last_update_at or at, at)
+    reschedule_routine(session, rules_code, occurrence, at)
+
+
+def reschedule_routine(session: Session, rules_code: VictimsCode, occurrence: Occurrence, at: datetime) -> None:
+    """Move the routine update still to come to what the last update and the agreed frequency now say."""
     for duty in session.exec(select(Duty).where(Duty.occurrence_id == occurrence.id,
                                                 Duty.milestone == rules.ROUTINE, Duty.state == "due",
                                                 Duty.message_id == None)):  # noqa: E711

@@ -31,7 +31,7 @@ from integrations.storm.protocol import (
     normalise_phone,
     parse_timestamp,
 )
-from integrations.validation import Invalid, string
+from integrations.validation import Invalid, code, string
 from integrations.validation import join as _join
 from integrations.validation import obj as _object
 from integrations.validation import required as _required
@@ -605,13 +605,7 @@ def _email(body: dict, key: str, path: str, *, optional: bool = False) -> Option
 
 
 def _code(body: dict, key: str, path: str, allowed: tuple[str, ...]) -> str:
-    value = _required(body, key, path)
-    if not isinstance(value, str):
-        raise _Invalid(f"{_join(path, key)}: expected a string")
-    if value not in allowed:
-        shown = f" '{value}'" if _QUOTABLE_CODE.match(value) else ""
-        raise _Invalid(f"{_join(path, key)}: unknown value{shown}")
-    return value
+    return code(body, key, path, allowed, _QUOTABLE_CODE)
 
 
 def _codes(body: dict, key: str, path: str, allowed: tuple[str, ...]) -> tuple[str, ...]:

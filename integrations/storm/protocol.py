@@ -24,7 +24,7 @@ from typing import Any, Callable, Optional, Union
 
 import phonenumbers
 
-from integrations.validation import Invalid
+from integrations.validation import Invalid, code
 from integrations.validation import join as _join
 from integrations.validation import obj as _object
 from integrations.validation import required as _required
@@ -429,13 +429,7 @@ def _urn(body: dict, path: str) -> str:
 
 
 def _code(body: dict, key: str, path: str, allowed: tuple[str, ...]) -> str:
-    value = _required(body, key, path)
-    if not isinstance(value, str):
-        raise _Invalid(f"{_join(path, key)}: expected a string")
-    if value not in allowed:
-        shown = f" '{value}'" if _QUOTABLE_CODE.match(value) else ""
-        raise _Invalid(f"{_join(path, key)}: unknown value{shown}")
-    return value
+    return code(body, key, path, allowed, _QUOTABLE_CODE)
 
 
 def _integer(body: dict, key: str, path: str, *, minimum: int) -> int:

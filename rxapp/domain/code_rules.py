@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from types import MappingProxyType
@@ -107,8 +108,9 @@ class VictimsCode:
         return None
 
     def calendar(self) -> WorkingCalendar:
-        """The working calendar this Code's file describes (library bank holidays plus its corrections)."""
-        return WorkingCalendar(self.extra_bank_holidays, self.removed_bank_holidays)
+        """The working calendar this Code's file describes (library bank holidays plus its corrections).
+        One per set of corrections: building one costs far more than a deadline computed with it."""
+        return _calendar(self.extra_bank_holidays, self.removed_bank_holidays)
 
     def milestone(self, key: str) -> Milestone:
         try:
@@ -170,6 +172,11 @@ class VictimsCode:
             raise ValueError("last_update_at must be an aware datetime")
         last_day = last_update_at.astimezone(ZoneInfo(LONDON)).date()
         return end_of_day(last_day + timedelta(days=every_days or rules.then_every_calendar_days))
+
+
+@lru_cache(maxsize=8)
+def _calendar(extra: tuple[date, ...], removed: tuple[date, ...]) -> WorkingCalendar:
+    return WorkingCalendar(extra, removed)
 
 
 def age_on(date_of_birth: date, on: date) -> int:

@@ -111,16 +111,24 @@ class CaseDetail(rx.State):
         await self._reload()
         return None
 
-    @rx.event
-    async def complete_task(self, form_data: dict):
+    async def _recorder(self, refusal: str):
+        """The signed-in staff member if they may record things on a case: (staff, None); otherwise
+        (None, the redirect to sign in) or (None, None) with `refusal` shown."""
         staff, refused = await _signed_in(self, CASE_ROLES)
         if staff is None:
             self._clear()
-            return refused
+            return None, refused
         self.error = self.notice = ""
         if staff.role not in COMPLETE_ROLES:
-            self.error = "Your account can read cases but not record contact with a victim."
-            return None
+            self.error = refusal
+            return None, None
+        return staff, None
+
+    @rx.event
+    async def complete_task(self, form_data: dict):
+        staff, refused = await self._recorder("Your account can read cases but not record contact with a victim.")
+        if staff is None:
+            return refused
         how = str(form_data.get("how_told", ""))
         note = str(form_data.get("note", "")).strip()
         try:
@@ -153,14 +161,10 @@ class CaseDetail(rx.State):
     @rx.event
     async def agree_frequency(self, form_data: dict):
         """The officer records how often the victim agreed to hear (blank: the Code's default)."""
-        staff, refused = await _signed_in(self, CASE_ROLES)
+        staff, refused = await self._recorder(
+            "Your account can read cases but not change what was agreed with a victim.")
         if staff is None:
-            self._clear()
             return refused
-        self.error = self.notice = ""
-        if staff.role not in COMPLETE_ROLES:
-            self.error = "Your account can read cases but not change what was agreed with a victim."
-            return None
         raw = str(form_data.get("every_days", "")).strip()
         try:
             days = int(raw) if raw else None
