@@ -153,7 +153,8 @@ class JourneyService:
                 except (ValueError, LookupError, TypeError) as exc:
                     # A change this code cannot handle must not block every change after it (the savepoint
                     # undid its part). Database errors are not caught: the page is retried whole.
-                    log.exception("records change %s could not be applied", item.change_id)
+                    # The type only: an exception's message or traceback may quote a person's details.
+                    log.error("records change %s could not be applied (%s)", item.change_id, type(exc).__name__)
                     self._dead_letter(session, _summary(item), f"could not be applied ({type(exc).__name__})",
                                       item.change_id)
                     result.dead_letters += 1
