@@ -1,17 +1,16 @@
 """Alembic environment: the product's own engine and models, so migrations run on SQLite and PostgreSQL alike."""
 from alembic import context
-from sqlmodel import SQLModel
 
-from rxapp import models  # noqa: F401  (registers the tables)
-from rxapp.db import make_engine
+from rxapp.plumbing.tables import metadata
+from rxapp.plumbing.db import make_engine
 
 config = context.config
 if config.get_main_option("sqlalchemy.url") in (None, "", "from-settings"):
     # Run from the command line: use the product's own configuration (DATABASE_URL or the SQLite default).
-    from rxapp.config import settings
+    from rxapp.plumbing.config import settings
 
     config.set_main_option("sqlalchemy.url", settings().database_url.replace("%", "%%"))
-target_metadata = SQLModel.metadata
+target_metadata = metadata
 
 
 def run_migrations_offline() -> None:

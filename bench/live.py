@@ -109,7 +109,7 @@ class Bench:
 
     async def seed(self, attendances: list[feedgen.Attendance]) -> None:
         """Open and assign every attendance through the feed, and read each victim's link from the database."""
-        from rxapp.links import derive_token
+        from rxapp.plumbing.links import derive_token
 
         events = feedgen.seed_events(attendances, feedgen.utc_now() - timedelta(minutes=5), en_route=False)
         for i in range(0, len(events), 200):

@@ -70,7 +70,7 @@ class RemoteNotify:
 
 
 def _fresh_db(url: str | None) -> str:
-    from rxapp import db
+    from rxapp.plumbing import db
 
     if url is None:
         url = f"sqlite:///{tempfile.mkdtemp(prefix='vj-outbox-')}/outbox.db"
@@ -87,9 +87,9 @@ def _fresh_db(url: str | None) -> str:
 
 
 def _queue(url: str, count: int) -> list[str]:
-    from rxapp.db import session_scope
-    from rxapp.messaging import enqueue
-    from rxapp.models import Victim
+    from rxapp.plumbing.db import session_scope
+    from rxapp.messaging.outbox import enqueue
+    from rxapp.victims.models import Victim
 
     refs = []
     with session_scope(url) as s:
@@ -111,7 +111,7 @@ def _queue(url: str, count: int) -> list[str]:
 def _sender(url, server, clock, timeout=5.0, concurrency=16):
     from integrations.govuk_notify.client import NotifyClient
     from integrations.govuk_notify.server import DEFAULT_EMAIL_TEMPLATE_ID, DEFAULT_SMS_TEMPLATE_ID, DEMO_API_KEY
-    from rxapp.sender import OutboxSender
+    from rxapp.messaging.sender import OutboxSender
 
     return OutboxSender(url, notify=NotifyClient(DEMO_API_KEY, server.url, timeout=timeout),
                         sms_template_id=DEFAULT_SMS_TEMPLATE_ID, email_template_id=DEFAULT_EMAIL_TEMPLATE_ID,
@@ -121,8 +121,8 @@ def _sender(url, server, clock, timeout=5.0, concurrency=16):
 def _left(url) -> int:
     from sqlmodel import func, select
 
-    from rxapp.db import session_scope
-    from rxapp.models import Message
+    from rxapp.plumbing.db import session_scope
+    from rxapp.messaging.models import Message
 
     with session_scope(url) as s:
         return s.exec(select(func.count()).select_from(Message).where(
@@ -176,12 +176,12 @@ async def faults(url: str, count: int) -> dict:
         counts = [by_ref.get(ref, 0) for ref in refs]
         from sqlmodel import func, select
 
-        from rxapp.db import session_scope
-        from rxapp.models import Message
+        from rxapp.plumbing.db import session_scope
+        from rxapp.messaging.models import Message
 
         with session_scope(url) as s:
             statuses = dict(s.exec(select(Message.status, func.count()).group_by(Message.status)).all())
-            from rxapp.models import MessageEvent
+            from rxapp.messaging.models import MessageEvent
 
             dup = [ref for ref in refs if by_ref.get(ref, 0) > 1]
             for m in s.exec(select(Message).where((Message.status == "failed") | Message.reference.in_(dup))):

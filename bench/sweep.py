@@ -55,7 +55,7 @@ def _fresh_database(url: str) -> None:
         with psycopg.connect(base + "/postgres", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{name}"')
-    from rxapp.db import migrate
+    from rxapp.plumbing.db import migrate
 
     migrate(url)
 
@@ -128,7 +128,7 @@ TASK_COLS = ("id", "occurrence_id", "victim_id", "kind", "title", "detail", "sta
 
 
 def load(url: str, n: int) -> float:
-    from rxapp.db import engine
+    from rxapp.plumbing.db import engine
 
     started = time.perf_counter()
     eng = engine(url)
@@ -177,7 +177,7 @@ def load(url: str, n: int) -> float:
 
 def sweep_once(url: str, at: datetime) -> dict:
     """One sweep at `at`, timed, in this process (run it in a fresh one)."""
-    from rxapp.journey import JourneyService
+    from rxapp.investigation.service import JourneyService
 
     service = JourneyService(url, now=lambda: at)
     started = time.perf_counter()
@@ -200,7 +200,7 @@ def _sweep_in_child(url: str, at: datetime) -> dict:
 def _counts(url: str) -> dict:
     import sqlalchemy as sa
 
-    from rxapp.db import engine
+    from rxapp.plumbing.db import engine
 
     with engine(url).connect() as conn:
         return {t: conn.execute(sa.text(f'SELECT count(*) FROM "{t}"')).scalar()

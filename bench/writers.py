@@ -60,9 +60,9 @@ def main(argv: list[str] | None = None) -> dict:
     reads: list[float] = []
 
     def reader() -> None:
-        from rxapp.db import session_scope
-        from rxapp.models import Incident
-        from rxapp.views import victim_view
+        from rxapp.plumbing.db import session_scope
+        from rxapp.attendance.models import Incident
+        from rxapp.attendance.views import victim_view
 
         ident = 0
         while not stop.wait(0.1):

@@ -9,8 +9,8 @@ import argparse
 import getpass
 import sys
 
-from .auth import ROLES, create_user, set_password
-from .db import migrate, session_scope
+from rxapp.staff.accounts import ROLES, create_user, set_password
+from rxapp.plumbing.db import migrate, session_scope
 
 
 def _read_password(args) -> str:

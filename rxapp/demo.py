@@ -83,8 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     })
     os.environ.update(env)
 
-    from .auth import create_user
-    from .db import migrate, session_scope
+    from rxapp.staff.accounts import create_user
+    from rxapp.plumbing.db import migrate, session_scope
 
     migrate()
     password = secrets.token_urlsafe(12)
@@ -124,8 +124,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from sqlmodel import select
 
-    from .links import derive_token
-    from .models import Incident
+    from rxapp.plumbing.links import derive_token
+    from rxapp.attendance.models import Incident
 
     printed: set[str] = set()
     shown_texts: set[str] = set()

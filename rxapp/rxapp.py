@@ -7,23 +7,23 @@ from contextlib import suppress
 
 import reflex as rx
 
-from . import realtime
-from .api import api
-from .config import settings
-from .db import migrate
-from .pages.admin import admin_feed_page
-from .pages.board import board_page
-from .pages.cases import case_page, cases_page
-from .pages.history import history_page
-from .pages.login import index_page, login_page
-from .pages.track import track_page
-from .publish import ReflexPublisher
-from .runner import run_background
-from .state.admin import FeedAdmin
-from .state.board import BoardView
-from .state.cases import CaseDetail, CaseList
-from .state.history import MessageHistory
-from .state.track import TrackView
+from rxapp.plumbing import realtime
+from rxapp.plumbing.http import api
+from rxapp.plumbing.config import settings
+from rxapp.plumbing.db import migrate
+from rxapp.feeds.admin_page import admin_feed_page
+from rxapp.attendance.board_page import board_page
+from rxapp.investigation.case_pages import case_page, cases_page
+from rxapp.messaging.history_page import history_page
+from rxapp.staff.pages import index_page, login_page
+from rxapp.attendance.track_page import track_page
+from rxapp.attendance.publish import ReflexPublisher
+from rxapp.plumbing.runner import run_background
+from rxapp.feeds.admin_state import FeedAdmin
+from rxapp.attendance.board_state import BoardView
+from rxapp.investigation.case_state import CaseDetail, CaseList
+from rxapp.messaging.history_state import MessageHistory
+from rxapp.attendance.track_state import TrackView
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 for _noisy in ("apscheduler", "alembic", "httpx"):  # httpx logs every poll and every text at INFO

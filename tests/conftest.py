@@ -17,7 +17,7 @@ os.environ.setdefault("TELEMETRY_ENABLED", "false")
 import pytest  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
-from rxapp import config, db  # noqa: E402
+from rxapp.plumbing import config, db  # noqa: E402
 
 SAMPLES = ROOT / "integrations" / "storm" / "scenarios"
 

@@ -7,8 +7,9 @@ from pathlib import Path
 from sqlmodel import select
 
 from integrations.storm.protocol import parse_frame
-from rxapp.db import session_scope
-from rxapp.models import Assignment, DeadLetter, FeedCursor, Incident, IncidentStep, ResourceFix
+from rxapp.plumbing.db import session_scope
+from rxapp.attendance.models import Assignment, Incident, IncidentStep, ResourceFix
+from rxapp.feeds.models import DeadLetter, FeedCursor
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "integrations" / "storm" / "scenarios"
 
@@ -79,7 +80,7 @@ class AppApiServer:
 
         import uvicorn
 
-        from rxapp.api import api
+        from rxapp.plumbing.http import api
 
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))

@@ -1,8 +1,8 @@
 """What administrators see of the feeds: a records feed that refused our credentials is an alert."""
 from __future__ import annotations
 
-from rxapp import runner
-from rxapp.state.admin import load_feed_health
+from rxapp.plumbing import runner
+from rxapp.feeds.admin_state import load_feed_health
 
 
 class _StoppedPoller:

@@ -7,11 +7,12 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from rxapp.attendance import AttendanceService, find_incident_by_token
-from rxapp.db import session_scope
-from rxapp.links import derive_token
-from rxapp.models import DeadLetter, Incident, IncidentStep, ResourceFix
-from rxapp.views import victim_view
+from rxapp.attendance.service import AttendanceService, find_incident_by_token
+from rxapp.plumbing.db import session_scope
+from rxapp.plumbing.links import derive_token
+from rxapp.feeds.models import DeadLetter
+from rxapp.attendance.models import Incident, IncidentStep, ResourceFix
+from rxapp.attendance.views import victim_view
 
 from .helpers import parsed, renumbered, scenario_lines, snapshot
 

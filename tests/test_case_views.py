@@ -9,11 +9,12 @@ from pathlib import Path
 from sqlmodel import select
 
 from integrations.niche.protocol import RecordsChange, parse_change
-from rxapp.attendance import AttendanceService
-from rxapp.case_views import case_detail, case_list_rows
-from rxapp.db import session_scope
-from rxapp.journey import JourneyService
-from rxapp.models import Task, Victim
+from rxapp.attendance.service import AttendanceService
+from rxapp.investigation.views import case_detail, case_list_rows
+from rxapp.plumbing.db import session_scope
+from rxapp.investigation.service import JourneyService
+from rxapp.tasks.models import Task
+from rxapp.victims.models import Victim
 
 from .helpers import parsed, renumbered
 
@@ -169,6 +170,6 @@ def test_completing_a_task_makes_its_duty_done_with_how(db_url):
 
 
 def test_the_case_shows_the_victims_needs_in_words(db_url):
-    from rxapp.case_views import _language_name
+    from rxapp.investigation.views import _language_name
 
     assert _language_name("pl") == "Polish" and _language_name("ur") == "Urdu" and _language_name("xx") == "xx"

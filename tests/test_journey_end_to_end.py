@@ -18,12 +18,16 @@ from integrations.govuk_notify.server import DEFAULT_EMAIL_TEMPLATE_ID, DEFAULT_
 from integrations.niche.investigations import investigations
 from integrations.niche.poller import NichePoller
 from integrations.niche.simulator import NicheSimulator
-from rxapp.attendance import AttendanceService
-from rxapp.db import session_scope
+from rxapp.attendance.service import AttendanceService
+from rxapp.plumbing.db import session_scope
 from rxapp.domain.journey import duty_status
-from rxapp.journey import JourneyService
-from rxapp.models import Duty, Incident, Message, Occurrence, Task, Victim
-from rxapp.sender import OutboxSender
+from rxapp.investigation.service import JourneyService
+from rxapp.investigation.models import Duty, Occurrence
+from rxapp.attendance.models import Incident
+from rxapp.messaging.models import Message
+from rxapp.tasks.models import Task
+from rxapp.victims.models import Victim
+from rxapp.messaging.sender import OutboxSender
 
 from .helpers import parsed, renumbered
 

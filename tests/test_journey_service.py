@@ -18,13 +18,18 @@ from sqlmodel import select
 from integrations.govuk_notify.client import NotifyClient
 from integrations.govuk_notify.server import DEFAULT_EMAIL_TEMPLATE_ID, DEFAULT_SMS_TEMPLATE_ID, DEMO_API_KEY, NotifyServer
 from integrations.niche.protocol import parse_change
-from rxapp import config, journey
-from rxapp.attendance import AttendanceService
-from rxapp.db import session_scope
+from rxapp.plumbing import config
+from rxapp.investigation import service as journey
+from rxapp.attendance.service import AttendanceService
+from rxapp.plumbing.db import session_scope
 from rxapp.domain.code_rules import DEFAULT_PATH
-from rxapp.journey import JourneyService
-from rxapp.models import DeadLetter, Duty, FeedCursor, Message, Occurrence, Task, Victim, VictimContactState
-from rxapp.sender import OutboxSender
+from rxapp.investigation.service import JourneyService
+from rxapp.feeds.models import DeadLetter, FeedCursor
+from rxapp.investigation.models import Duty, Occurrence
+from rxapp.messaging.models import Message
+from rxapp.tasks.models import Task
+from rxapp.victims.models import Victim, VictimContactState
+from rxapp.messaging.sender import OutboxSender
 
 from .helpers import parsed, renumbered
 
@@ -268,7 +273,7 @@ async def test_replayed_pages_and_bad_changes(db_url):
 async def test_changing_one_deadline_in_the_rules_file_changes_behaviour(tmp_path, monkeypatch):
     """The next Code is a data change: a copy of the rules file with the arrest deadline at 3 working days
     instead of 5, named by VJ_CODE_RULES, moves the arrest duty's deadline. No code is touched."""
-    from rxapp import db
+    from rxapp.plumbing import db
 
     def arrest_deadline(name):
         url = f"sqlite:///{tmp_path / name}"
@@ -299,7 +304,7 @@ async def test_the_sweep_reads_only_what_is_due_by_index(db_url):
     """The sweep's two queries are index range scans on the due times, whatever the number of cases."""
     if not db_url.startswith("sqlite"):
         pytest.skip("query plans checked on SQLite; PostgreSQL's planner is measured in bench/sweep.py")
-    from rxapp.db import engine
+    from rxapp.plumbing.db import engine
 
     with engine(db_url).connect() as conn:
         duty_plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(
@@ -457,7 +462,7 @@ async def test_an_agreed_update_frequency_moves_the_next_routine_update(db_url, 
 async def test_a_failed_delivery_hands_the_duty_to_a_person_with_the_codes_deadline(db_url):
     """A text the network refuses for good, to a victim with no email: the duty is owed again and becomes
     a task for the officer in charge, due by the Code's deadline for it."""
-    from rxapp.messaging import log_event, record_receipt
+    from rxapp.messaging.outbox import log_event, record_receipt
 
     at = datetime(2026, 3, 30, 10, 5, tzinfo=UTC)
     JourneyService(db_url, now=lambda: at).apply_page(_case(), "t-2")

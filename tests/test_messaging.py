@@ -7,10 +7,13 @@ from datetime import datetime, timedelta, timezone
 
 from sqlmodel import select
 
-from rxapp.attendance import AttendanceService
-from rxapp.db import session_scope
-from rxapp.messaging import enqueue, is_stop, record_inbound, record_receipt
-from rxapp.models import Incident, InboundText, Message, Task, Victim, VictimContactState
+from rxapp.attendance.service import AttendanceService
+from rxapp.plumbing.db import session_scope
+from rxapp.messaging.outbox import enqueue, is_stop, record_inbound, record_receipt
+from rxapp.attendance.models import Incident
+from rxapp.messaging.models import InboundText, Message
+from rxapp.tasks.models import Task
+from rxapp.victims.models import Victim, VictimContactState
 
 from .helpers import parsed, renumbered, scenario_lines
 
@@ -102,7 +105,7 @@ def test_permanent_failure_without_another_channel_makes_a_task(db_url):
 def test_bad_receipts_get_clear_errors(db_url):
     import pytest
 
-    from rxapp.messaging import BadCallback
+    from rxapp.messaging.outbox import BadCallback
 
     with session_scope(db_url) as s:
         for body, text in (([], "JSON object"), ({"status": "lost"}, "status must be"),

@@ -2,7 +2,7 @@
 from alembic import command
 from alembic.config import Config
 
-from rxapp.config import ROOT
+from rxapp.plumbing.config import ROOT
 
 
 def _config(url: str) -> Config:

@@ -14,13 +14,16 @@ from sqlmodel import select
 
 from integrations.govuk_notify.client import NotifyClient
 from integrations.govuk_notify.server import DEFAULT_EMAIL_TEMPLATE_ID, DEFAULT_SMS_TEMPLATE_ID, DEMO_API_KEY, NotifyServer
-from rxapp import config
-from rxapp.attendance import AttendanceService
-from rxapp.db import session_scope
-from rxapp.links import derive_token
-from rxapp.messaging import enqueue
-from rxapp.models import Incident, Message, Task, Victim, VictimContactState
-from rxapp.sender import OutboxSender
+from rxapp.plumbing import config
+from rxapp.attendance.service import AttendanceService
+from rxapp.plumbing.db import session_scope
+from rxapp.plumbing.links import derive_token
+from rxapp.messaging.outbox import enqueue
+from rxapp.attendance.models import Incident
+from rxapp.messaging.models import Message
+from rxapp.tasks.models import Task
+from rxapp.victims.models import Victim, VictimContactState
+from rxapp.messaging.sender import OutboxSender
 
 from .helpers import AppApiServer, parsed, shifted
 
@@ -127,13 +130,13 @@ async def test_killed_between_the_answer_and_the_commit_sends_nothing_twice(db_u
     env = dict(os.environ, DATABASE_URL=db_url, NOTIFY_API_KEY=DEMO_API_KEY, NOTIFY_BASE_URL=notify.url,
                NOTIFY_SMS_TEMPLATE_ID=DEFAULT_SMS_TEMPLATE_ID, NOTIFY_EMAIL_TEMPLATE_ID=DEFAULT_EMAIL_TEMPLATE_ID,
                PYTHONPATH=ROOT)
-    crashed = subprocess.run([sys.executable, "-m", "rxapp.sender", "--once", "--stale-after", "0"], cwd=ROOT,
+    crashed = subprocess.run([sys.executable, "-m", "rxapp.messaging.sender", "--once", "--stale-after", "0"], cwd=ROOT,
                              env={**env, "VJ_FAILPOINT": "after_provider_answer"}, capture_output=True, timeout=60)
     assert crashed.returncode == -9  # SIGKILL, between the provider's answer and our commit
     with session_scope(db_url) as s:
         in_flight = s.exec(select(Message).where(Message.status == "sending")).all()
     assert in_flight and len(notify.sent) >= 1
-    again = subprocess.run([sys.executable, "-m", "rxapp.sender", "--once", "--stale-after", "0"], cwd=ROOT,
+    again = subprocess.run([sys.executable, "-m", "rxapp.messaging.sender", "--once", "--stale-after", "0"], cwd=ROOT,
                            env=env, capture_output=True, text=True, timeout=60)
     assert again.returncode == 0, again.stderr
     assert "recovered" in again.stdout

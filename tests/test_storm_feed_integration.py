@@ -12,9 +12,10 @@ from sqlmodel import select
 
 from integrations.storm.client import StormClient
 from integrations.storm.simulator import StormSimulator, bundled_scenarios
-from rxapp.attendance import AttendanceService
-from rxapp.db import session_scope
-from rxapp.models import DeadLetter, Incident
+from rxapp.attendance.service import AttendanceService
+from rxapp.plumbing.db import session_scope
+from rxapp.feeds.models import DeadLetter
+from rxapp.attendance.models import Incident
 
 from .helpers import snapshot
 
@@ -89,7 +90,7 @@ async def test_cut_and_resumed_feed_ends_like_an_uninterrupted_run(db_url, tmp_p
 
     start_at = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
     other_url = f"sqlite:///{tmp_path / 'uninterrupted.db'}"
-    from rxapp.db import migrate
+    from rxapp.plumbing.db import migrate
 
     migrate(other_url)
     sim_a, _ = await _run(other_url, lambda service, sim: service, start_at)

@@ -10,7 +10,7 @@ from typing import Sequence, Union
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import rxapp.models
+import rxapp.plumbing.columns
 
 
 # revision identifiers, used by Alembic.
@@ -26,7 +26,7 @@ def upgrade() -> None:
     op.create_table('deadletter',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('feed', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-    sa.Column('received_at', rxapp.models.UTCDateTime(), nullable=False),
+    sa.Column('received_at', rxapp.plumbing.columns.UTCDateTime(), nullable=False),
     sa.Column('seq', sa.BigInteger(), nullable=True),
     sa.Column('event_id', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
@@ -40,21 +40,21 @@ def upgrade() -> None:
     op.create_table('feedcursor',
     sa.Column('feed', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('last_seq', sa.BigInteger(), nullable=False),
-    sa.Column('updated_at', rxapp.models.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', rxapp.plumbing.columns.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('feed')
     )
     op.create_table('processedevent',
     sa.Column('event_id', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('feed', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('seq', sa.BigInteger(), nullable=False),
-    sa.Column('processed_at', rxapp.models.UTCDateTime(), nullable=False),
+    sa.Column('processed_at', rxapp.plumbing.columns.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('event_id')
     )
     op.create_table('resourcefix',
     sa.Column('callsign', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('lat', sa.Float(), nullable=False),
     sa.Column('lon', sa.Float(), nullable=False),
-    sa.Column('fix_at', rxapp.models.UTCDateTime(), nullable=False),
+    sa.Column('fix_at', rxapp.plumbing.columns.UTCDateTime(), nullable=False),
     sa.Column('speed_mps', sa.Float(), nullable=True),
     sa.Column('heading', sa.Float(), nullable=True),
     sa.PrimaryKeyConstraint('callsign')
@@ -67,8 +67,8 @@ def upgrade() -> None:
     sa.Column('role', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('failed_attempts', sa.Integer(), nullable=False),
-    sa.Column('locked_until', rxapp.models.UTCDateTime(), nullable=True),
-    sa.Column('created_at', rxapp.models.UTCDateTime(), nullable=False),
+    sa.Column('locked_until', rxapp.plumbing.columns.UTCDateTime(), nullable=True),
+    sa.Column('created_at', rxapp.plumbing.columns.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('staffuser', schema=None) as batch_op:
@@ -81,7 +81,7 @@ def upgrade() -> None:
     sa.Column('email', sqlmodel.sql.sqltypes.AutoString(length=320), nullable=True),
     sa.Column('sms_consent', sa.Boolean(), nullable=False),
     sa.Column('language', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
-    sa.Column('created_at', rxapp.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', rxapp.plumbing.columns.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     op.create_table('incident',
@@ -99,26 +99,26 @@ def upgrade() -> None:
     sa.Column('victim_id', sa.Integer(), nullable=True),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('is_open', sa.Boolean(), nullable=False),
-    sa.Column('opened_at', rxapp.models.UTCDateTime(), nullable=False),
-    sa.Column('first_assigned_at', rxapp.models.UTCDateTime(), nullable=True),
-    sa.Column('arrived_at', rxapp.models.UTCDateTime(), nullable=True),
-    sa.Column('closed_at', rxapp.models.UTCDateTime(), nullable=True),
+    sa.Column('opened_at', rxapp.plumbing.columns.UTCDateTime(), nullable=False),
+    sa.Column('first_assigned_at', rxapp.plumbing.columns.UTCDateTime(), nullable=True),
+    sa.Column('arrived_at', rxapp.plumbing.columns.UTCDateTime(), nullable=True),
+    sa.Column('closed_at', rxapp.plumbing.columns.UTCDateTime(), nullable=True),
     sa.Column('disposition', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=True),
     sa.Column('crime_reference', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
-    sa.Column('appointment_start', rxapp.models.UTCDateTime(), nullable=True),
-    sa.Column('appointment_end', rxapp.models.UTCDateTime(), nullable=True),
+    sa.Column('appointment_start', rxapp.plumbing.columns.UTCDateTime(), nullable=True),
+    sa.Column('appointment_end', rxapp.plumbing.columns.UTCDateTime(), nullable=True),
     sa.Column('diverted_count', sa.Integer(), nullable=False),
-    sa.Column('eta_earliest', rxapp.models.UTCDateTime(), nullable=True),
-    sa.Column('eta_latest', rxapp.models.UTCDateTime(), nullable=True),
-    sa.Column('eta_point', rxapp.models.UTCDateTime(), nullable=True),
-    sa.Column('eta_computed_at', rxapp.models.UTCDateTime(), nullable=True),
+    sa.Column('eta_earliest', rxapp.plumbing.columns.UTCDateTime(), nullable=True),
+    sa.Column('eta_latest', rxapp.plumbing.columns.UTCDateTime(), nullable=True),
+    sa.Column('eta_point', rxapp.plumbing.columns.UTCDateTime(), nullable=True),
+    sa.Column('eta_computed_at', rxapp.plumbing.columns.UTCDateTime(), nullable=True),
     sa.Column('eta_basis', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
     sa.Column('eta_callsign', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
     sa.Column('link_nonce', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('link_token_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('link_expires_at', rxapp.models.UTCDateTime(), nullable=True),
+    sa.Column('link_expires_at', rxapp.plumbing.columns.UTCDateTime(), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('updated_at', rxapp.models.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', rxapp.plumbing.columns.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['victim_id'], ['victim.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -132,8 +132,8 @@ def upgrade() -> None:
     op.create_table('staffsession',
     sa.Column('token_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
-    sa.Column('created_at', rxapp.models.UTCDateTime(), nullable=False),
-    sa.Column('expires_at', rxapp.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', rxapp.plumbing.columns.UTCDateTime(), nullable=False),
+    sa.Column('expires_at', rxapp.plumbing.columns.UTCDateTime(), nullable=False),
     sa.Column('revoked', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['staffuser.id'], ),
     sa.PrimaryKeyConstraint('token_hash')
@@ -149,10 +149,10 @@ def upgrade() -> None:
     sa.Column('resource_type', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('assigned_at', rxapp.models.UTCDateTime(), nullable=False),
+    sa.Column('assigned_at', rxapp.plumbing.columns.UTCDateTime(), nullable=False),
     sa.Column('status_code', sqlmodel.sql.sqltypes.AutoString(length=4), nullable=True),
-    sa.Column('status_at', rxapp.models.UTCDateTime(), nullable=True),
-    sa.Column('unassigned_at', rxapp.models.UTCDateTime(), nullable=True),
+    sa.Column('status_at', rxapp.plumbing.columns.UTCDateTime(), nullable=True),
+    sa.Column('unassigned_at', rxapp.plumbing.columns.UTCDateTime(), nullable=True),
     sa.Column('unassign_reason', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
     sa.ForeignKeyConstraint(['incident_id'], ['incident.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -166,7 +166,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('incident_id', sa.Integer(), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
-    sa.Column('at', rxapp.models.UTCDateTime(), nullable=False),
+    sa.Column('at', rxapp.plumbing.columns.UTCDateTime(), nullable=False),
     sa.Column('public', sa.Boolean(), nullable=False),
     sa.Column('text', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
     sa.Column('staff_text', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),

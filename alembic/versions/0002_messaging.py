@@ -10,7 +10,7 @@ from typing import Sequence, Union
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import rxapp.models
+import rxapp.plumbing.columns
 
 
 # revision identifiers, used by Alembic.
@@ -28,11 +28,11 @@ def upgrade() -> None:
     sa.Column('opted_out_all', sa.Boolean(), nullable=False),
     sa.Column('opted_out_sms', sa.Boolean(), nullable=False),
     sa.Column('opted_out_email', sa.Boolean(), nullable=False),
-    sa.Column('opted_out_at', rxapp.models.UTCDateTime(), nullable=True),
+    sa.Column('opted_out_at', rxapp.plumbing.columns.UTCDateTime(), nullable=True),
     sa.Column('safe_contact_confirmed', sa.Boolean(), nullable=False),
     sa.Column('phone_failed_permanently', sa.Boolean(), nullable=False),
     sa.Column('email_failed_permanently', sa.Boolean(), nullable=False),
-    sa.Column('updated_at', rxapp.models.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', rxapp.plumbing.columns.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['victim_id'], ['victim.id'], ),
     sa.PrimaryKeyConstraint('victim_id')
     )
@@ -49,16 +49,16 @@ def upgrade() -> None:
     sa.Column('personalisation', sa.Text(), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=24), nullable=False),
-    sa.Column('due_at', rxapp.models.UTCDateTime(), nullable=False),
+    sa.Column('due_at', rxapp.plumbing.columns.UTCDateTime(), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('provider_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('rule', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
-    sa.Column('created_at', rxapp.models.UTCDateTime(), nullable=False),
-    sa.Column('sending_since', rxapp.models.UTCDateTime(), nullable=True),
-    sa.Column('sent_at', rxapp.models.UTCDateTime(), nullable=True),
-    sa.Column('delivered_at', rxapp.models.UTCDateTime(), nullable=True),
-    sa.Column('updated_at', rxapp.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', rxapp.plumbing.columns.UTCDateTime(), nullable=False),
+    sa.Column('sending_since', rxapp.plumbing.columns.UTCDateTime(), nullable=True),
+    sa.Column('sent_at', rxapp.plumbing.columns.UTCDateTime(), nullable=True),
+    sa.Column('delivered_at', rxapp.plumbing.columns.UTCDateTime(), nullable=True),
+    sa.Column('updated_at', rxapp.plumbing.columns.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['incident_id'], ['incident.id'], ),
     sa.ForeignKeyConstraint(['victim_id'], ['victim.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -75,7 +75,7 @@ def upgrade() -> None:
     op.create_table('messageevent',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('message_id', sa.Integer(), nullable=False),
-    sa.Column('at', rxapp.models.UTCDateTime(), nullable=False),
+    sa.Column('at', rxapp.plumbing.columns.UTCDateTime(), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=24), nullable=False),
     sa.Column('detail', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
     sa.ForeignKeyConstraint(['message_id'], ['message.id'], ),
@@ -93,9 +93,9 @@ def upgrade() -> None:
     sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('detail', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('due_at', rxapp.models.UTCDateTime(), nullable=True),
-    sa.Column('created_at', rxapp.models.UTCDateTime(), nullable=False),
-    sa.Column('completed_at', rxapp.models.UTCDateTime(), nullable=True),
+    sa.Column('due_at', rxapp.plumbing.columns.UTCDateTime(), nullable=True),
+    sa.Column('created_at', rxapp.plumbing.columns.UTCDateTime(), nullable=False),
+    sa.Column('completed_at', rxapp.plumbing.columns.UTCDateTime(), nullable=True),
     sa.Column('outcome', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
     sa.ForeignKeyConstraint(['incident_id'], ['incident.id'], ),
     sa.ForeignKeyConstraint(['message_id'], ['message.id'], ),
@@ -113,7 +113,7 @@ def upgrade() -> None:
     sa.Column('provider_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('source_number', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
-    sa.Column('received_at', rxapp.models.UTCDateTime(), nullable=False),
+    sa.Column('received_at', rxapp.plumbing.columns.UTCDateTime(), nullable=False),
     sa.Column('victim_id', sa.Integer(), nullable=True),
     sa.Column('incident_id', sa.Integer(), nullable=True),
     sa.Column('handled_as', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
@@ -130,7 +130,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table('incident', schema=None) as batch_op:
         batch_op.add_column(sa.Column('texts_sent', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False, server_default=''))
-        batch_op.add_column(sa.Column('notified_latest', rxapp.models.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('notified_latest', rxapp.plumbing.columns.UTCDateTime(), nullable=True))
 
     # ### end Alembic commands ###
 

@@ -10,7 +10,7 @@ from typing import Sequence, Union
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import rxapp.models
+import rxapp.plumbing.columns
 
 
 # revision identifiers, used by Alembic.
@@ -28,8 +28,8 @@ def upgrade() -> None:
     sa.Column('crime_reference', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('classification_code', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('classification_text', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('reported_at', rxapp.models.UTCDateTime(), nullable=False),
-    sa.Column('recorded_at', rxapp.models.UTCDateTime(), nullable=False),
+    sa.Column('reported_at', rxapp.plumbing.columns.UTCDateTime(), nullable=False),
+    sa.Column('recorded_at', rxapp.plumbing.columns.UTCDateTime(), nullable=False),
     sa.Column('incident_urn', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('incident_id', sa.Integer(), nullable=True),
     sa.Column('victim_id', sa.Integer(), nullable=True),
@@ -42,11 +42,11 @@ def upgrade() -> None:
     sa.Column('enhanced_reasons', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('result', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
-    sa.Column('finalised_at', rxapp.models.UTCDateTime(), nullable=True),
-    sa.Column('last_update_at', rxapp.models.UTCDateTime(), nullable=True),
+    sa.Column('finalised_at', rxapp.plumbing.columns.UTCDateTime(), nullable=True),
+    sa.Column('last_update_at', rxapp.plumbing.columns.UTCDateTime(), nullable=True),
     sa.Column('routine_every_days', sa.Integer(), nullable=True),
-    sa.Column('created_at', rxapp.models.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', rxapp.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', rxapp.plumbing.columns.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', rxapp.plumbing.columns.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['incident_id'], ['incident.id'], ),
     sa.ForeignKeyConstraint(['victim_id'], ['victim.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -66,19 +66,19 @@ def upgrade() -> None:
     sa.Column('milestone', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
     sa.Column('right', sa.Integer(), nullable=False),
     sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
-    sa.Column('triggered_at', rxapp.models.UTCDateTime(), nullable=False),
-    sa.Column('due_at', rxapp.models.UTCDateTime(), nullable=False),
+    sa.Column('triggered_at', rxapp.plumbing.columns.UTCDateTime(), nullable=False),
+    sa.Column('due_at', rxapp.plumbing.columns.UTCDateTime(), nullable=False),
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('late', sa.Boolean(), nullable=False),
-    sa.Column('done_at', rxapp.models.UTCDateTime(), nullable=True),
+    sa.Column('done_at', rxapp.plumbing.columns.UTCDateTime(), nullable=True),
     sa.Column('done_how', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('message_id', sa.Integer(), nullable=True),
     sa.Column('task_id', sa.Integer(), nullable=True),
     sa.Column('template', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=True),
     sa.Column('personalisation', sa.Text(), nullable=False),
-    sa.Column('check_at', rxapp.models.UTCDateTime(), nullable=True),
-    sa.Column('created_at', rxapp.models.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', rxapp.models.UTCDateTime(), nullable=False),
+    sa.Column('check_at', rxapp.plumbing.columns.UTCDateTime(), nullable=True),
+    sa.Column('created_at', rxapp.plumbing.columns.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', rxapp.plumbing.columns.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['occurrence_id'], ['occurrence.id'], ),
     sa.ForeignKeyConstraint(['victim_id'], ['victim.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -92,7 +92,7 @@ def upgrade() -> None:
     op.create_table('occurrenceevent',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('occurrence_id', sa.Integer(), nullable=False),
-    sa.Column('at', rxapp.models.UTCDateTime(), nullable=False),
+    sa.Column('at', rxapp.plumbing.columns.UTCDateTime(), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('public', sa.Boolean(), nullable=False),
     sa.Column('text', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
@@ -119,8 +119,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('occurrence_id', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('duty_id', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('assignee', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True))
-        batch_op.add_column(sa.Column('escalate_at', rxapp.models.UTCDateTime(), nullable=True))
-        batch_op.add_column(sa.Column('escalated_at', rxapp.models.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('escalate_at', rxapp.plumbing.columns.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('escalated_at', rxapp.plumbing.columns.UTCDateTime(), nullable=True))
         batch_op.add_column(sa.Column('escalated_to', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=True))
         batch_op.add_column(sa.Column('how_told', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True))
         batch_op.add_column(sa.Column('completed_by', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True))

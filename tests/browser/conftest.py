@@ -170,7 +170,7 @@ def live_app(tmp_path_factory):
     os.environ["DATABASE_URL"] = env["DATABASE_URL"]
     os.environ["SECRET_KEY"] = SECRET
     os.environ["VJ_DATA_DIR"] = str(data)
-    from rxapp import config, db
+    from rxapp.plumbing import config, db
 
     config.reset_settings()
     db.dispose_all()

@@ -1,0 +1,520 @@
+"""Attendance service: applies dispatch events to the database, one transaction per batch of feed frames,
+with the feed's resume point and dead letters written in that same transaction.
+
+It is the STORM client's `FeedSink`. After each commit it tells the realtime hub which incidents changed
+in a way a person can see, so pages are pushed only when their status or arrival window moves.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Iterable, Optional
+
+from sqlmodel import Session, select
+
+from rxapp.attendance import texts as attendance_texts
+from rxapp.plumbing import links, realtime
+from rxapp.plumbing.config import settings
+from rxapp.plumbing.db import session_scope
+from rxapp.domain import attendance as rules
+from rxapp.domain.eta import EtaEstimate, estimate_arrival, shown_text, window_changed
+from rxapp.domain.events import (
+    AppointmentBooked,
+    DispatchEvent,
+    IncidentClosed,
+    IncidentOpened,
+    IncidentUpdated,
+    ResourceAssigned,
+    ResourcePosition,
+    ResourceStatus,
+    ResourceUnassigned,
+)
+from rxapp.domain.geo import bng_to_wgs84
+from rxapp.domain.rural import RuralAreas
+from rxapp.attendance.models import Assignment, Incident, IncidentStep, ResourceFix
+from rxapp.feeds.models import DeadLetter, FeedCursor, ProcessedEvent
+from rxapp.victims.models import Victim
+from rxapp.plumbing.columns import utcnow
+
+log = logging.getLogger(__name__)
+
+STORM_FEED = "storm"
+RAW_LIMIT = 65536
+
+
+class Rejected(Exception):
+    """An event that is well-formed but cannot be applied (e.g. it names an unknown incident)."""
+
+
+@dataclass
+class ApplyResult:
+    applied: int = 0
+    duplicates: int = 0
+    dead_letters: int = 0
+    changed_incidents: set[int] = field(default_factory=set)
+
+
+class AttendanceService:
+    """Stateless apart from configuration; safe to share across tasks."""
+
+    def __init__(self, db_url: str | None = None, feed: str = STORM_FEED, now=None):
+        self.db_url = db_url
+        self.feed = feed
+        self._now = now or utcnow
+        self.rural_areas = RuralAreas.from_json(settings().rural_areas_json)
+        self.status_codes = dict(rules.DEFAULT_STATUS_CODES)
+        raw_codes = os.environ.get("STATUS_CODES")
+        if raw_codes:
+            self.status_codes.update(_parse_status_codes(raw_codes))
+        self.link_ttl = timedelta(hours=settings().link_ttl_hours)
+
+    # ---- FeedSink ---------------------------------------------------------------------------------
+
+    async def last_seq(self) -> int:
+        return await asyncio.to_thread(self.last_seq_sync)
+
+    def last_seq_sync(self) -> int:
+        with session_scope(self.db_url) as session:
+            cursor = session.get(FeedCursor, self.feed)
+            return cursor.last_seq if cursor else 0
+
+    async def apply(self, items: list) -> None:
+        result = await asyncio.to_thread(self.apply_sync, items)
+        if result.changed_incidents:
+            await realtime.hub.incidents_changed(result.changed_incidents)
+
+    def apply_sync(self, items: Iterable) -> ApplyResult:
+        """Apply a batch of parsed frames (events or bad frames) in one transaction."""
+        result = ApplyResult()
+        with session_scope(self.db_url) as session:
+            cursor = session.get(FeedCursor, self.feed)
+            if cursor is None:
+                cursor = FeedCursor(feed=self.feed, last_seq=0)
+                session.add(cursor)
+            high = cursor.last_seq
+            items = list(items)
+            positions: Optional[_PositionTargets] = None
+            for item in items:
+                if isinstance(item, DispatchEvent) and isinstance(item.payload, ResourcePosition):
+                    # The hot path (most of the feed): no savepoint, no processed-event row (a repeated or
+                    # older fix is ignored by its fix time), targets loaded once per run of positions.
+                    if item.seq <= high:
+                        result.duplicates += 1
+                        continue
+                    if positions is None:
+                        positions = _PositionTargets.load(session, items)
+                    with session.no_autoflush:
+                        changed = self._position_fast(session, item.payload, item.occurred_at, positions)
+                    if changed is None:
+                        result.duplicates += 1
+                    else:
+                        result.applied += 1
+                        result.changed_incidents.update(changed)
+                    high = max(high, item.seq)
+                    continue
+                positions = None  # any other event may change who is going where
+                if not isinstance(item, DispatchEvent):
+                    self._dead_letter(session, item.raw, item.reason, item.seq, getattr(item, "event_id", None))
+                    result.dead_letters += 1
+                    continue
+                if item.seq <= high or session.get(ProcessedEvent, item.event_id) is not None:
+                    result.duplicates += 1
+                    continue
+                try:
+                    with session.begin_nested():
+                        changed = self._apply_event(session, item)
+                        session.add(ProcessedEvent(event_id=item.event_id, feed=self.feed, seq=item.seq))
+                except Rejected as exc:
+                    self._dead_letter(session, _event_summary(item), str(exc), item.seq, item.event_id)
+                    result.dead_letters += 1
+                else:
+                    result.applied += 1
+                    result.changed_incidents.update(changed)
+                high = max(high, item.seq)
+            cursor.last_seq = high
+            cursor.updated_at = self._now()
+        return result
+
+    def _dead_letter(self, session: Session, raw, reason: str, seq, event_id) -> None:
+        if isinstance(raw, bytes):
+            raw = raw.decode("utf-8", errors="replace")
+        raw = str(raw)[:RAW_LIMIT]
+        if seq is not None:
+            # A bad frame is not a resume point (its seq may be as bad as the rest of it), so a reconnect
+            # replays it: keep one copy.
+            same = select(DeadLetter.id).where(DeadLetter.feed == self.feed, DeadLetter.seq == seq,
+                                               DeadLetter.raw == raw)
+            if session.exec(same).first() is not None:
+                return
+        session.add(
+            DeadLetter(feed=self.feed, seq=seq, event_id=event_id, reason=reason[:500], raw=raw)
+        )
+        log.warning("dead-lettered %s frame seq=%s: %s", self.feed, seq, reason)
+
+    # ---- events ------------------------------------------------------------------------------------
+
+    def _apply_event(self, session: Session, event: DispatchEvent) -> set[int]:
+        payload = event.payload
+        at = event.occurred_at
+        if isinstance(payload, IncidentOpened):
+            return self._opened(session, payload, at)
+        if isinstance(payload, ResourcePosition):
+            return self._position_fast(session, payload, at, _PositionTargets.load(session, [event])) or set()
+        incident = self._incident(session, payload.urn) if getattr(payload, "urn", None) else None
+        if isinstance(payload, IncidentUpdated):
+            return self._updated(session, incident, payload, at)
+        if isinstance(payload, ResourceAssigned):
+            return self._assigned(session, incident, payload, at)
+        if isinstance(payload, ResourceUnassigned):
+            return self._unassigned(session, incident, payload, at)
+        if isinstance(payload, ResourceStatus):
+            return self._status(session, incident, payload, at)
+        if isinstance(payload, AppointmentBooked):
+            return self._appointment(session, incident, payload, at)
+        if isinstance(payload, IncidentClosed):
+            return self._closed(session, incident, payload, at)
+        raise Rejected(f"no rule for event type {event.type}")
+
+    def _incident(self, session: Session, urn: str) -> Incident:
+        incident = session.exec(select(Incident).where(Incident.urn == urn)).first()
+        if incident is None:
+            raise Rejected("names an unknown incident")
+        return incident
+
+    def _step(self, session, incident: Incident, kind: str, at: datetime, text: str, staff_text: str = "",
+              public: bool = True) -> None:
+        session.add(IncidentStep(incident_id=incident.id, kind=kind, at=at, text=text, staff_text=staff_text,
+                                 public=public))
+
+    def _touch(self, incident: Incident) -> None:
+        incident.version += 1
+        incident.updated_at = self._now()
+
+    def _opened(self, session: Session, p: IncidentOpened, at: datetime) -> set[int]:
+        if session.exec(select(Incident.id).where(Incident.urn == p.urn)).first() is not None:
+            raise Rejected("incident already opened")
+        lat, lon = bng_to_wgs84(p.location.easting, p.location.northing)
+        victim = Victim(
+            name=p.caller.name, phone=p.caller.phone, email=p.caller.email,
+            sms_consent=p.caller.sms_consent, language=p.caller.language or "en",
+        )
+        session.add(victim)
+        session.flush()
+        nonce = links.new_nonce()
+        incident = Incident(
+            urn=p.urn, grade=p.grade, category=p.category, location_description=p.location.description,
+            easting=p.location.easting, northing=p.location.northing, lat=lat, lon=lon,
+            rural=self.rural_areas.is_rural(p.location.easting, p.location.northing),
+            flags=",".join(sorted(set(p.flags))), victim_id=victim.id, status=rules.LOGGED, opened_at=at,
+            link_nonce=nonce, link_token_hash=links.token_hash(links.derive_token(nonce)),
+        )
+        session.add(incident)
+        session.flush()
+        self._step(session, incident, "opened", at, rules.step_opened(), f"Opened, grade {p.grade}")
+        self._touch(incident)
+        return {incident.id}
+
+    def _updated(self, session, incident: Incident, p: IncidentUpdated, at) -> set[int]:
+        notes = []
+        if p.grade and p.grade != incident.grade:
+            notes.append(f"grade {incident.grade} to {p.grade}")
+            incident.grade = p.grade
+        if p.flags is not None:
+            incident.flags = ",".join(sorted(set(p.flags)))
+            notes.append("flags changed")
+        if p.location is not None:
+            incident.easting, incident.northing = p.location.easting, p.location.northing
+            incident.lat, incident.lon = bng_to_wgs84(p.location.easting, p.location.northing)
+            incident.location_description = p.location.description
+            incident.rural = self.rural_areas.is_rural(p.location.easting, p.location.northing)
+            notes.append("location changed")
+        if p.caller is not None and incident.victim_id:
+            victim = session.get(Victim, incident.victim_id)
+            victim.name, victim.phone, victim.email = p.caller.name, p.caller.phone, p.caller.email
+            victim.sms_consent, victim.language = p.caller.sms_consent, p.caller.language or "en"
+            notes.append("caller details changed")
+        self._step(session, incident, "updated", at, "", "Updated: " + ", ".join(notes or ["no change"]),
+                   public=False)
+        self._touch(incident)
+        return {incident.id}
+
+    def _active_assignments(self, session, incident_id: int) -> list[Assignment]:
+        return list(session.exec(select(Assignment).where(Assignment.incident_id == incident_id,
+                                                          Assignment.active == True)))  # noqa: E712
+
+    def _refresh_status(self, session, incident: Incident) -> str:
+        assignments = self._active_assignments(session, incident.id)
+        return rules.derive_status(
+            [rules.ResourceFacts(a.state, a.active) for a in assignments],
+            closed=not incident.is_open, disposition=incident.disposition,
+            arrived=incident.arrived_at is not None, has_appointment=incident.appointment_start is not None,
+        )
+
+    def _assigned(self, session, incident: Incident, p: ResourceAssigned, at) -> set[int]:
+        if not incident.is_open:
+            raise Rejected("resource assigned to a closed incident")
+        existing = session.exec(select(Assignment).where(Assignment.incident_id == incident.id,
+                                                         Assignment.callsign == p.callsign,
+                                                         Assignment.active == True)).first()  # noqa: E712
+        if existing is not None:
+            return set()
+        was_assigned_before = incident.first_assigned_at is not None
+        had_active = bool(self._active_assignments(session, incident.id))
+        session.add(Assignment(incident_id=incident.id, callsign=p.callsign, resource_type=p.resource_type,
+                               assigned_at=at))
+        session.flush()
+        if incident.first_assigned_at is None:
+            incident.first_assigned_at = at
+        if not had_active:
+            self._step(session, incident, "assigned", at, rules.step_assigned(reassigned=was_assigned_before),
+                       f"{p.callsign} ({p.resource_type}) assigned")
+            attendance_texts.on_assigned(session, incident, at)
+        else:
+            self._step(session, incident, "assigned", at, "", f"{p.callsign} ({p.resource_type}) also assigned",
+                       public=False)
+        incident.status = self._refresh_status(session, incident)
+        self._touch(incident)
+        return {incident.id}
+
+    def _unassigned(self, session, incident: Incident, p: ResourceUnassigned, at) -> set[int]:
+        assignment = session.exec(select(Assignment).where(Assignment.incident_id == incident.id,
+                                                           Assignment.callsign == p.callsign,
+                                                           Assignment.active == True)).first()  # noqa: E712
+        if assignment is None:
+            raise Rejected("unassigns a resource that is not assigned to the incident")
+        assignment.active = False
+        assignment.unassigned_at = at
+        assignment.unassign_reason = p.reason
+        session.flush()
+        remaining = self._active_assignments(session, incident.id)
+        if not remaining and incident.is_open and incident.arrived_at is None:
+            # Nobody is coming any more: tell the victim before they have to ring.
+            incident.diverted_count += 1
+            self._clear_eta(incident)
+            incident.notified_latest = None  # the next officer's first window is news, not a slip
+            self._step(session, incident, "diverted", at, rules.step_diverted(p.reason),
+                       f"{p.callsign} {p.reason.lower().replace('_', ' ')}; no resource assigned")
+            attendance_texts.on_nobody_left(session, incident, at)
+        else:
+            self._step(session, incident, "unassigned", at, "", f"{p.callsign} {p.reason.lower()}", public=False)
+            if incident.eta_callsign == p.callsign:
+                self._clear_eta(incident)
+        incident.status = self._refresh_status(session, incident)
+        self._touch(incident)
+        return {incident.id}
+
+    def _status(self, session, incident: Optional[Incident], p: ResourceStatus, at) -> set[int]:
+        if incident is None:
+            # A status without an incident (e.g. an officer available again) concerns no victim.
+            q = select(Assignment).where(Assignment.callsign == p.callsign, Assignment.active == True)  # noqa: E712
+            assignments = list(session.exec(q))
+            if not assignments:
+                raise Rejected("status for a call sign with no assignment")
+        else:
+            assignment = session.exec(select(Assignment).where(Assignment.incident_id == incident.id,
+                                                               Assignment.callsign == p.callsign,
+                                                               Assignment.active == True)).first()  # noqa: E712
+            if assignment is None:
+                raise Rejected("status for a resource not assigned to the incident")
+            assignments = [assignment]
+        changed: set[int] = set()
+        for assignment in assignments:
+            inc = incident or session.get(Incident, assignment.incident_id)
+            before = assignment.state
+            assignment.state = rules.resource_state_for_code(p.status_code, before, self.status_codes)
+            assignment.status_code, assignment.status_at = p.status_code, at
+            if assignment.state == before:
+                continue
+            old_status = inc.status
+            if assignment.state == rules.R_AT_SCENE and inc.arrived_at is None:
+                inc.arrived_at = at
+            session.flush()
+            inc.status = self._refresh_status(session, inc)
+            if inc.status != old_status:
+                if inc.status == rules.EN_ROUTE:
+                    self._step(session, inc, "en_route", at, rules.step_en_route(), f"{p.callsign} en route")
+                    fix = session.get(ResourceFix, p.callsign)
+                    if fix is not None:
+                        self._update_eta(inc, fix, at)
+                elif inc.status == rules.AT_SCENE:
+                    self._clear_eta(inc)
+                    self._step(session, inc, "at_scene", at, rules.step_at_scene(), f"{p.callsign} at scene")
+                elif inc.status == rules.COMPLETED:
+                    self._step(session, inc, "cleared", at, rules.step_cleared(),
+                               f"{p.callsign} cleared")
+            else:
+                self._step(session, inc, "status", at, "", f"{p.callsign} status {p.status_code}", public=False)
+            self._touch(inc)
+            changed.add(inc.id)
+        return changed
+
+    def _appointment(self, session, incident: Incident, p: AppointmentBooked, at) -> set[int]:
+        if p.window_end <= p.window_start:
+            raise Rejected("appointment window ends before it starts")
+        incident.appointment_start, incident.appointment_end = p.window_start, p.window_end
+        incident.status = self._refresh_status(session, incident)
+        self._step(session, incident, "appointment", at, rules.step_appointment(p.window_start, p.window_end, at),
+                   "Appointment booked")
+        self._touch(incident)
+        return {incident.id}
+
+    def _closed(self, session, incident: Incident, p: IncidentClosed, at) -> set[int]:
+        if not incident.is_open:
+            raise Rejected("incident already closed")
+        incident.is_open = False
+        incident.closed_at = at
+        incident.disposition = p.disposition
+        incident.crime_reference = p.crime_reference
+        incident.link_expires_at = rules.link_expiry(at, self.link_ttl)
+        for assignment in self._active_assignments(session, incident.id):
+            assignment.active = False
+            assignment.unassigned_at = at
+        self._clear_eta(incident)
+        incident.status = rules.derive_status([], closed=True, disposition=p.disposition,
+                                              arrived=incident.arrived_at is not None, has_appointment=False)
+        self._step(session, incident, "closed", at, rules.step_closed(p.disposition, p.crime_reference),
+                   f"Closed: {p.disposition}")
+        attendance_texts.on_closed(session, incident, at)
+        self._touch(incident)
+        return {incident.id}
+
+    # ---- positions and the arrival window ---------------------------------------------------------
+
+    def _position_fast(self, session, p: ResourcePosition, at: datetime,
+                       targets: "_PositionTargets") -> Optional[set[int]]:
+        """Incidents whose view changed, or None when the fix is older than (or the same as) the newest."""
+        fix = targets.fixes.get(p.callsign)
+        if fix is not None and p.fix_at <= fix.fix_at:
+            return None
+        if fix is None:
+            fix = ResourceFix(callsign=p.callsign, lat=p.lat, lon=p.lon, fix_at=p.fix_at)
+            session.add(fix)
+            targets.fixes[p.callsign] = fix
+        fix.lat, fix.lon, fix.fix_at, fix.speed_mps, fix.heading = p.lat, p.lon, p.fix_at, p.speed_mps, p.heading
+        changed = set()
+        for incident in targets.incidents.get(p.callsign, ()):
+            # Estimated as of the event, so a replay after an outage gives the same windows as a live run;
+            # the refresh job re-estimates against the wall clock as fixes age.
+            if self._update_eta(incident, fix, max(at, p.fix_at), session=session):
+                changed.add(incident.id)
+        return changed
+
+    def _update_eta(self, incident: Incident, fix: ResourceFix, now: datetime,
+                    travel_seconds: float | None = None, session: Optional[Session] = None) -> bool:
+        """Recompute the window from a fix; True when what a person sees changed."""
+        # Smooth against the previous window only when it came from the same resource.
+        previous = stored_estimate(incident) if incident.eta_callsign == fix.callsign else None
+        estimate = estimate_arrival(
+            now=now, fix_lat=fix.lat, fix_lon=fix.lon, fix_at=fix.fix_at, speed_mps=fix.speed_mps,
+            dest_lat=incident.lat, dest_lon=incident.lon, grade=incident.grade, rural=incident.rural,
+            previous=previous, travel_seconds=travel_seconds,
+        )
+        if (incident.eta_point is not None and incident.eta_callsign not in (None, fix.callsign)
+                and estimate.point >= incident.eta_point):
+            return False  # another resource on the way will arrive sooner: its window stands
+        before = shown_text(stored_estimate(incident), now)
+        incident.eta_earliest, incident.eta_latest = estimate.earliest, estimate.latest
+        incident.eta_point, incident.eta_computed_at = estimate.point, estimate.computed_at
+        incident.eta_basis, incident.eta_callsign = estimate.basis, fix.callsign
+        attendance_texts.on_window(session or session_of(incident), incident, estimate, now)
+        # Only a change in what a person reads is pushed to screens, not every fix.
+        visible = window_changed(before, shown_text(estimate, now))
+        if visible:
+            self._touch(incident)
+        return visible
+
+    def _clear_eta(self, incident: Incident) -> None:
+        incident.eta_earliest = incident.eta_latest = incident.eta_point = incident.eta_computed_at = None
+        incident.eta_basis = incident.eta_callsign = None
+
+    def refresh_windows(self, now: datetime | None = None, travel: dict[int, float] | None = None) -> set[int]:
+        """Re-estimate every open, en-route attendance (fixes go stale even when no event arrives)."""
+        now = now or self._now()
+        changed: set[int] = set()
+        with session_scope(self.db_url) as session:
+            q = (select(Incident, Assignment, ResourceFix)
+                 .join(Assignment, Assignment.incident_id == Incident.id)
+                 .join(ResourceFix, ResourceFix.callsign == Assignment.callsign)
+                 .where(Incident.is_open == True, Assignment.active == True,  # noqa: E712
+                        Incident.arrived_at == None,  # noqa: E711
+                        Assignment.state.in_((rules.R_ASSIGNED, rules.R_EN_ROUTE))))
+            for incident, assignment, fix in session.exec(q):
+                if incident.eta_callsign not in (None, fix.callsign):
+                    continue
+                secs = (travel or {}).get(incident.id)
+                if self._update_eta(incident, fix, now, travel_seconds=secs):
+                    changed.add(incident.id)
+        return changed
+
+
+@dataclass
+class _PositionTargets:
+    """For a run of position events in one batch: the newest fix of each call sign in it, and the open
+    attendances each is on the way to (assigned or en route, not yet arrived)."""
+
+    fixes: dict[str, ResourceFix]
+    incidents: dict[str, list[Incident]]
+
+    @classmethod
+    def load(cls, session: Session, items: list) -> "_PositionTargets":
+        callsigns = {i.payload.callsign for i in items
+                     if isinstance(i, DispatchEvent) and isinstance(i.payload, ResourcePosition)}
+        session.flush()
+        fixes = {f.callsign: f for f in session.exec(select(ResourceFix).where(ResourceFix.callsign.in_(callsigns)))}
+        incidents: dict[str, list[Incident]] = {}
+        q = (select(Assignment.callsign, Incident).join(Incident, Incident.id == Assignment.incident_id)
+             .where(Assignment.callsign.in_(callsigns), Assignment.active == True,  # noqa: E712
+                    Assignment.state.in_((rules.R_ASSIGNED, rules.R_EN_ROUTE)),
+                    Incident.is_open == True, Incident.arrived_at == None))  # noqa: E711,E712
+        for callsign, incident in session.exec(q):
+            incidents.setdefault(callsign, []).append(incident)
+        return cls(fixes, incidents)
+
+
+def session_of(instance) -> Session:
+    from sqlalchemy.orm import object_session
+
+    return object_session(instance)
+
+
+def stored_estimate(incident: Incident) -> Optional[EtaEstimate]:
+    if incident.eta_point is None or incident.eta_earliest is None or incident.eta_latest is None:
+        return None
+    return EtaEstimate(earliest=incident.eta_earliest, latest=incident.eta_latest, point=incident.eta_point,
+                       computed_at=incident.eta_computed_at or incident.updated_at,
+                       basis=incident.eta_basis or "position", stale=incident.eta_basis == "stale_position")
+
+
+def _parse_status_codes(raw: str) -> dict[str, str]:
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"STATUS_CODES is not valid JSON: {exc.msg}") from None
+    valid = {rules.R_EN_ROUTE, rules.R_AT_SCENE, rules.R_ACKNOWLEDGED, rules.R_CLEARED, rules.R_COMMITTED,
+             rules.R_EMERGENCY}
+    if not isinstance(data, dict) or not all(isinstance(v, str) and v in valid for v in data.values()):
+        raise ValueError(f"STATUS_CODES must map codes to one of {sorted(valid)}")
+    return {str(k): v for k, v in data.items()}
+
+
+def _event_summary(event: DispatchEvent) -> str:
+    """A rejected event in full, so an administrator can replay it once the cause is fixed."""
+    return json.dumps(dataclasses.asdict(event), default=str)
+
+
+def find_incident_by_token(session: Session, token: str, now: datetime | None = None) -> Optional[Incident]:
+    """The incident a victim's link opens, or None when the link is malformed, unknown or expired."""
+    if not links.well_formed(token):
+        return None
+    incident = session.exec(select(Incident).where(Incident.link_token_hash == links.token_hash(token))).first()
+    if incident is None:
+        return None
+    now = now or utcnow()
+    if incident.link_expires_at is not None and incident.link_expires_at <= now:
+        return None
+    return incident

@@ -1,0 +1,63 @@
+"""`/admin/feed`: the dispatch and records feeds' health and their dead letters, for administrators and
+supervisors."""
+from __future__ import annotations
+
+import reflex as rx
+
+from rxapp.ui.layout import MUTED, page
+from rxapp.feeds.admin_state import FeedAdmin
+from rxapp.staff.states import StaffState
+from rxapp.attendance.board_page import sign_out
+
+
+def letter(row: rx.Var) -> rx.Component:
+    cell = {"padding": "0.4rem", "border_bottom": "1px solid #b1b4b6", "vertical_align": "top"}
+    return rx.el.tr(
+        rx.el.td(row["when"], style=cell),
+        rx.el.td(row["feed"], style=cell),
+        rx.el.td(row["seq"], style=cell),
+        rx.el.td(row["reason"], style=cell),
+        rx.el.td(rx.el.code(row["raw"], style={"word_break": "break-all", "font_size": "0.85rem"}), style=cell),
+    )
+
+
+def admin_feed_page() -> rx.Component:
+    head = {"text_align": "left", "padding": "0.4rem", "border_bottom": "2px solid #0b0c0c"}
+    return page(
+        "Administration: feeds",
+        rx.cond(
+            StaffState.role != "",
+            rx.fragment(
+                rx.el.h1("Dispatch feed", style={"font_size": "1.6rem"}),
+                rx.el.dl(
+                    rx.el.dt("Applied up to sequence", style={"font_weight": "700"}), rx.el.dd(FeedAdmin.last_seq),
+                    rx.el.dt("Last applied", style={"font_weight": "700"}), rx.el.dd(FeedAdmin.cursor_at),
+                    rx.el.dt("Link", style={"font_weight": "700"}), rx.el.dd(FeedAdmin.connected),
+                    rx.el.dt("Frames not applied (dead letters)", style={"font_weight": "700"}),
+                    rx.el.dd(FeedAdmin.total, id="dead-letter-count"),
+                ),
+                rx.el.h2("Records feed (NICHE)", style={"font_size": "1.25rem"}),
+                rx.el.dl(
+                    rx.el.dt("Poller", style={"font_weight": "700"}),
+                    rx.el.dd(rx.cond(FeedAdmin.records_state.contains("STOPPED"),
+                                     rx.el.strong(FeedAdmin.records_state, style={"color": "#d4351c"}),
+                                     rx.el.span(FeedAdmin.records_state)), id="records-state"),
+                    rx.el.dt("Last page applied", style={"font_weight": "700"}), rx.el.dd(FeedAdmin.records_cursor_at),
+                ),
+                rx.el.button("Refresh", on_click=FeedAdmin.load,
+                             style={"padding": "0.3rem 0.8rem", "border": "2px solid #0b0c0c", "background": "white"}),
+                rx.el.h2("Newest dead letters", style={"font_size": "1.25rem", "margin_top": "1.25rem"}),
+                rx.el.p("Each frame is kept whole with the reason it could not be applied. Raw frames can hold "
+                        "callers' details: do not copy them out of this page.", style={"color": MUTED}),
+                rx.box(rx.el.table(
+                    rx.el.thead(rx.el.tr(*[rx.el.th(h, scope="col", style=head)
+                                           for h in ("Received", "Feed", "Seq", "Reason", "Frame")])),
+                    rx.el.tbody(rx.foreach(FeedAdmin.letters, letter)),
+                    style={"border_collapse": "collapse", "width": "100%"},
+                ), style={"overflow_x": "auto"}),
+            ),
+            rx.el.p("Checking your sign-in…", aria_busy="true"),
+        ),
+        wide=True,
+        right=rx.cond(StaffState.role != "", sign_out(), rx.fragment()),
+    )

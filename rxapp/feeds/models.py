@@ -1,0 +1,41 @@
+"""What every feed ingest keeps: its resume point, the events already applied, and the dead letters. Every change to them is an Alembic migration in `alembic/versions/`."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Optional
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from rxapp.plumbing.columns import UTCDateTime, utcnow
+
+
+class FeedCursor(SQLModel, table=True):
+    """Resume point of a feed, written in the same transaction as the events it covers."""
+
+    feed: str = Field(primary_key=True, max_length=40)
+    last_seq: int = Field(default=0, sa_type=sa.BigInteger)
+    cursor: Optional[str] = Field(default=None, max_length=200)  # an opaque cursor (the records feed)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class ProcessedEvent(SQLModel, table=True):
+    """Event ids already applied: a repeated id changes nothing."""
+
+    event_id: str = Field(primary_key=True, max_length=100)
+    feed: str = Field(max_length=40)
+    seq: int = Field(sa_type=sa.BigInteger)
+    processed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class DeadLetter(SQLModel, table=True):
+    """A frame the product could not apply, kept with its reason for administrators."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    feed: str = Field(max_length=40, index=True)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    seq: Optional[int] = Field(default=None, sa_type=sa.BigInteger, index=True)
+    event_id: Optional[str] = Field(default=None, max_length=100)
+    reason: str = Field(max_length=500)
+    raw: str = Field(sa_type=sa.Text)
+

@@ -1,0 +1,312 @@
+"""`/cases`: open investigations and what each victim is owed; `/case?occ=…`: one case, its duties under the
+Victims' Code, the tasks for people (completed here), its timeline and its messages."""
+from __future__ import annotations
+
+import reflex as rx
+
+from rxapp.ui.layout import ACCENT, MUTED, WARNING, page
+from rxapp.investigation.service import TASK_OUTCOMES
+from rxapp.investigation.case_state import CaseDetail, CaseList
+from rxapp.staff.states import StaffState
+from rxapp.attendance.board_page import sign_out
+from rxapp.messaging.history_page import message_table
+
+CELL = {"padding": "0.45rem", "border_bottom": "1px solid #b1b4b6", "vertical_align": "top"}
+HEAD = {"text_align": "left", "padding": "0.45rem", "border_bottom": "2px solid #0b0c0c"}
+H2 = {"font_size": "1.25rem", "margin": "1.75rem 0 0.5rem"}
+# A status always shows its words; the colour only repeats them. Each pair is at least 4.5:1.
+TONE_STYLE = {
+    "good": {"background": "#cce2d8", "color": "#005a30"},
+    "warn": {"background": "#fff7bf", "color": "#594d00", "outline": "1px solid #594d00"},
+    "bad": {"background": WARNING, "color": "white"},
+    "neutral": {"background": "#f3f2f1", "color": "#0b0c0c", "outline": "1px solid #b1b4b6"},
+}
+NOWRAP = {"white_space": "nowrap"}
+BADGE = {"padding": "0.1rem 0.45rem", "font_weight": "700", "display": "inline-block"}
+FILTER_LABELS = {"all": "All open cases", "late": "Only cases with a late duty", "mine": "My cases (collar number)"}
+FIELD = {"padding": "0.4rem", "border": "2px solid #0b0c0c", "font_size": "1rem", "background": "white",
+         "color": "#0b0c0c"}
+BUTTON = {"background": "#00703c", "color": "white", "padding": "0.45rem 1rem", "border": "none",
+          "font_size": "1rem", "cursor": "pointer", "box_shadow": "0 2px 0 #002d18"}
+
+
+def _cell(label: str, *children) -> rx.Component:
+    return rx.el.td(rx.el.div(*children), style=CELL, data_label=label)
+
+
+def tone_badge(label, tone) -> rx.Component:
+    return rx.match(
+        tone,
+        *[(key, rx.el.span(label, style={**BADGE, **style})) for key, style in TONE_STYLE.items()],
+        rx.el.span(label, style={**BADGE, **TONE_STYLE["neutral"]}),
+    )
+
+
+def signed_in(*children) -> rx.Component:
+    return rx.cond(StaffState.role != "", rx.fragment(*children),
+                   rx.el.p("Checking your sign-in…", aria_busy="true"))
+
+
+# ---- /cases ----------------------------------------------------------------------------------------------
+
+def count_cell(label: str, value, tone: str) -> rx.Component:
+    return _cell(label, rx.cond(value != "0", tone_badge(value, tone), rx.el.span("0", style={"color": MUTED})))
+
+
+def case_row(row: rx.Var) -> rx.Component:
+    return rx.el.tr(
+        _cell("Case", rx.el.a(rx.el.strong(row["crime_reference"]), href="/case?occ=" + row["occurrence_number"]),
+              rx.el.div(row["occurrence_number"], style={"color": MUTED})),
+        _cell("Offence", row["classification"],
+              rx.cond(row["flags"] != "", rx.el.div(row["flags"], style={"color": MUTED}))),
+        _cell("Officer", row["oic"]),
+        _cell("Enhanced", row["enhanced"]),
+        count_cell("Late", row["late"], "bad"),
+        count_cell("With a person", row["with_person"], "warn"),
+        count_cell("Due", row["due"], "neutral"),
+        count_cell("Done", row["done"], "good"),
+        _cell("Next due", rx.el.span(row["next_due"], style=NOWRAP)),
+        data_occ=row["occurrence_number"],
+        data_urgency=row["urgency"],
+    )
+
+
+def filter_form() -> rx.Component:
+    label = {"display": "block", "font_weight": "700"}
+    return rx.el.form(
+        rx.el.div(
+            rx.el.label("Show", html_for="case-filter", style=label),
+            rx.el.select(*[rx.el.option(text, value=key) for key, text in FILTER_LABELS.items()],
+                         id="case-filter", name="only", default_value=CaseList.only, style=FIELD),
+        ),
+        rx.el.div(
+            rx.el.label("Collar number (for my cases)", html_for="collar", style=label),
+            rx.el.input(id="collar", name="collar", type="text", default_value=CaseList.collar,
+                        autocomplete="off", style={**FIELD, "width": "9rem"}),
+        ),
+        rx.el.button("Apply", type="submit", style=BUTTON),
+        on_submit=CaseList.apply_filter,
+        style={"display": "flex", "flex_wrap": "wrap", "gap": "1rem", "align_items": "flex-end",
+               "margin": "1rem 0"},
+    )
+
+
+def case_list_content() -> rx.Component:
+    return rx.fragment(
+        rx.el.h1("Open investigations", style={"font_size": "1.6rem", "margin": "0 0 0.25rem"}),
+        rx.el.p("Cases with a late duty come first, then by the next deadline. Counts are of what the Victims' "
+                "Code says each victim must be told.", style={"color": MUTED, "margin": "0"}),
+        filter_form(),
+        rx.cond(
+            CaseList.rows.length() > 0,
+            rx.box(rx.el.table(
+                rx.el.thead(rx.el.tr(*[rx.el.th(h, scope="col", style=HEAD) for h in (
+                    "Case", "Offence", "Officer", "Enhanced", "Late", "With a person", "Due", "Done", "Next due")])),
+                rx.el.tbody(rx.foreach(CaseList.rows, case_row)),
+                class_name="board-table", id="case-list",
+                style={"border_collapse": "collapse", "width": "100%", "font_size": "0.95rem"},
+            ), style={"overflow_x": "auto"}),
+            rx.cond(CaseList.loaded,
+                    rx.el.p(rx.cond(CaseList.only == "mine",
+                                    "No open cases for that collar number. Enter yours and press Apply.",
+                                    "No open cases match."), style={"font_size": "1.1rem"})),
+        ),
+    )
+
+
+def cases_page() -> rx.Component:
+    return page(
+        "Investigations: open cases",
+        signed_in(case_list_content()),
+        wide=True,
+        right=rx.cond(StaffState.role != "", sign_out(), rx.fragment()),
+    )
+
+
+# ---- /case?occ=… -------------------------------------------------------------------------------------------
+
+def fact(term: str, *value) -> rx.Component:
+    return rx.el.div(
+        rx.el.dt(term, style={"font_weight": "700"}),
+        rx.el.dd(*value, style={"margin": "0"}),
+        style={"padding": "0.35rem 0", "border_bottom": "1px solid #b1b4b6"},
+    )
+
+
+def case_header() -> rx.Component:
+    h = CaseDetail.header
+    return rx.fragment(
+        rx.el.h1(h["crime_reference"], id="case-title", style={"font_size": "1.6rem", "margin": "0.25rem 0 0"}),
+        rx.el.p("Occurrence ", h["occurrence_number"], ", ", h["classification"], style={"margin": "0"}),
+        rx.el.dl(
+            fact("Reported", h["reported"]),
+            fact("Recorded", h["recorded"]),
+            fact("Officer in charge", h["oic"]),
+            fact("Enhanced rights", h["enhanced"],
+                 rx.cond(h["enhanced_reasons"] != "", rx.el.span(": ", h["enhanced_reasons"]))),
+            fact("Flags", h["flags"]),
+            fact("Case status", h["status"]),
+            fact("Victim prefers", h["preferred_channel"]),
+            fact("Safe contact", rx.cond(
+                h["safe_contact_confirmed"] == "yes", rx.el.span(h["safe_contact"]),
+                rx.el.strong(h["safe_contact"], style={"color": WARNING}))),
+            fact("Contact details", h["contacts"],
+                 rx.cond(h["updates"] != "", rx.el.div(rx.el.strong(h["updates"])))),
+            fact("Last update to the victim", h["last_update"]),
+            fact("Routine updates", h["routine_every"]),
+            fact("Victim's needs", h["needs"]),
+            id="case-facts",
+            style={"display": "grid", "grid_template_columns": "repeat(auto-fit, minmax(15rem, 1fr))",
+                   "column_gap": "1.5rem", "margin": "1rem 0"},
+        ),
+    )
+
+
+def frequency_form() -> rx.Component:
+    """How often the victim agreed to hear when nothing has happened (the Code lets them choose)."""
+    return rx.el.form(
+        rx.el.label("Routine updates agreed with the victim: every how many days? (empty for the Code's default)",
+                    html_for="every-days", style={"display": "block", "font_weight": "700"}),
+        rx.el.div(
+            rx.el.input(id="every-days", name="every_days", type="number", min="1", max="90", inputmode="numeric",
+                        default_value=CaseDetail.header["routine_every_days"], key=CaseDetail.occ,
+                        style={**FIELD, "width": "6rem"}),
+            rx.el.button("Save", type="submit", style=BUTTON),
+            style={"display": "flex", "gap": "0.75rem", "align_items": "center", "margin_top": "0.35rem"},
+        ),
+        on_submit=CaseDetail.agree_frequency,
+        id="frequency-form",
+        style={"margin": "0.5rem 0 1rem"},
+    )
+
+
+def duty_row(duty: rx.Var) -> rx.Component:
+    return rx.el.tr(
+        _cell("Owed", rx.el.div(duty["title"]), rx.el.div(duty["right"], " of the Victims' Code",
+                                                          style={"color": MUTED, "font_size": "0.9rem"})),
+        _cell("Due by", rx.el.span(duty["due"], style=NOWRAP)),
+        _cell("Status", tone_badge(duty["status_label"], duty["tone"]),
+              rx.el.div(duty["status_detail"], style={"font_size": "0.9rem", "margin_top": "0.2rem"})),
+        data_key=duty["key"],
+        data_tone=duty["tone"],
+        class_name="duty-row",
+    )
+
+
+def duties_table() -> rx.Component:
+    return rx.cond(
+        CaseDetail.duties.length() > 0,
+        rx.box(rx.el.table(
+            rx.el.thead(rx.el.tr(*[rx.el.th(h, scope="col", style=HEAD) for h in ("Owed", "Due by", "Status")])),
+            rx.el.tbody(rx.foreach(CaseDetail.duties, duty_row)),
+            class_name="board-table", id="duties",
+            style={"border_collapse": "collapse", "width": "100%"},
+        ), style={"overflow_x": "auto"}),
+        rx.el.p("Nothing is owed yet: the victim is not linked to this case in the records system."),
+    )
+
+
+def complete_form(task: rx.Var) -> rx.Component:
+    ident = "how-" + task["id"]
+    note = "note-" + task["id"]
+    label = {"display": "block", "font_weight": "700", "margin_top": "0.5rem"}
+    return rx.el.form(
+        rx.el.input(type="hidden", name="task_id", value=task["id"]),
+        rx.el.label("How was the victim told?", html_for=ident, style=label),
+        rx.el.select(
+            rx.el.option("Choose…", value=""),
+            *[rx.el.option(text, value=key) for key, text in TASK_OUTCOMES.items()],
+            id=ident, name="how_told", default_value="", style={**FIELD, "max_width": "100%"},
+        ),
+        rx.el.label("Note (optional)", html_for=note, style=label),
+        rx.el.input(id=note, name="note", type="text", max_length=300, autocomplete="off",
+                    style={**FIELD, "width": "100%", "max_width": "32rem", "box_sizing": "border-box"}),
+        rx.el.div(rx.el.button("Mark as done", type="submit", style=BUTTON), style={"margin_top": "0.75rem"}),
+        on_submit=CaseDetail.complete_task,
+        class_name="complete-task",
+        style={"margin_top": "0.5rem", "padding_top": "0.5rem", "border_top": "1px solid #b1b4b6"},
+    )
+
+
+def task_card(task: rx.Var) -> rx.Component:
+    small = {"margin": "0.15rem 0", "font_size": "0.95rem"}
+    return rx.el.li(
+        rx.el.div(
+            rx.el.strong(task["title"]),
+            tone_badge(task["status_label"], task["tone"]),
+            style={"display": "flex", "flex_wrap": "wrap", "gap": "0.5rem", "align_items": "baseline"},
+        ),
+        rx.el.p("For ", task["assignee"], rx.cond(task["due"] != "", rx.el.span(", due by ", task["due"])),
+                style=small),
+        rx.el.p(task["detail"], style={**small, "color": MUTED}),
+        rx.cond(task["escalated"] != "", rx.el.p(rx.el.strong(task["escalated"]), style=small)),
+        rx.cond(task["open"] != "yes", rx.el.p(
+            rx.el.span(task["result"]),
+            rx.cond(task["completed_by"] != "", rx.el.span(", recorded by ", task["completed_by"])),
+            rx.cond(task["completed"] != "", rx.el.span(", ", task["completed"])),
+            rx.cond(task["outcome"] != "", rx.el.span(". ", task["outcome"])),
+            style=small)),
+        rx.cond((task["open"] == "yes") & CaseDetail.can_complete, complete_form(task)),
+        data_task=task["id"],
+        data_status=task["status"],
+        class_name="task",
+        style={"border": "1px solid #b1b4b6", "border_left": f"5px solid {ACCENT}", "padding": "0.75rem",
+               "margin_bottom": "0.75rem", "list_style": "none"},
+    )
+
+
+def tasks_section() -> rx.Component:
+    alert = {"padding": "0.5rem 0.75rem", "font_weight": "700", "color": "#0b0c0c"}
+    return rx.fragment(
+        rx.el.h2("Tasks for people", style=H2),
+        rx.cond(CaseDetail.error != "", rx.el.p(CaseDetail.error, role="alert", id="task-error",
+                                                 style={**alert, "border_left": f"6px solid {WARNING}"})),
+        rx.cond(CaseDetail.notice != "", rx.el.p(CaseDetail.notice, role="status", id="task-notice",
+                                                  style={**alert, "border_left": "6px solid #00703c"})),
+        rx.cond(CaseDetail.tasks.length() > 0,
+                rx.el.ul(rx.foreach(CaseDetail.tasks, task_card), style={"padding": "0", "margin": "0"}),
+                rx.el.p("No tasks: automation is telling the victim.")),
+    )
+
+
+def timeline_item(item: rx.Var) -> rx.Component:
+    return rx.el.li(
+        rx.el.div(rx.el.strong(item["when"]), rx.el.span(" · ", item["audience"], style={"color": MUTED})),
+        rx.cond(item["text"] != "", rx.el.div(item["text"])),
+        rx.cond(item["staff_text"] != "", rx.el.div(item["staff_text"], style={"color": MUTED})),
+        style={"margin_bottom": "0.6rem"},
+    )
+
+
+def case_content() -> rx.Component:
+    return rx.fragment(
+        rx.el.p(rx.el.a("All open cases", href="/cases"), style={"margin": "0"}),
+        rx.cond(
+            CaseDetail.found,
+            rx.fragment(
+                case_header(),
+                rx.el.h2("What the victim is owed", style=H2),
+                duties_table(),
+                rx.cond(CaseDetail.can_complete, frequency_form()),
+                tasks_section(),
+                rx.el.h2("Timeline", style=H2),
+                rx.cond(CaseDetail.timeline.length() > 0,
+                        rx.el.ol(rx.foreach(CaseDetail.timeline, timeline_item),
+                                 style={"padding_left": "1.2rem"}, id="timeline"),
+                        rx.el.p("Nothing yet.")),
+                rx.el.h2("Messages to the victim about this case", style=H2),
+                rx.cond(CaseDetail.messages.length() > 0, message_table(CaseDetail.messages),
+                        rx.el.p("No messages.")),
+            ),
+            rx.el.p("No case with that occurrence number."),
+        ),
+    )
+
+
+def case_page() -> rx.Component:
+    return page(
+        "Investigation: one case",
+        signed_in(case_content()),
+        wide=True,
+        right=rx.cond(StaffState.role != "", sign_out(), rx.fragment()),
+    )

@@ -1,0 +1,89 @@
+"""The investigation journey's tables: the recorded crime, the Code's duties to its victim, its timeline. Every change to them is an Alembic migration in `alembic/versions/`."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Optional
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from rxapp.plumbing.columns import UTCDateTime, utc_field, utcnow
+
+
+class Occurrence(SQLModel, table=True):
+    """A crime recorded in the records system (NICHE), and the victim the force owes updates to."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    occurrence_number: str = Field(max_length=40, unique=True, index=True)
+    crime_reference: Optional[str] = Field(default=None, max_length=40)
+    classification_code: str = Field(default="", max_length=20)
+    classification_text: str = Field(default="", max_length=200)
+    reported_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    recorded_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    incident_urn: Optional[str] = Field(default=None, max_length=64)  # the STORM incident it came from
+    incident_id: Optional[int] = Field(default=None, foreign_key="incident.id", index=True)
+    victim_id: Optional[int] = Field(default=None, foreign_key="victim.id", index=True)
+    flags: str = Field(default="", max_length=300)  # comma-separated contract flags
+    oic_collar: Optional[str] = Field(default=None, max_length=40, index=True)
+    oic_name: Optional[str] = Field(default=None, max_length=200)
+    oic_email: Optional[str] = Field(default=None, max_length=320)
+    oic_team: Optional[str] = Field(default=None, max_length=200)
+    enhanced: bool = False
+    enhanced_reasons: str = Field(default="", max_length=1000)  # "; "-separated plain English
+    status: str = Field(default="open", max_length=20, index=True)  # open, finalised
+    result: Optional[str] = Field(default=None, max_length=200)
+    finalised_at: Optional[datetime] = utc_field()
+    last_update_at: Optional[datetime] = utc_field()  # when the victim was last sent any update about it
+    # How often the victim and the officer agreed routine updates should come; null: the Code's default.
+    routine_every_days: Optional[int] = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Duty(SQLModel, table=True):
+    """Something the Code says the victim must be told (or given), by when, and how it was met.
+
+    state: due (automation is on it), handed (a task for a person), done, cancelled (no longer owed).
+    `late` is set once the deadline passed before it was done. `check_at` is when the deadline sweep must
+    look at it next (null when it never needs to): the sweep reads only rows whose check_at has come, by
+    index, so its cost follows the work due, not the number of open cases.
+    """
+
+    __table_args__ = (sa.UniqueConstraint("occurrence_id", "key", name="uq_duty_occurrence_key"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    occurrence_id: int = Field(foreign_key="occurrence.id", index=True)
+    victim_id: Optional[int] = Field(default=None, foreign_key="victim.id")
+    key: str = Field(max_length=120)  # e.g. written_confirmation, support_referral, routine:2, event:<change>
+    milestone: str = Field(max_length=60)  # the rules file's milestone (or "routine_update")
+    right: int
+    title: str = Field(max_length=300)
+    triggered_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    due_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    state: str = Field(default="due", max_length=20, index=True)
+    late: bool = False
+    done_at: Optional[datetime] = utc_field()
+    done_how: Optional[str] = Field(default=None, max_length=200)
+    # The message or task that met it (plain ids: message and task already point back at their duty).
+    message_id: Optional[int] = None
+    task_id: Optional[int] = None
+    template: Optional[str] = Field(default=None, max_length=60)
+    personalisation: str = Field(default="{}", sa_type=sa.Text)
+    check_at: Optional[datetime] = utc_field(index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class OccurrenceEvent(SQLModel, table=True):
+    """The case's timeline: what happened, in words for the victim (`text`) and for staff (`staff_text`).
+    Rows with `public` false are for staff only (an escalation, a reason not to be shown)."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    occurrence_id: int = Field(foreign_key="occurrence.id", index=True)
+    at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    kind: str = Field(max_length=40)
+    public: bool = True
+    text: str = Field(default="", max_length=500)
+    staff_text: str = Field(default="", max_length=1000)
+    change_id: Optional[str] = Field(default=None, max_length=100)
+

@@ -1,0 +1,272 @@
+"""What the staff case pages show about the investigation journey, built from the database as plain dicts of
+strings: the open cases with what is owed on each (`case_list_rows`), and one case whole (`case_detail`).
+
+No rules are decided here: a duty's status comes from `domain.journey.duty_status`, and the words for how a
+victim was told from the journey service. The victim's phone number, email and address never appear in
+clear (masked as in the message history); every time is London time.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+import sqlalchemy as sa
+from sqlmodel import Session, func, select
+
+from rxapp.domain.journey import SAFE_CONTACT_FLAGS, duty_status, when_words
+from rxapp.messaging.views import mask, message_rows
+from rxapp.investigation.service import TASK_OUTCOMES
+from rxapp.investigation.models import Duty, Occurrence, OccurrenceEvent
+from rxapp.tasks.models import Task
+from rxapp.victims.models import Victim, VictimContactState
+
+LIST_LIMIT = 200
+OPEN_DUTY_STATES = ("due", "handed")
+FILTERS = ("all", "late", "mine")
+
+CHANNEL_WORDS = {"SMS": "Text message", "EMAIL": "Email", "LETTER": "Letter", "PHONE": "Phone call"}
+CLOSED_BY_WORDS = {"sms": "by text", "email": "by email", "records": "recorded in the records system"}
+NOT_TOLD = ("declined", "not_reached")  # closed, but the victim was not told
+TASK_STATUS_WORDS = {"open": "Open", "done": "Done", "cancelled": "No longer needed"}
+# Journey messages by template; anything not listed is shown by its own name in plain words.
+JOURNEY_TEMPLATE_LABELS = {
+    "crime_recorded": "Crime recorded: written confirmation",
+    "routine_no_news": "Routine update (nothing new yet)",
+    "support_referral_made": "Support referral made",
+    "vps_offer": "Victim Personal Statement offer",
+    "oic_changed": "New officer in charge",
+}
+# Which count a duty's status label goes in on the case list: each duty is counted once.
+STATUS_BUCKET = {"Late": "late", "With a person (late)": "late", "With a person": "with_person", "Due": "due",
+                 "Done": "done", "Done late": "done"}
+
+
+def _when(at: Optional[datetime]) -> str:
+    return when_words(at) if at else ""
+
+
+def _flag_words(flags: str) -> str:
+    return ", ".join(f.replace("_", " ").lower() for f in flags.split(",") if f)
+
+
+def _template_label(template: str) -> str:
+    if template in JOURNEY_TEMPLATE_LABELS:
+        return JOURNEY_TEMPLATE_LABELS[template]
+    if template.startswith("update_"):
+        return "Update: " + template[len("update_"):].replace("_", " ")
+    return template.replace("_", " ").capitalize()
+
+
+def normalise_collar(text: str) -> str:
+    """'pc 4127', 'PC4127 ' and 'PC 4127' are the same officer."""
+    return "".join((text or "").split()).upper()[:40]
+
+
+def _status(duty: Duty, now: datetime, assignee: Optional[str] = None):
+    return duty_status(state=duty.state, due_at=duty.due_at, done_at=duty.done_at, done_how=duty.done_how,
+                       late=duty.late, now=now, assignee=assignee)
+
+
+# ---- the list of open cases ---------------------------------------------------------------------------
+
+def case_list_rows(session: Session, now: datetime, *, only: Optional[str] = None,
+                   collar: str = "") -> list[dict]:
+    """Open cases, most urgent first: those with a late duty, then by the earliest duty still owed.
+    `only`: None or "all"; "late" (a duty is late); "mine" (the officer in charge is `collar`)."""
+    if only == "mine" and not normalise_collar(collar):
+        return []
+    open_duty = Duty.state.in_(OPEN_DUTY_STATES)
+    # Ordering and the "late" filter are done by the database so that only the shown rows are loaded. The
+    # test is duty_status's own: still owed, and marked late or past its deadline.
+    overdue = sa.and_(open_duty, sa.or_(Duty.late == True, Duty.due_at < now))  # noqa: E712
+    owed = (select(Duty.occurrence_id.label("occurrence_id"),
+                   func.max(sa.case((overdue, 1), else_=0)).label("any_late"),
+                   func.min(sa.case((open_duty, Duty.due_at), else_=None)).label("next_due"))
+            .group_by(Duty.occurrence_id).subquery())
+    any_late = func.coalesce(owed.c.any_late, 0)
+    q = (select(Occurrence).outerjoin(owed, owed.c.occurrence_id == Occurrence.id)
+         .where(Occurrence.status == "open")
+         .order_by(any_late.desc(), owed.c.next_due.is_(None), owed.c.next_due, Occurrence.occurrence_number)
+         .limit(LIST_LIMIT))
+    if only == "late":
+        q = q.where(any_late == 1)
+    elif only == "mine":
+        q = q.where(func.upper(func.replace(Occurrence.oic_collar, " ", "")) == normalise_collar(collar))
+    occurrences = session.exec(q).all()
+    if not occurrences:
+        return []
+    duties: dict[int, list[Duty]] = {o.id: [] for o in occurrences}
+    for duty in session.exec(select(Duty).where(Duty.occurrence_id.in_(list(duties)))):
+        duties[duty.occurrence_id].append(duty)
+    rows = []
+    for o in occurrences:
+        counts = {"late": 0, "with_person": 0, "due": 0, "done": 0}
+        next_due = None
+        for duty in duties[o.id]:
+            bucket = STATUS_BUCKET.get(_status(duty, now).label)
+            if bucket:
+                counts[bucket] += 1
+            if duty.state in OPEN_DUTY_STATES and (next_due is None or duty.due_at < next_due):
+                next_due = duty.due_at
+        rows.append({
+            "occurrence_number": o.occurrence_number,
+            "crime_reference": o.crime_reference or "Not yet given",
+            "classification": o.classification_text or o.classification_code,
+            "flags": _flag_words(o.flags),
+            "oic": o.oic_collar or "None",
+            "enhanced": "Yes" if o.enhanced else "No",
+            **{k: str(v) for k, v in counts.items()},
+            "next_due": _when(next_due) or "Nothing owed",
+            "urgency": "bad" if counts["late"] else ("warn" if counts["with_person"] else "neutral"),
+        })
+    return rows
+
+
+# ---- one case -------------------------------------------------------------------------------------------
+
+def occurrence_by_number(session: Session, occurrence_number: str) -> Optional[Occurrence]:
+    if not occurrence_number or len(occurrence_number) > 40:
+        return None
+    return session.exec(select(Occurrence).where(Occurrence.occurrence_number == occurrence_number)).first()
+
+
+def case_detail(session: Session, occurrence_number: str, now: datetime) -> Optional[dict]:
+    """One case: its header, what the victim is owed, the tasks for people, its timeline and its messages."""
+    occ = occurrence_by_number(session, occurrence_number)
+    if occ is None:
+        return None
+    tasks = session.exec(select(Task).where(Task.occurrence_id == occ.id)
+                         .order_by(Task.created_at.desc(), Task.id.desc())).all()
+    assignees = {t.id: t.assignee for t in tasks}
+    duties = session.exec(select(Duty).where(Duty.occurrence_id == occ.id)
+                          .order_by(Duty.triggered_at, Duty.id)).all()
+    events = session.exec(select(OccurrenceEvent).where(OccurrenceEvent.occurrence_id == occ.id)
+                          .order_by(OccurrenceEvent.at, OccurrenceEvent.id)).all()
+    messages = message_rows(session, occurrence_id=occ.id, now=now)
+    for row in messages:
+        row["what"] = _template_label(row.get("template", ""))
+    return {
+        "header": _header(session, occ),
+        "duties": [_duty_row(d, now, assignees.get(d.task_id)) for d in duties],
+        "tasks": [_task_row(t, now) for t in tasks],
+        "timeline": [{
+            "when": _when(e.at), "text": e.text, "staff_text": e.staff_text,
+            "audience": "Shown to the victim" if e.public else "Staff only",
+        } for e in events],
+        "messages": messages,
+    }
+
+
+def _language_name(code: str) -> str:
+    """'pl' -> 'Polish' (Babel's English names), or the code itself if Babel does not know it."""
+    from babel import Locale
+
+    return Locale("en").languages.get((code or "").split("-")[0].lower(), code)
+
+
+def _header(session: Session, occ: Occurrence) -> dict:
+    victim = session.get(Victim, occ.victim_id) if occ.victim_id else None
+    state = session.get(VictimContactState, occ.victim_id) if occ.victim_id else None
+    flags = {f for f in occ.flags.split(",") if f}
+    safe = bool(state and state.safe_contact_confirmed)
+    if safe:
+        safe_words = "Confirmed"
+    elif flags & SAFE_CONTACT_FLAGS:
+        safe_words = "Not confirmed: no automated messages until it is"
+    else:
+        safe_words = "Not confirmed"
+    contacts = []
+    if victim is not None:
+        if victim.phone:
+            contacts.append(f"mobile {mask(victim.phone)}")
+        if victim.email:
+            contacts.append(f"email {mask(victim.email)}")
+        if victim.postal_address:
+            contacts.append("postal address on file")
+    oic = " ".join(x for x in (occ.oic_collar, occ.oic_name) if x)
+    needs = []
+    if victim is not None:
+        if (victim.language or "en") != "en":
+            needs.append(f"Messages in {_language_name(victim.language)}")
+        if victim.interpreter:
+            needs.append("Needs an interpreter")
+        if victim.accessibility:
+            needs.append(victim.accessibility)
+        if victim.contact_notes:
+            needs.append(f"Contact notes: {victim.contact_notes}")
+    return {
+        "needs": "; ".join(needs) or "None recorded",
+        "occurrence_number": occ.occurrence_number,
+        "crime_reference": occ.crime_reference or "Not yet given",
+        "classification": " ".join(x for x in (occ.classification_code, occ.classification_text) if x),
+        "reported": _when(occ.reported_at),
+        "recorded": _when(occ.recorded_at),
+        "oic": (oic + (f", {occ.oic_team}" if occ.oic_team else "")) or "No officer in charge yet",
+        "enhanced": "Yes" if occ.enhanced else "No",
+        "enhanced_reasons": occ.enhanced_reasons,
+        "flags": _flag_words(occ.flags) or "none",
+        "status": "Open" if occ.status == "open" else f"Finalised: {occ.result or 'no result given'}",
+        "victim": "Linked" if victim is not None else "Not linked yet",
+        "preferred_channel": CHANNEL_WORDS.get((victim.preferred_channel or "").upper(), "Not said")
+        if victim is not None else "Not known",
+        "safe_contact": safe_words,
+        "safe_contact_confirmed": "yes" if safe else "",
+        "updates": "Opted out of automated updates" if state and state.opted_out_all else "",
+        "contacts": ", ".join(contacts) or "none on file",
+        "last_update": _when(occ.last_update_at) or "Not yet",
+        "routine_every": (f"Every {occ.routine_every_days} days, as agreed with the victim"
+                          if occ.routine_every_days else "The Code's default (every 28 days once updates begin)"),
+        "routine_every_days": str(occ.routine_every_days or ""),
+    }
+
+
+def _duty_row(duty: Duty, now: datetime, assignee: Optional[str]) -> dict:
+    status = _status(duty, now, assignee)
+    return {
+        "id": str(duty.id),
+        "key": duty.key,
+        "title": duty.title,
+        "right": f"Right {duty.right}",
+        "due": _when(duty.due_at),
+        "status_label": status.label,
+        "status_detail": status.detail,
+        "tone": status.tone,
+        "done_how": duty.done_how or "",
+    }
+
+
+def _task_row(task: Task, now: datetime) -> dict:
+    is_open = task.status == "open"
+    escalated = ""
+    if task.escalated_at:
+        escalated = f"Escalated to {task.escalated_to or 'a supervisor'}, {when_words(task.escalated_at)}"
+    # The service's own words; a task closed by a message or by the records system says so.
+    how = TASK_OUTCOMES.get(task.how_told or "") or CLOSED_BY_WORDS.get(task.how_told or "", task.how_told or "")
+    late = is_open and task.due_at is not None and task.due_at < now
+    if is_open:
+        label, tone, result = ("Open, past its deadline", "bad", "") if late else ("Open", "warn", "")
+    elif task.how_told in NOT_TOLD:
+        label, tone, result = "Closed", "warn", how[:1].upper() + how[1:]
+    elif task.status == "done":
+        label, tone = "Done", "good"
+        result = "Recorded in the records system" if task.how_told == "records" else (f"Told {how}" if how else "")
+    else:
+        label, tone, result = TASK_STATUS_WORDS.get(task.status, task.status), "neutral", ""
+    return {
+        "id": str(task.id),
+        "title": task.title,
+        "detail": task.detail,
+        "assignee": task.assignee or "Not assigned",
+        "due": _when(task.due_at),
+        "late": "yes" if late else "",
+        "status": task.status,
+        "status_label": label,
+        "tone": tone,
+        "result": result,
+        "open": "yes" if is_open else "",
+        "escalated": escalated,
+        "how_told": how,
+        "completed_by": task.completed_by or "",
+        "completed": _when(task.completed_at),
+        "outcome": task.outcome or "",
+    }

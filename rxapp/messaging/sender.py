@@ -1,0 +1,318 @@
+"""The outbox sender: delivers queued messages exactly once.
+
+One pass (`run_once`):
+1. Messages that may already have reached the provider (a previous attempt whose answer was never stored,
+   e.g. the process was killed between the provider's answer and the commit) are looked up at the provider
+   by their reference first; found ones are marked sent and never sent again.
+2. Every other due message goes through the safety rules: held (with the time it may go), blocked (with the
+   reason, and a task for a person where the Code still requires contact) or marked `sending` and committed
+   before the provider is called.
+3. Sends run concurrently; each answer is stored in its own short transaction.
+Runs in the one elected runner process (see `rxapp/runner.py`); on PostgreSQL the claim also uses
+`FOR UPDATE SKIP LOCKED` so a second sender could never take the same row.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import signal
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Optional
+
+from sqlmodel import select
+
+from rxapp.plumbing.db import engine, session_scope
+from rxapp.domain import safety
+from rxapp.messaging.outbox import (
+    fall_back,
+    log_event,
+    no_longer_relevant,
+    open_task,
+    render_for_send,
+    safety_context,
+    task_due,
+)
+from rxapp.messaging.models import Message
+from rxapp.plumbing.columns import utcnow
+
+log = logging.getLogger(__name__)
+DUE_STATUSES = ("queued", "held", "retry")
+GIVE_UP_AFTER = timedelta(hours=24)  # then a person takes over (Notify itself stops trying texts after 72 hours)
+LIVE_AT_PROVIDER = ("created", "sending", "pending", "sent", "delivered", "accepted")
+
+
+@dataclass
+class Outgoing:
+    message_id: int
+    reference: str
+    channel: str
+    destination: str
+    subject: str
+    body: str
+
+
+@dataclass
+class PassResult:
+    sent: int = 0
+    held: int = 0
+    blocked: int = 0
+    retried: int = 0
+    failed: int = 0
+    recovered: int = 0
+    errors: list[str] = field(default_factory=list)
+    incidents: set[int] = field(default_factory=set)  # whose message history changed in a way staff see
+
+
+class OutboxSender:
+    def __init__(self, db_url: Optional[str] = None, *, notify=None, smtp=None, sms_template_id: str = "",
+                 email_template_id: str = "", email_via: str = "notify", concurrency: int = 16, batch: int = 500,
+                 stale_after: timedelta = timedelta(seconds=60), rules: safety.SafetyRules | None = None,
+                 now=utcnow):
+        self.db_url = db_url
+        self.notify, self.smtp = notify, smtp
+        self.sms_template_id, self.email_template_id = sms_template_id, email_template_id
+        self.email_via = email_via
+        self.concurrency, self.batch = concurrency, batch
+        self.stale_after = stale_after
+        self.rules = rules or safety.SafetyRules()
+        self._now = now
+        self._postgres = (db_url or str(engine().url)).startswith("postgresql")
+
+    # ---- one pass ---------------------------------------------------------------------------------
+
+    async def run_once(self) -> PassResult:
+        result = PassResult()
+        now = self._now()
+        to_check = await asyncio.to_thread(self._maybe_sent, now)
+        found = await self._check_provider(to_check)
+        checked = {message_id for message_id, _, _ in to_check}
+        outgoing = await asyncio.to_thread(self._claim, now, found, checked, result)
+        if outgoing:
+            gate = asyncio.Semaphore(self.concurrency)
+            answers: list[tuple[int, str]] = []
+
+            async def one(item: Outgoing):
+                async with gate:
+                    provider_id = await self._deliver(item, result)
+                    if provider_id is not None:
+                        answers.append((item.message_id, provider_id))
+
+            await asyncio.gather(*(one(item) for item in outgoing))
+            if os.environ.get("VJ_FAILPOINT") == "after_provider_answer" and answers:
+                # Fault tests only: die exactly between the provider's answers and the commit.
+                os.kill(os.getpid(), signal.SIGKILL)
+            # One commit for the pass's answers: until it lands they stay "sending", and a restart looks
+            # each one up at the provider before anything is sent again.
+            await asyncio.to_thread(self._store_sent, answers)
+            result.sent += len(answers)
+        return result
+
+    async def drain(self, max_passes: int = 1000) -> PassResult:
+        """Passes until nothing is due (for tests, the CLI and benchmarks)."""
+        total = PassResult()
+        for _ in range(max_passes):
+            r = await self.run_once()
+            for name in ("sent", "held", "blocked", "retried", "failed", "recovered"):
+                setattr(total, name, getattr(total, name) + getattr(r, name))
+            total.errors += r.errors
+            total.incidents |= r.incidents
+            if not (r.sent or r.retried or r.recovered or r.blocked or r.held or r.failed):
+                break
+        return total
+
+    # ---- step 1: did an earlier attempt get through? ----------------------------------------------
+
+    def _maybe_sent(self, now: datetime) -> list[tuple[int, str, str]]:
+        stale = now - self.stale_after
+        with session_scope(self.db_url) as session:
+            q = select(Message.id, Message.reference, Message.channel).where(
+                ((Message.status == "sending") & (Message.sending_since <= stale))
+                | ((Message.status == "retry") & (Message.due_at <= now) & (Message.attempts > 0))
+            ).limit(self.batch)
+            return list(session.exec(q))
+
+    async def _check_provider(self, candidates) -> dict[int, Optional[str]]:
+        """message id -> provider id for messages the provider already has (live, not failed)."""
+        found: dict[int, Optional[str]] = {}
+        if not candidates or self.notify is None:
+            return found
+        for message_id, reference, channel in candidates:
+            if channel == "email" and self.email_via == "smtp":
+                continue  # SMTP has no look-up; the Message-ID header lets mail systems drop a repeat
+            try:
+                matches = await self.notify.find_by_reference(reference)
+            except Exception as exc:  # cannot tell: leave it for the next pass rather than risk a repeat
+                found[message_id] = "unknown"
+                log.warning("could not check a message at the provider (%s)", type(exc).__name__)
+                continue
+            live = [m for m in matches if m.status in LIVE_AT_PROVIDER or m.status == "delivered"]
+            if live:
+                found[message_id] = live[0].id
+        return found
+
+    # ---- step 2: safety rules, then claim ---------------------------------------------------------
+
+    def _claim(self, now: datetime, found: dict[int, Optional[str]], checked: set[int],
+               result: PassResult) -> list[Outgoing]:
+        outgoing: list[Outgoing] = []
+        stale = now - self.stale_after
+        with session_scope(self.db_url) as session:
+            q = (select(Message).where(
+                (Message.status.in_(DUE_STATUSES) & (Message.due_at <= now))
+                | ((Message.status == "sending") & (Message.sending_since <= stale)))
+                .order_by(Message.due_at, Message.id).limit(self.batch))
+            if self._postgres:
+                q = q.with_for_update(skip_locked=True)
+            for message in session.exec(q).all():
+                may_have_gone = message.status == "sending" or (message.status == "retry" and message.attempts > 0)
+                if may_have_gone and message.id not in checked:
+                    continue  # not looked up at the provider yet: next pass
+                provider_id = found.get(message.id)
+                if provider_id == "unknown":
+                    continue
+                if provider_id is not None:
+                    message.status, message.provider_id = "sent", provider_id
+                    message.sent_at = message.sent_at or now
+                    message.updated_at = now
+                    log_event(session, message, "sent", "found at the provider after an interrupted attempt")
+                    result.recovered += 1
+                    continue
+                stale_reason = no_longer_relevant(session, message)
+                if stale_reason:
+                    message.status, message.reason, message.updated_at = "cancelled", stale_reason, now
+                    log_event(session, message, "cancelled", stale_reason)
+                    continue
+                decision = safety.decide(safety_context(session, message, now), self.rules)
+                message.rule, message.reason, message.updated_at = decision.rule, decision.reason, now
+                if decision.action != "send" and message.incident_id:
+                    result.incidents.add(message.incident_id)
+                if decision.action == "hold":
+                    message.status, message.due_at = "held", decision.release_at or now + timedelta(minutes=5)
+                    log_event(session, message, "held", decision.reason)
+                    result.held += 1
+                    continue
+                if decision.action == "block":
+                    message.status = "blocked"
+                    log_event(session, message, "blocked", decision.reason)
+                    if decision.make_task:
+                        task = open_task(session, kind="contact_victim", title="Tell the victim in person",
+                                         detail=f"An automated '{message.template}' message was stopped: "
+                                                f"{decision.reason} Tell the victim safely and record how.",
+                                         incident_id=message.incident_id, victim_id=message.victim_id,
+                                         message_id=message.id, due_at=task_due(session, message, now),
+                                         occurrence_id=message.occurrence_id, duty_id=message.duty_id)
+                        log_event(session, message, "task", f"task {task.id} for a person")
+                    result.blocked += 1
+                    continue
+                try:
+                    rendered = render_for_send(session, message)
+                except Exception as exc:
+                    message.status, message.reason = "failed", f"could not render: {type(exc).__name__}"
+                    log_event(session, message, "failed", message.reason)
+                    result.failed += 1
+                    continue
+                message.status, message.sending_since = "sending", now
+                message.attempts += 1
+                outgoing.append(Outgoing(message.id, message.reference, message.channel, message.destination,
+                                         rendered.subject or "", rendered.body))
+        return outgoing
+
+    # ---- step 3: send and store the answer --------------------------------------------------------
+
+    async def _deliver(self, item: Outgoing, result: PassResult) -> Optional[str]:
+        try:
+            return await self._send(item)
+        except Exception as exc:
+            retryable = bool(getattr(exc, "retryable", True))
+            await asyncio.to_thread(self._store_failure, item.message_id, exc, retryable)
+            if retryable:
+                result.retried += 1
+            else:
+                result.failed += 1
+            result.errors.append(type(exc).__name__)
+            return None
+
+    async def _send(self, item: Outgoing) -> str:
+        if item.channel == "sms":
+            sent = await self.notify.send_sms(item.destination, self.sms_template_id, {"body": item.body},
+                                              item.reference)
+            return sent.id
+        if self.email_via == "smtp":
+            await self.smtp.send(item.destination, item.subject, item.body, item.reference)
+            return "smtp:" + item.reference
+        sent = await self.notify.send_email(item.destination, self.email_template_id,
+                                            {"subject": item.subject, "body": item.body}, item.reference)
+        return sent.id
+
+    def _store_sent(self, answers: list[tuple[int, str]]) -> None:
+        if not answers:
+            return
+        now = self._now()
+        with session_scope(self.db_url) as session:
+            for message_id, provider_id in answers:
+                message = session.get(Message, message_id)
+                message.status, message.provider_id, message.sent_at = "sent", provider_id, now
+                message.updated_at, message.sending_since = now, None
+                log_event(session, message, "sent", f"accepted by the provider on attempt {message.attempts}")
+
+    def _store_failure(self, message_id: int, exc: Exception, retryable: bool) -> None:
+        now = self._now()
+        detail = f"{type(exc).__name__} {getattr(exc, 'status_code', '') or ''}".strip()
+        with session_scope(self.db_url) as session:
+            message = session.get(Message, message_id)
+            message.updated_at, message.sending_since = now, None
+            if retryable and now - message.created_at < GIVE_UP_AFTER:
+                # Exponential backoff with jitter; a rate limit waits at least a minute.
+                base = 60 if getattr(exc, "status_code", None) == 429 else 2 ** message.attempts
+                delay = min(600, base) * (0.5 + random.random() / 2)
+                if getattr(exc, "outcome_unknown", True):
+                    # The provider may still be working on the request we gave up on: wait until it must
+                    # have finished, so the look-up before the retry sees it if it went through.
+                    delay = max(delay, self.stale_after.total_seconds())
+                message.status, message.due_at = "retry", now + timedelta(seconds=delay)
+                message.reason = f"provider error ({detail}); retrying"
+                log_event(session, message, "retry", message.reason)
+            else:
+                message.status = "failed"
+                message.reason = f"provider refused the message ({detail})"
+                log_event(session, message, "failed", message.reason)
+                fall_back(session, message, now)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m rxapp.sender --once`: one drain of the outbox with the configured providers."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m rxapp.sender", description="Deliver the outbox")
+    parser.add_argument("--once", action="store_true", help="drain what is due, then exit")
+    parser.add_argument("--stale-after", type=float, default=60.0,
+                        help="seconds after which an unanswered attempt is checked at the provider")
+    args = parser.parse_args(argv)
+    from rxapp.plumbing.db import migrate
+    from rxapp.plumbing.runner import build_sender
+
+    migrate()
+    sender = build_sender()
+    if sender is None:
+        print("error: configure NOTIFY_API_KEY (and NOTIFY_BASE_URL) or SMTP_URL", file=__import__("sys").stderr)
+        return 2
+    sender.stale_after = timedelta(seconds=args.stale_after)
+
+    async def _go():
+        while True:
+            result = await sender.drain()
+            print(f"sent {result.sent}, recovered {result.recovered}, held {result.held}, blocked {result.blocked}, "
+                  f"retry {result.retried}, failed {result.failed}", flush=True)
+            if args.once:
+                return
+            await asyncio.sleep(1)
+
+    asyncio.run(_go())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

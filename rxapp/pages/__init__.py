@@ -1,1 +1,0 @@
-"""Pages: render state, nothing else."""

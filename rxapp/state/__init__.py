@@ -1,1 +1,0 @@
-"""Reflex states: they only hold what a page renders; every handler authorises from server-side facts."""
