@@ -42,7 +42,7 @@ class RemoteNotify:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen([sys.executable, "-m", "integrations.govuk_notify.server", "--port",
+        self.proc = subprocess.Popen([sys.executable, "-m", "integrations.govuk_notify.simulator", "--port",
                                       str(self.port), "--rate-limit", str(rate_limit)], cwd=ROOT,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.http = httpx.Client(timeout=30)
@@ -110,7 +110,7 @@ def _queue(url: str, count: int) -> list[str]:
 
 def _sender(url, server, clock, timeout=5.0, concurrency=16):
     from integrations.govuk_notify.client import NotifyClient
-    from integrations.govuk_notify.server import DEFAULT_EMAIL_TEMPLATE_ID, DEFAULT_SMS_TEMPLATE_ID, DEMO_API_KEY
+    from integrations.govuk_notify.simulator import DEFAULT_EMAIL_TEMPLATE_ID, DEFAULT_SMS_TEMPLATE_ID, DEMO_API_KEY
     from rxapp.messaging.sender import OutboxSender
 
     return OutboxSender(url, notify=NotifyClient(DEMO_API_KEY, server.url, timeout=timeout),

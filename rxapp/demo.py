@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from integrations.govuk_notify.server import DEFAULT_EMAIL_TEMPLATE_ID, DEFAULT_SMS_TEMPLATE_ID, DEMO_API_KEY
+from integrations.govuk_notify.simulator import DEFAULT_EMAIL_TEMPLATE_ID, DEFAULT_SMS_TEMPLATE_ID, DEMO_API_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         create_user(session, "oic.demo", password, "officer", "Demo officer")
         create_user(session, "supervisor.demo", password, "supervisor", "Demo supervisor")
 
-    notify = subprocess.Popen([sys.executable, "-m", "integrations.govuk_notify.server", "--port",
+    notify = subprocess.Popen([sys.executable, "-m", "integrations.govuk_notify.simulator", "--port",
                                str(args.notify_port), "--api-key", DEMO_API_KEY,
                                "--callback-url", f"{base}/notify/delivery-receipts",
                                "--received-text-callback-url", f"{base}/notify/received-texts",

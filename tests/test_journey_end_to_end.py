@@ -14,7 +14,7 @@ import pytest
 from sqlmodel import select
 
 from integrations.govuk_notify.client import NotifyClient
-from integrations.govuk_notify.server import DEFAULT_EMAIL_TEMPLATE_ID, DEFAULT_SMS_TEMPLATE_ID, DEMO_API_KEY, NotifyServer
+from integrations.govuk_notify.simulator import DEFAULT_EMAIL_TEMPLATE_ID, DEFAULT_SMS_TEMPLATE_ID, DEMO_API_KEY, NotifyServer
 from integrations.niche.investigations import investigations
 from integrations.niche.poller import NichePoller
 from integrations.niche.simulator import NicheSimulator

@@ -16,7 +16,7 @@ import pytest
 from sqlmodel import select
 
 from integrations.govuk_notify.client import NotifyClient
-from integrations.govuk_notify.server import DEFAULT_EMAIL_TEMPLATE_ID, DEFAULT_SMS_TEMPLATE_ID, DEMO_API_KEY, NotifyServer
+from integrations.govuk_notify.simulator import DEFAULT_EMAIL_TEMPLATE_ID, DEFAULT_SMS_TEMPLATE_ID, DEMO_API_KEY, NotifyServer
 from integrations.niche.protocol import parse_change
 from rxapp.plumbing import config
 from rxapp.investigation import service as journey

@@ -34,7 +34,7 @@ from integrations.govuk_notify.client import (
     parse_api_key,
     validate_callback_token,
 )
-from integrations.govuk_notify.server import (
+from integrations.govuk_notify.simulator import (
     DEFAULT_EMAIL_TEMPLATE_ID,
     DEFAULT_SMS_TEMPLATE_ID,
     NotifyServer,
@@ -610,7 +610,7 @@ async def test_the_command_line_server(tmp_path, receiver):
                                       "body": "Hello ((name)), your crime reference is ((crime ref))."}]))
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "integrations.govuk_notify.server", "--port", str(port), "--api-key", API_KEY,
+        [sys.executable, "-m", "integrations.govuk_notify.simulator", "--port", str(port), "--api-key", API_KEY,
          "--callback-url", receiver.url("/notify/delivery-receipts"), "--callback-token", CALLBACK_TOKEN,
          "--templates", str(templates), "--receipt-delay", "0.01"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,

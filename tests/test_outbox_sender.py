@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import select
 
 from integrations.govuk_notify.client import NotifyClient
-from integrations.govuk_notify.server import DEFAULT_EMAIL_TEMPLATE_ID, DEFAULT_SMS_TEMPLATE_ID, DEMO_API_KEY, NotifyServer
+from integrations.govuk_notify.simulator import DEFAULT_EMAIL_TEMPLATE_ID, DEFAULT_SMS_TEMPLATE_ID, DEMO_API_KEY, NotifyServer
 from rxapp.plumbing import config
 from rxapp.attendance.service import AttendanceService
 from rxapp.plumbing.db import session_scope

@@ -3,7 +3,7 @@ our outbox reference, and reads received texts (replies such as STOP).
 
 Every request carries a fresh JWT (HS256, `{"iss": service_id, "iat": now}`) signed with the API key's
 secret, because Notify refuses a token more than 30 seconds old. The base URL is configurable so that the
-demo and the tests run this same code against the local server in `integrations.govuk_notify.server`.
+demo and the tests run this same code against the local server in `integrations.govuk_notify.simulator`.
 
 The client never retries on its own. Every failure becomes a `NotifyError` whose `retryable` says whether
 trying again may help (a rate limit, a Notify fault, a timeout, a lost connection) or cannot (a validation

@@ -127,7 +127,7 @@ class Feed:
 
 @pytest.fixture(scope="session")
 def live_app(tmp_path_factory):
-    from integrations.govuk_notify.server import DEFAULT_EMAIL_TEMPLATE_ID, DEFAULT_SMS_TEMPLATE_ID, DEMO_API_KEY, NotifyServer
+    from integrations.govuk_notify.simulator import DEFAULT_EMAIL_TEMPLATE_ID, DEFAULT_SMS_TEMPLATE_ID, DEMO_API_KEY, NotifyServer
 
     data = tmp_path_factory.mktemp("app")
     port = _free_port()
