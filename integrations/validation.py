@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
+import phonenumbers
+
 
 class Invalid(Exception):
     """A field that breaks the contract; the message is the reason kept with the dead letter."""
@@ -57,3 +59,25 @@ def code(body: dict, key: str, path: str, allowed: tuple[str, ...], quotable: re
         shown = f" '{value}'" if quotable.match(value) else ""
         raise Invalid(f"{join(path, key)}: unknown value{shown}")
     return value
+
+
+# Ofcom reserves these ranges for drama and examples, so they are never a real person's number;
+# `phonenumbers` calls them invalid, but the samples and the demo use them.
+_OFCOM_DRAMA_PREFIXES = ("+447700900", "+441632960")
+
+
+def normalise_phone(value: Optional[str]) -> Optional[str]:
+    """A UK (or international) phone number in E.164, or None when it cannot be a reachable number."""
+    if value is None or not value.strip():
+        return None
+    try:
+        number = phonenumbers.parse(value, "GB")
+    except phonenumbers.NumberParseException:
+        return None
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if phonenumbers.is_valid_number(number):
+        return e164
+    # A text to a wrong number would tell a stranger about a crime, so only exact drama numbers pass.
+    if len(e164) == 13 and e164.startswith(_OFCOM_DRAMA_PREFIXES):
+        return e164
+    return None

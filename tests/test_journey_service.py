@@ -19,7 +19,7 @@ from integrations.govuk_notify.client import NotifyClient
 from integrations.govuk_notify.simulator import DEFAULT_EMAIL_TEMPLATE_ID, DEFAULT_SMS_TEMPLATE_ID, DEMO_API_KEY, NotifyServer
 from integrations.niche.protocol import parse_change
 from rxapp.plumbing import config
-from rxapp.investigation import service as journey
+from rxapp.investigation import duties as journey
 from rxapp.attendance.service import AttendanceService
 from rxapp.plumbing.db import session_scope
 from rxapp.domain.code_rules import DEFAULT_PATH
@@ -462,7 +462,9 @@ async def test_an_agreed_update_frequency_moves_the_next_routine_update(db_url, 
 async def test_a_failed_delivery_hands_the_duty_to_a_person_with_the_codes_deadline(db_url):
     """A text the network refuses for good, to a victim with no email: the duty is owed again and becomes
     a task for the officer in charge, due by the Code's deadline for it."""
-    from rxapp.messaging.outbox import log_event, record_receipt
+    from integrations.govuk_notify.callbacks import parse_delivery_receipt
+    from rxapp.messaging.outbox import log_event
+    from rxapp.messaging.receipts import record_receipt
 
     at = datetime(2026, 3, 30, 10, 5, tzinfo=UTC)
     JourneyService(db_url, now=lambda: at).apply_page(_case(), "t-2")
@@ -474,7 +476,7 @@ async def test_a_failed_delivery_hands_the_duty_to_a_person_with_the_codes_deadl
         reference = message.reference
     assert duties(db_url, "26CL0090001")["written_confirmation"].state == "done"
     with session_scope(db_url) as s:
-        record_receipt(s, {"status": "permanent-failure", "reference": reference}, now=at + timedelta(minutes=5))
+        record_receipt(s, parse_delivery_receipt({"status": "permanent-failure", "reference": reference}), now=at + timedelta(minutes=5))
     duty = duties(db_url, "26CL0090001")["written_confirmation"]
     assert duty.state == "handed" and duty.done_at is None
     with session_scope(db_url) as s:

@@ -9,7 +9,11 @@ from sqlmodel import select
 
 from rxapp.attendance.service import AttendanceService
 from rxapp.plumbing.db import session_scope
-from rxapp.messaging.outbox import enqueue, is_stop, record_inbound, record_receipt
+from integrations.govuk_notify.callbacks import parse_delivery_receipt, parse_received_text
+from rxapp.domain.contact import is_stop
+from rxapp.messaging.outbox import enqueue
+from rxapp.messaging.receipts import record_receipt
+from rxapp.messaging.replies import record_inbound
 from rxapp.attendance.models import Incident
 from rxapp.messaging.models import InboundText, Message
 from rxapp.tasks.models import Task
@@ -65,9 +69,9 @@ def _message(db_url, victim_id, template="attendance_closed_no_crime") -> str:
 def test_receipts_record_delivery_and_repeat_safely(db_url):
     ref = _message(db_url, _victim(db_url))
     with session_scope(db_url) as s:
-        record_receipt(s, {"reference": ref, "status": "delivered", "id": "n-1"})
+        record_receipt(s, parse_delivery_receipt({"reference": ref, "status": "delivered", "id": "n-1"}))
     with session_scope(db_url) as s:
-        record_receipt(s, {"reference": ref, "status": "temporary-failure", "id": "n-1"})  # late, out of order
+        record_receipt(s, parse_delivery_receipt({"reference": ref, "status": "temporary-failure", "id": "n-1"}))  # late, out of order
         m = s.exec(select(Message).where(Message.reference == ref)).one()
         assert m.status == "delivered" and m.delivered_at is not None
 
@@ -77,7 +81,7 @@ def test_temporary_failure_is_retried_later(db_url):
     with session_scope(db_url) as s:
         s.exec(select(Message).where(Message.reference == ref)).one().attempts = 1
     with session_scope(db_url) as s:
-        m = record_receipt(s, {"reference": ref, "status": "temporary-failure"})
+        m = record_receipt(s, parse_delivery_receipt({"reference": ref, "status": "temporary-failure"}))
         assert m.status == "retry" and m.due_at > datetime.now(timezone.utc)
 
 
@@ -85,7 +89,7 @@ def test_permanent_failure_falls_back_to_email(db_url):
     victim_id = _victim(db_url, email="person@example.org")
     ref = _message(db_url, victim_id)
     with session_scope(db_url) as s:
-        record_receipt(s, {"reference": ref, "status": "permanent-failure"})
+        record_receipt(s, parse_delivery_receipt({"reference": ref, "status": "permanent-failure"}))
     with session_scope(db_url) as s:
         msgs = s.exec(select(Message).where(Message.victim_id == victim_id).order_by(Message.id)).all()
         assert [(m.channel, m.status) for m in msgs] == [("sms", "permanent-failure"), ("email", "queued")]
@@ -96,7 +100,7 @@ def test_permanent_failure_without_another_channel_makes_a_task(db_url):
     victim_id = _victim(db_url)
     ref = _message(db_url, victim_id)
     with session_scope(db_url) as s:
-        record_receipt(s, {"reference": ref, "status": "permanent-failure"})
+        record_receipt(s, parse_delivery_receipt({"reference": ref, "status": "permanent-failure"}))
     with session_scope(db_url) as s:
         task = s.exec(select(Task)).one()
         assert task.kind == "delivery_failed" and task.status == "open" and task.due_at is not None
@@ -105,15 +109,15 @@ def test_permanent_failure_without_another_channel_makes_a_task(db_url):
 def test_bad_receipts_get_clear_errors(db_url):
     import pytest
 
-    from rxapp.messaging.outbox import BadCallback
+    from integrations.govuk_notify.callbacks import BadCallback
 
     with session_scope(db_url) as s:
         for body, text in (([], "JSON object"), ({"status": "lost"}, "status must be"),
                            ({"status": "delivered"}, "reference or id")):
             with pytest.raises(BadCallback, match=text):
-                record_receipt(s, body)
+                record_receipt(s, parse_delivery_receipt(body))
         with pytest.raises(LookupError):
-            record_receipt(s, {"status": "delivered", "reference": "vj-unknown"})
+            record_receipt(s, parse_delivery_receipt({"status": "delivered", "reference": "vj-unknown"}))
 
 
 def test_stop_variants():
@@ -127,8 +131,8 @@ def test_stop_opts_out_at_once_and_queues_a_confirmation(db_url):
     service = AttendanceService(db_url)
     service.apply_sync(parsed(scenario_lines("burglary-priority")[:2]))
     with session_scope(db_url) as s:
-        record_inbound(s, {"id": "in-1", "source_number": "07700900123", "message": "Stop",
-                           "destination_number": "07700900000", "date_received": "2026-11-20T09:40:00Z"})
+        record_inbound(s, parse_received_text({"id": "in-1", "source_number": "07700900123", "message": "Stop",
+                           "destination_number": "07700900000", "date_received": "2026-11-20T09:40:00Z"}))
     with session_scope(db_url) as s:
         victim = s.exec(select(Victim).where(Victim.phone == "+447700900123")).one()
         assert s.get(VictimContactState, victim.id).opted_out_all
@@ -137,7 +141,7 @@ def test_stop_opts_out_at_once_and_queues_a_confirmation(db_url):
         assert s.exec(select(InboundText)).one().handled_as == "stop"
         assert s.exec(select(Task).where(Task.kind == "opted_out")).one()
     with session_scope(db_url) as s:  # the same callback again changes nothing
-        record_inbound(s, {"id": "in-1", "source_number": "07700900123", "message": "Stop"})
+        record_inbound(s, parse_received_text({"id": "in-1", "source_number": "07700900123", "message": "Stop"}))
         assert len(s.exec(select(Message).where(Message.template == "opt_out_confirmation")).all()) == 1
 
 
@@ -145,8 +149,8 @@ def test_any_other_reply_reaches_a_person_on_the_right_case(db_url):
     service = AttendanceService(db_url)
     service.apply_sync(parsed(renumbered(["burglary-priority", "diverted"])))
     with session_scope(db_url) as s:
-        record_inbound(s, {"id": "in-2", "source_number": "+447700900456", "message": "How long now? Door is open"})
-        record_inbound(s, {"id": "in-3", "source_number": "+447700900999", "message": "Who is this?"})
+        record_inbound(s, parse_received_text({"id": "in-2", "source_number": "+447700900456", "message": "How long now? Door is open"}))
+        record_inbound(s, parse_received_text({"id": "in-3", "source_number": "+447700900999", "message": "Who is this?"}))
     with session_scope(db_url) as s:
         inc = s.exec(select(Incident).where(Incident.urn == "CLE-20261120-0188")).one()
         reply = s.exec(select(InboundText).where(InboundText.provider_id == "in-2")).one()

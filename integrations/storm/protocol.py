@@ -22,9 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional, Union
 
-import phonenumbers
-
-from integrations.validation import Invalid, code
+from integrations.validation import Invalid, code, normalise_phone
 from integrations.validation import join as _join
 from integrations.validation import obj as _object
 from integrations.validation import required as _required
@@ -79,10 +77,6 @@ ISO_639_1 = frozenset(
     "sa sc sd se sg si sk sl sm sn so sq sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk "
     "ur uz ve vi vo wa wo xh yi yo za zh zu".split()
 )
-
-# Ofcom reserves these ranges for drama and examples, so they are never a real person's number;
-# `phonenumbers` calls them invalid, but the samples and the demo use them.
-_OFCOM_DRAMA_PREFIXES = ("+447700900", "+441632960")
 
 # Only values shaped like the contract's own codes are quoted back in a reason, so a mis-mapped field
 # holding a name or a phone number can never reach a log line.
@@ -152,23 +146,6 @@ def parse_timestamp(value: Any) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("timestamp has no UTC offset")
     return moment.astimezone(timezone.utc)
-
-
-def normalise_phone(value: Optional[str]) -> Optional[str]:
-    """A UK (or international) phone number in E.164, or None when it cannot be a reachable number."""
-    if value is None or not value.strip():
-        return None
-    try:
-        number = phonenumbers.parse(value, "GB")
-    except phonenumbers.NumberParseException:
-        return None
-    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    if phonenumbers.is_valid_number(number):
-        return e164
-    # A text to a wrong number would tell a stranger about a crime, so only exact drama numbers pass.
-    if len(e164) == 13 and e164.startswith(_OFCOM_DRAMA_PREFIXES):
-        return e164
-    return None
 
 
 def normalise_language(value: Any) -> str:

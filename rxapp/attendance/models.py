@@ -1,7 +1,7 @@
 """The attendance's tables: a STORM incident, the resources sent to it, their newest fixes, its steps. Every change to them is an Alembic migration in `alembic/versions/`."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Optional
 
 from sqlmodel import Field, SQLModel

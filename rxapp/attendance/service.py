@@ -18,9 +18,7 @@ from typing import Iterable, Optional
 from sqlmodel import Session, select
 
 from rxapp.attendance import texts as attendance_texts
-from rxapp.plumbing import links, realtime
-from rxapp.plumbing.config import settings
-from rxapp.plumbing.db import session_scope
+from rxapp.attendance.models import Assignment, Incident, IncidentStep, ResourceFix
 from rxapp.domain import attendance as rules
 from rxapp.domain.eta import EtaEstimate, estimate_arrival, shown_text, window_changed
 from rxapp.domain.events import (
@@ -36,19 +34,17 @@ from rxapp.domain.events import (
 )
 from rxapp.domain.geo import bng_to_wgs84
 from rxapp.domain.rural import RuralAreas
-from rxapp.attendance.models import Assignment, Incident, IncidentStep, ResourceFix
-from rxapp.feeds.models import DeadLetter, FeedCursor, ProcessedEvent
-from rxapp.victims.models import Victim
+from rxapp.feeds.ingest import NOT_APPLIED, FeedBatch, Rejected
+from rxapp.feeds.models import FeedCursor
+from rxapp.plumbing import links, realtime
 from rxapp.plumbing.columns import utcnow
+from rxapp.plumbing.config import settings
+from rxapp.plumbing.db import session_scope
+from rxapp.victims.models import Victim
 
 log = logging.getLogger(__name__)
 
 STORM_FEED = "storm"
-RAW_LIMIT = 65536
-
-
-class Rejected(Exception):
-    """An event that is well-formed but cannot be applied (e.g. it names an unknown incident)."""
 
 
 @dataclass
@@ -89,13 +85,12 @@ class AttendanceService:
             await realtime.hub.incidents_changed(result.changed_incidents)
 
     def apply_sync(self, items: Iterable) -> ApplyResult:
-        """Apply a batch of parsed frames (events or bad frames) in one transaction."""
+        """Apply a batch of parsed frames (events or bad frames) in one transaction, through the one
+        feed-ingest path (`rxapp/feeds/ingest.py`)."""
         result = ApplyResult()
         with session_scope(self.db_url) as session:
-            cursor = session.get(FeedCursor, self.feed)
-            if cursor is None:
-                cursor = FeedCursor(feed=self.feed, last_seq=0)
-                session.add(cursor)
+            batch = FeedBatch(session, self.feed, self._now(), numbered=True)
+            cursor = batch.resume_point()
             high = cursor.last_seq
             items = list(items)
             positions: Optional[_PositionTargets] = None
@@ -119,42 +114,21 @@ class AttendanceService:
                     continue
                 positions = None  # any other event may change who is going where
                 if not isinstance(item, DispatchEvent):
-                    self._dead_letter(session, item.raw, item.reason, item.seq, getattr(item, "event_id", None))
-                    result.dead_letters += 1
+                    batch.dead_letter(item.raw, item.reason, seq=item.seq, event_id=getattr(item, "event_id", None))
                     continue
-                if item.seq <= high or session.get(ProcessedEvent, item.event_id) is not None:
+                if item.seq <= high or batch.seen(item.event_id):
                     result.duplicates += 1
                     continue
-                try:
-                    with session.begin_nested():
-                        changed = self._apply_event(session, item)
-                        session.add(ProcessedEvent(event_id=item.event_id, feed=self.feed, seq=item.seq))
-                except Rejected as exc:
-                    self._dead_letter(session, _event_summary(item), str(exc), item.seq, item.event_id)
-                    result.dead_letters += 1
-                else:
+                changed = batch.apply(item.event_id, item.seq, lambda item=item: self._apply_event(session, item),
+                                      lambda item=item: _event_summary(item))
+                if changed is not NOT_APPLIED:
                     result.applied += 1
                     result.changed_incidents.update(changed)
                 high = max(high, item.seq)
             cursor.last_seq = high
             cursor.updated_at = self._now()
+            result.dead_letters = batch.counts.dead_letters
         return result
-
-    def _dead_letter(self, session: Session, raw, reason: str, seq, event_id) -> None:
-        if isinstance(raw, bytes):
-            raw = raw.decode("utf-8", errors="replace")
-        raw = str(raw)[:RAW_LIMIT]
-        if seq is not None:
-            # A bad frame is not a resume point (its seq may be as bad as the rest of it), so a reconnect
-            # replays it: keep one copy.
-            same = select(DeadLetter.id).where(DeadLetter.feed == self.feed, DeadLetter.seq == seq,
-                                               DeadLetter.raw == raw)
-            if session.exec(same).first() is not None:
-                return
-        session.add(
-            DeadLetter(feed=self.feed, seq=seq, event_id=event_id, reason=reason[:500], raw=raw)
-        )
-        log.warning("dead-lettered %s frame seq=%s: %s", self.feed, seq, reason)
 
     # ---- events ------------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from typing import Iterable, Optional
 from zoneinfo import ZoneInfo
 
 from .code_rules import Milestone, VictimsCode
+from .records import InvestigationEvent
 from .working_days import LONDON
 
 SAFE_CONTACT_FLAGS = frozenset({"DOMESTIC_ABUSE", "SEXUAL_OFFENCE"})
@@ -188,3 +189,39 @@ def duty_status(*, state: str, due_at: datetime, done_at: Optional[datetime], do
         return DutyStatus("Late", f"Was due by {when_words(due_at)}", "bad")
     return DutyStatus("Due", f"By {when_words(due_at)}", "neutral")
 
+
+# What the victim reads on their timeline for each investigation event; staff read the event itself.
+EVENT_WORDS = {
+    "NOT_INVESTIGATED": "We decided not to investigate further for now.",
+    "SUSPECT_ARRESTED": "A suspect was arrested.",
+    "SUSPECT_INTERVIEWED": "A suspect was interviewed.",
+    "RELEASED_NFA": "The suspect was released with no further action. You can ask for this decision to be "
+                    "reviewed (Victims' Right to Review) within 3 months.",
+    "RELEASED_ON_BAIL": "The suspect was released on bail while enquiries continue.",
+    "RELEASED_UNDER_INVESTIGATION": "The suspect was released while enquiries continue.",
+    "BAIL_CONDITIONS_CHANGED": "The suspect's bail conditions changed.",
+    "BAIL_CANCELLED": "The suspect's bail was cancelled.",
+    "CHARGED": "A suspect was charged. The case will go to court.",
+    "OUT_OF_COURT_DISPOSAL": "The case was dealt with without going to court.",
+    "COURT_HEARING_SCHEDULED": "A court hearing was arranged.",
+    "CASE_OUTCOME": "The court reached an outcome.",
+    "PROPERTY_READY_FOR_RETURN": "Property is ready to be returned to you.",
+    "NEEDS_ASSESSMENT_COMPLETED": "We assessed what support you need.",
+    "SUPPORT_REFERRAL_MADE": "We referred you to a support service.",
+    "VPS_OFFERED": "You were offered the chance to make a Victim Personal Statement.",
+    "VPS_TAKEN": "Your Victim Personal Statement was taken.",
+    "FILED_PENDING_INFORMATION": "The case was filed until new information comes in.",
+}
+
+
+def event_words(p: InvestigationEvent) -> tuple[str, str]:
+    staff = p.event.replace("_", " ").capitalize()
+    if p.reason:
+        staff += f": {p.reason}"
+    if p.conditions:
+        staff += " (conditions: " + "; ".join(p.conditions) + ")"
+    if p.charges:
+        staff += " (charges: " + "; ".join(p.charges) + ")"
+    if p.kind:
+        staff += f" ({p.kind})"
+    return EVENT_WORDS.get(p.event, staff), staff

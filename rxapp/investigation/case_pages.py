@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import reflex as rx
 
-from rxapp.ui.layout import ACCENT, MUTED, WARNING, page
-from rxapp.investigation.service import TASK_OUTCOMES
-from rxapp.investigation.case_state import CaseDetail, CaseList
-from rxapp.staff.states import StaffState
 from rxapp.attendance.board_page import sign_out
+from rxapp.investigation.case_state import CaseDetail, CaseList
+from rxapp.investigation.duties import TASK_OUTCOMES
 from rxapp.messaging.history_page import message_table
+from rxapp.staff.states import StaffState
+from rxapp.ui.layout import ACCENT, MUTED, WARNING, page
 
 CELL = {"padding": "0.45rem", "border_bottom": "1px solid #b1b4b6", "vertical_align": "top"}
 HEAD = {"text_align": "left", "padding": "0.45rem", "border_bottom": "2px solid #0b0c0c"}

@@ -7,12 +7,23 @@ from typing import Optional
 
 import reflex as rx
 
-from rxapp.investigation.views import FILTERS, case_detail, case_list_rows, normalise_collar, occurrence_by_number
-from rxapp.plumbing.db import session_scope
-from rxapp.investigation.service import MAX_EVERY_DAYS, MIN_EVERY_DAYS, TASK_OUTCOMES, JourneyService
-from rxapp.tasks.models import Task
+from rxapp.investigation.service import (
+    MAX_EVERY_DAYS,
+    MIN_EVERY_DAYS,
+    TASK_OUTCOMES,
+    JourneyService,
+)
+from rxapp.investigation.views import (
+    FILTERS,
+    case_detail,
+    case_list_rows,
+    normalise_collar,
+    occurrence_by_number,
+)
 from rxapp.plumbing.columns import utcnow
+from rxapp.plumbing.db import session_scope
 from rxapp.staff.states import StaffState, current_staff
+from rxapp.tasks.models import Task
 
 CASE_ROLES = ("fcr", "officer", "supervisor", "admin")
 # The control room reads cases; the people who contact victims record that they did.

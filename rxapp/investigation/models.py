@@ -1,7 +1,7 @@
 """The investigation journey's tables: the recorded crime, the Code's duties to its victim, its timeline. Every change to them is an Alembic migration in `alembic/versions/`."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Optional
 
 import sqlalchemy as sa

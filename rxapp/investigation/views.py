@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
 from rxapp.domain.journey import SAFE_CONTACT_FLAGS, duty_status, when_words
-from rxapp.messaging.views import mask, message_rows
-from rxapp.investigation.service import TASK_OUTCOMES
+from rxapp.investigation.duties import TASK_OUTCOMES
 from rxapp.investigation.models import Duty, Occurrence, OccurrenceEvent
+from rxapp.messaging.views import mask, message_rows
 from rxapp.tasks.models import Task
 from rxapp.victims.models import Victim, VictimContactState
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import reflex as rx
 
-from rxapp.ui.layout import MUTED, WARNING, page
+from rxapp.attendance.board_page import sign_out
 from rxapp.messaging.history_state import MessageHistory
 from rxapp.staff.states import StaffState
-from rxapp.attendance.board_page import sign_out
+from rxapp.ui.layout import MUTED, WARNING, page
 
 CELL = {"padding": "0.45rem", "border_bottom": "1px solid #b1b4b6", "vertical_align": "top"}
 HEAD = {"text_align": "left", "padding": "0.45rem", "border_bottom": "2px solid #0b0c0c"}

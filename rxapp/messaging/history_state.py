@@ -5,10 +5,10 @@ import asyncio
 
 import reflex as rx
 
-from rxapp.plumbing.db import session_scope
 from rxapp.messaging.views import incident_by_urn, message_rows, task_rows
-from rxapp.victims.models import Victim
+from rxapp.plumbing.db import session_scope
 from rxapp.staff.states import StaffState, current_staff
+from rxapp.victims.models import Victim
 
 HISTORY_ROLES = ("fcr", "officer", "supervisor", "admin")
 

@@ -1,7 +1,7 @@
 """The outbox (every message to a victim), its history, and the texts victims send us. Every change to them is an Alembic migration in `alembic/versions/`."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Optional
 
 import sqlalchemy as sa

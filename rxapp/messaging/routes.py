@@ -9,7 +9,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from rxapp.messaging.outbox import BadCallback, record_inbound, record_receipt
+from integrations.govuk_notify.callbacks import (
+    BadCallback,
+    parse_delivery_receipt,
+    parse_received_text,
+)
+from rxapp.messaging.receipts import record_receipt
+from rxapp.messaging.replies import record_inbound
 from rxapp.plumbing.config import settings
 from rxapp.plumbing.db import session_scope
 
@@ -22,7 +28,7 @@ def _callback_allowed(request: Request) -> bool:
     return hmac.compare_digest(header[len("Bearer "):].encode(), expected.encode())
 
 
-async def _callback(request: Request, handler) -> JSONResponse:
+async def _callback(request: Request, parse, handler) -> JSONResponse:
     """Notify's callbacks: bearer token checked, body validated, stored in one transaction."""
     if not _callback_allowed(request):
         return JSONResponse({"error": "not authorised"}, status_code=401)
@@ -31,25 +37,28 @@ async def _callback(request: Request, handler) -> JSONResponse:
     except (json.JSONDecodeError, UnicodeDecodeError):
         return JSONResponse({"error": "body is not JSON"}, status_code=400)
 
+    try:
+        parsed = parse(payload)
+    except BadCallback as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+
     def _store():
         with session_scope() as session:
-            handler(session, payload)
+            handler(session, parsed)
 
     try:
         await asyncio.to_thread(_store)
-    except BadCallback as exc:
-        return JSONResponse({"error": str(exc)}, status_code=400)
     except LookupError as exc:
         return JSONResponse({"error": str(exc)}, status_code=404)
     return JSONResponse({"result": "ok"})
 
 
 async def delivery_receipt(request: Request):
-    return await _callback(request, record_receipt)
+    return await _callback(request, parse_delivery_receipt, record_receipt)
 
 
 async def received_text(request: Request):
-    return await _callback(request, record_inbound)
+    return await _callback(request, parse_received_text, record_inbound)
 
 
 

@@ -24,19 +24,14 @@ from typing import Optional
 
 from sqlmodel import select
 
-from rxapp.plumbing.db import engine, session_scope
 from rxapp.domain import safety
-from rxapp.messaging.outbox import (
-    fall_back,
-    log_event,
-    no_longer_relevant,
-    open_task,
-    render_for_send,
-    safety_context,
-    task_due,
-)
+from rxapp.messaging.checks import no_longer_relevant, safety_context
 from rxapp.messaging.models import Message
+from rxapp.messaging.outbox import log_event, render_for_send
+from rxapp.messaging.receipts import fall_back, task_due
 from rxapp.plumbing.columns import utcnow
+from rxapp.plumbing.db import engine, session_scope
+from rxapp.tasks.service import open_task
 
 log = logging.getLogger(__name__)
 DUE_STATUSES = ("queued", "held", "retry")

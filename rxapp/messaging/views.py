@@ -7,11 +7,11 @@ from typing import Optional
 
 from sqlmodel import Session, select
 
-from rxapp.domain.attendance import london_day, london_time
 from rxapp.attendance.models import Incident
+from rxapp.domain.attendance import london_day, london_time
 from rxapp.messaging.models import Message, MessageEvent
-from rxapp.tasks.models import Task
 from rxapp.plumbing.columns import utcnow
+from rxapp.tasks.models import Task
 
 TEMPLATE_LABELS = {
     "officer_assigned": "Officer assigned",

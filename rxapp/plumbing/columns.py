@@ -5,11 +5,10 @@ and hands back aware UTC datetimes, so no code ever compares naive with aware ti
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
-from typing import Optional
+from datetime import datetime, timezone
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 
 class UTCDateTime(sa.types.TypeDecorator):

@@ -1,0 +1,140 @@
+"""The Code's duties on a case, kept in step with the messages and tasks that meet them.
+
+A duty follows what happens to its message (sent: done; failed: owed again, or taken over by a task) and
+to its task (completed: done, with how the victim was told). The routine "nothing new yet" heartbeat is
+rescheduled each time the victim hears something. Nothing here sends or opens anything itself, so the
+outbox and the tasks can call in without depending on the journey's service.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Optional
+
+from sqlmodel import Session, select
+
+from rxapp.domain import journey as rules
+from rxapp.domain.code_rules import VictimsCode, load_code
+from rxapp.investigation.models import Duty, Occurrence, OccurrenceEvent
+from rxapp.messaging.models import Message
+from rxapp.plumbing.columns import utcnow
+from rxapp.plumbing.config import settings
+from rxapp.tasks.models import Task
+
+TASK_OUTCOMES = {
+    "phone": "by phone", "in_person": "in person", "letter": "by letter", "sms": "by text",
+    "email": "by email", "portal": "through the victim's portal", "declined": "victim declined",
+    "not_reached": "could not be reached",
+}
+
+
+@lru_cache(maxsize=1)
+def code() -> VictimsCode:
+    """The Victims' Code in force: the rules file named by VJ_CODE_RULES, or the bundled 2020 Code."""
+
+    path = settings().code_rules_path
+    return load_code(path) if path else load_code()
+
+def message_outcome(session: Session, message: Message, status: str) -> None:
+    """A message carrying a duty changed status (called from `messaging.log_event`)."""
+    duty = session.get(Duty, message.duty_id)
+    if duty is None:
+        return
+    now = message.updated_at or utcnow()
+    if status in ("sent", "delivered"):
+        how = {"sms": "text", "email": "email"}.get(message.channel, message.channel)
+        how = f"{how} {'delivered' if status == 'delivered' else 'sent'}"
+        if duty.state == "done" and duty.message_id == message.id:
+            if status == "delivered":
+                duty.done_how, duty.updated_at = how, now
+            return
+        first = duty.state != "done"
+        duty.message_id = message.id
+        mark_done(duty, message.sent_at or now, how)
+        if first:
+            close_open_tasks(session, duty, now, message.channel, f"Told by {how} after all.")
+            occurrence = session.get(Occurrence, duty.occurrence_id)
+            if duty.key != "written_confirmation":  # the first update is about the investigation itself
+                told(session, code(), occurrence, duty.done_at)
+            if duty.milestone == rules.ROUTINE and occurrence.status == "open":
+                number = int(duty.key.split(":")[1]) + 1 if duty.key.startswith("routine:") else 2
+                if duty_for(session, occurrence, f"routine:{number}") is None:
+                    schedule_routine(session, code(), occurrence, number, duty.done_at, now)
+    elif status in ("failed", "permanent-failure", "technical-failure", "cancelled") and duty.message_id == message.id:
+        if duty.state == "done":
+            duty.state, duty.done_at, duty.done_how = "due", None, None
+        duty.check_at = duty.due_at if duty.due_at > now else now
+        duty.updated_at = now
+
+def task_opened(session: Session, task: Task) -> None:
+    """A task was opened on a case (called from `messaging.open_task`): it goes to the officer in charge,
+    and a duty it carries is now with a person."""
+    occurrence = session.get(Occurrence, task.occurrence_id)
+    if occurrence is not None and task.assignee is None:
+        task.assignee = occurrence.oic_collar
+    if task.duty_id:
+        duty = session.get(Duty, task.duty_id)
+        if duty is not None and duty.state != "done":
+            # The sweep still marks it late at its deadline (the task escalates on its own clock).
+            duty.state, duty.task_id = "handed", task.id
+            duty.check_at = None if duty.late else duty.due_at
+            duty.updated_at = utcnow()
+
+def told(session: Session, rules_code: VictimsCode, occurrence: Occurrence, at: datetime) -> None:
+    """The victim heard something about the case: the routine heartbeat restarts from then."""
+    occurrence.last_update_at = max(occurrence.last_update_at or at, at)
+    reschedule_routine(session, rules_code, occurrence, at)
+
+def reschedule_routine(session: Session, rules_code: VictimsCode, occurrence: Occurrence, at: datetime) -> None:
+    """Move the routine update still to come to what the last update and the agreed frequency now say."""
+    for duty in session.exec(select(Duty).where(Duty.occurrence_id == occurrence.id,
+                                                Duty.milestone == rules.ROUTINE, Duty.state == "due",
+                                                Duty.message_id == None)):  # noqa: E711
+        duty.due_at = rules_code.routine_update_due(occurrence.reported_at, occurrence.last_update_at,
+                                                    occurrence.enhanced, rules_code.calendar(),
+                                                    occurrence.routine_every_days)
+        duty.check_at = routine_first_check(rules_code, duty.due_at, at, occurrence.id)
+        duty.updated_at = at
+
+def routine_first_check(rules_code: VictimsCode, due_at: datetime, now: datetime, spread_key: int) -> datetime:
+    """When the sweep first looks at a routine update: two days before its send time (a person's update
+    is handed over then; an automated one is put back to its send time)."""
+    return max(now, rules.routine_send_at(rules_code, due_at, now, spread_key) - timedelta(days=2))
+
+def schedule_routine(session: Session, rules_code: VictimsCode, occurrence: Occurrence, number: int,
+                     last_update_at: Optional[datetime], now: datetime) -> Duty:
+    due = rules_code.routine_update_due(occurrence.reported_at, last_update_at, occurrence.enhanced,
+                                        rules_code.calendar(), occurrence.routine_every_days)
+    duty = Duty(occurrence_id=occurrence.id, victim_id=occurrence.victim_id, key=f"routine:{number}",
+                milestone=rules.ROUTINE, right=6,
+                title="Routine update (nothing new yet)" if number > 1 else "First update on the investigation",
+                triggered_at=last_update_at or occurrence.reported_at, due_at=due,
+                template=rules_code.routine_updates.template,
+                check_at=routine_first_check(rules_code, due, now, occurrence.id), created_at=now, updated_at=now)
+    session.add(duty)
+    session.flush()
+    return duty
+
+def case_flags(occurrence: Occurrence) -> list[str]:
+    return [f for f in occurrence.flags.split(",") if f]
+
+def duty_for(session: Session, occurrence: Occurrence, key: str) -> Optional[Duty]:
+    return session.exec(select(Duty).where(Duty.occurrence_id == occurrence.id, Duty.key == key)).first()
+
+def open_task_for(session: Session, duty: Duty) -> Optional[Task]:
+    return session.exec(select(Task).where(Task.duty_id == duty.id, Task.status == "open")).first()
+
+def mark_done(duty: Duty, at: datetime, how: str) -> None:
+    duty.state, duty.done_at, duty.done_how, duty.check_at = "done", at, how[:200], None
+    duty.late = duty.late or at > duty.due_at
+    duty.updated_at = at
+
+def close_open_tasks(session: Session, duty: Duty, now: datetime, how: Optional[str], outcome: str) -> None:
+    for task in session.exec(select(Task).where(Task.duty_id == duty.id, Task.status == "open")):
+        task.status, task.completed_at, task.escalate_at = ("done" if how else "cancelled"), now, None
+        task.how_told, task.outcome, task.completed_by = how, outcome[:300], "records system" if how else None
+
+def add_to_timeline(session: Session, occurrence: Occurrence, at: datetime, kind: str, text: str, staff_text: str,
+              change_id: Optional[str], public: bool = True) -> None:
+    session.add(OccurrenceEvent(occurrence_id=occurrence.id, at=at, kind=kind[:40], public=public and bool(text),
+                                text=text[:500], staff_text=staff_text[:1000], change_id=change_id))

@@ -1,0 +1,142 @@
+"""The deadline sweep: reads only duties and tasks whose `check_at` / `escalate_at` has come, by index, so
+its cost follows the work due, not the number of open cases. Routine updates fall due, unmet deadlines
+become late with a task, and tasks not done by their deadline are escalated to the supervisor."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Optional
+
+from sqlmodel import Session, select
+
+from rxapp.domain import journey as rules
+from rxapp.investigation.duties import add_to_timeline
+from rxapp.investigation.models import Duty, Occurrence
+from rxapp.investigation.telling import CaseContact
+from rxapp.plumbing.db import session_scope
+from rxapp.tasks.models import Task
+from rxapp.victims.models import Victim, VictimContactState
+
+SWEEP_BATCH = 200
+
+SWEEP_BUDGET_SECONDS = 1.2
+
+
+@dataclass
+class SweepResult:
+    routine_queued: int = 0
+    became_late: int = 0
+    escalated: int = 0
+    checked: int = 0
+    more: bool = False  # stopped at its time budget with more due: the next pass carries on
+    tasks: list[int] = field(default_factory=list)
+
+
+class DeadlineSweep(CaseContact):
+    def __init__(self, rules_code, db_url: Optional[str] = None) -> None:
+        super().__init__(rules_code)
+        self.db_url = db_url
+
+    def sweep(self, now: datetime, batch: int = SWEEP_BATCH,
+              budget_seconds: Optional[float] = SWEEP_BUDGET_SECONDS) -> SweepResult:
+        """One pass over what has fallen due. Touches only rows whose check time has come (an index range),
+        at most `batch` of each kind per transaction. A pass stops starting new batches once it has run for
+        `budget_seconds`, so one pass never holds the runner (or SQLite's writer lock) for long: a backlog
+        (after the runner was down) drains over the next passes, oldest first. `result.more` says so."""
+        result = SweepResult()
+        deadline = time.monotonic() + budget_seconds if budget_seconds is not None else None
+        while True:
+            with session_scope(self.db_url) as session:
+                tasks = session.exec(select(Task).where(Task.escalate_at <= now)
+                                     .order_by(Task.escalate_at).limit(batch)).all()
+                held = _preload(session, Occurrence, {t.occurrence_id for t in tasks})  # kept while working
+                with session.no_autoflush:  # one flush of the batch's updates, not one per row read
+                    for task in tasks:
+                        self._escalate(session, task, now, result)
+                duties = session.exec(select(Duty).where(Duty.check_at <= now)
+                                      .order_by(Duty.check_at).limit(batch)).all()
+                # The batch's cases, victims and contact states in three queries, not three per duty.
+                held += (_preload(session, Occurrence, {d.occurrence_id for d in duties})
+                         + _preload(session, Victim, {d.victim_id for d in duties})
+                         + _preload(session, VictimContactState, {d.victim_id for d in duties},
+                                    VictimContactState.victim_id))
+                with session.no_autoflush:  # one flush of the batch's updates, not one per row read
+                    for duty in duties:
+                        if deadline is not None and result.checked and time.monotonic() >= deadline:
+                            # Every pass makes progress; the rest keep their check time for the next pass.
+                            result.more = True
+                            break
+                        self._check_duty(session, duty, now, result)
+                        result.checked += 1
+                held.clear()
+            if result.more:
+                return result
+            if len(duties) < batch and len(tasks) < batch:
+                return result
+            if deadline is not None and time.monotonic() >= deadline:
+                result.more = True
+                return result
+
+    def _check_duty(self, session: Session, duty: Duty, now: datetime, result: SweepResult) -> None:
+        duty.updated_at = now
+        occurrence = session.get(Occurrence, duty.occurrence_id)
+        if duty.state in ("done", "cancelled"):
+            duty.check_at = None
+            return
+        if (duty.milestone == rules.ROUTINE and duty.state == "due" and duty.message_id is None
+                and now < duty.due_at):
+            # The heartbeat falls due. A person's update is handed over two days ahead, so they have time
+            # to make the call or write the letter; an automated one goes on its day at the send time.
+            victim = session.get(Victim, duty.victim_id) if duty.victim_id else None
+            duty.check_at = duty.due_at
+            if victim is None or occurrence.status != "open":
+                duty.state, duty.check_at = "cancelled", None
+                return
+            send_at = rules.routine_send_at(self.code, duty.due_at, now, duty.occurrence_id)
+            if now < send_at and self._plan(session, occurrence, victim, None).automated:
+                duty.check_at = send_at
+                return
+            next_due = self.code.routine_update_due(occurrence.reported_at, now, occurrence.enhanced, self.calendar,
+                                                    occurrence.routine_every_days)
+            self._tell(session, occurrence, victim, None, duty.template or self.code.routine_updates.template, duty,
+                       now, extra={"next_update": rules.day_words(next_due)})
+            result.routine_queued += 1
+            return
+        if now >= duty.due_at:
+            duty.late, duty.check_at = True, None
+            result.became_late += 1
+            add_to_timeline(session, occurrence, now, "duty_late", "", f"Code deadline missed: {duty.title}", None,
+                      public=False)
+            if duty.state == "due":
+                # Automation did not manage it in time (held, retrying, or waiting on a person's record):
+                # a person takes it over at once, and the task escalates straight away.
+                task = self._hand_to_person(session, occurrence, duty, f"Overdue: {duty.title}",
+                                            "The Victims' Code deadline for this has passed and it is not "
+                                            "done. Tell the victim now and record how.", now)
+                result.tasks.append(task.id)
+            return
+        duty.check_at = duty.due_at
+
+    def _escalate(self, session: Session, task: Task, now: datetime, result: SweepResult) -> None:
+        task.escalate_at = None
+        if task.status != "open":
+            return
+        occurrence = session.get(Occurrence, task.occurrence_id) if task.occurrence_id else None
+        team = occurrence.oic_team if occurrence and occurrence.oic_team else "the team"
+        task.escalated_at, task.escalated_to = now, f"Supervisor, {team}"[:120]
+        result.escalated += 1
+        if occurrence is not None:
+            add_to_timeline(session, occurrence, now, "task_escalated", "",
+                      f"Task '{task.title}' not done by its deadline: escalated to the supervisor ({team})",
+                      None, public=False)
+
+
+def _preload(session: Session, model, ids: set, column=None) -> list:
+    """Load rows by primary key in one query, so that `session.get` finds them in the session. The caller
+    keeps the returned list while it works: the session holds unchanged rows only weakly."""
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return []
+    column = column if column is not None else model.id
+    return list(session.exec(select(model).where(column.in_(sorted(ids)))).all())

@@ -1,0 +1,90 @@
+"""Delivery receipts, and what happens after a permanent failure: the victim's next channel, or a person."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Optional
+
+from sqlmodel import Session, select
+
+from rxapp.attendance.models import Incident
+from rxapp.domain.notifications import DeliveryReceipt
+from rxapp.investigation.models import Duty
+from rxapp.messaging.models import Message
+from rxapp.messaging.outbox import enqueue, log_event, templates
+from rxapp.plumbing.columns import utcnow
+from rxapp.tasks.service import open_task
+from rxapp.victims.contact import contact_state
+from rxapp.victims.models import Victim
+
+
+def record_receipt(session: Session, receipt: DeliveryReceipt, now: Optional[datetime] = None,
+                   retry_after: timedelta = timedelta(minutes=2), max_attempts: int = 5) -> Message:
+    """A delivery receipt: delivered, or a failure to retry with backoff, or a final failure that falls back
+    to the victim's next channel (or a task). A late or repeated receipt never undoes a final state."""
+    now = now or utcnow()
+    status, reference, provider_id = receipt.status, receipt.reference, receipt.provider_id
+    message = None
+    if isinstance(reference, str):
+        message = session.exec(select(Message).where(Message.reference == reference)).first()
+    if message is None and isinstance(provider_id, str):
+        message = session.exec(select(Message).where(Message.provider_id == provider_id)).first()
+    if message is None:
+        raise LookupError("no message with that reference")
+    if message.status in ("delivered", "permanent-failure", "blocked", "failed") and status != "delivered":
+        return message  # a late or repeated receipt does not undo a final state
+    message.updated_at = now
+    log_event(session, message, status, "delivery receipt")
+    if status == "delivered":
+        message.status, message.delivered_at = "delivered", now
+    elif status in ("temporary-failure", "technical-failure") and message.attempts < max_attempts:
+        # The phone was off or the network busy: try again later with a fresh provider attempt.
+        message.status = "retry"
+        message.due_at = now + retry_after * (2 ** max(0, message.attempts - 1))
+        message.reason = f"{status} reported by the provider; retrying"
+    else:
+        message.status = status if status != "temporary-failure" else "failed"
+        message.reason = f"{status} reported by the provider"
+        fall_back(session, message, now)
+    return message
+
+
+def fall_back(session: Session, message: Message, now: datetime) -> None:
+    """After a permanent failure: mark the destination, try the victim's next channel, else a task."""
+    victim = session.get(Victim, message.victim_id) if message.victim_id else None
+    if victim is None:
+        return
+    state = contact_state(session, victim.id)
+    if message.channel == "sms":
+        state.phone_failed_permanently = True
+    else:
+        state.email_failed_permanently = True
+    state.updated_at = now
+    incident = session.get(Incident, message.incident_id) if message.incident_id else None
+    personalisation = json.loads(message.personalisation or "{}")
+    replacement = None
+    if templates()[message.template].has_email_version or message.channel == "email":
+        replacement = enqueue(session, victim=victim, template=message.template, kind=message.kind,
+                              personalisation=personalisation, incident=incident, now=now,
+                              occurrence_id=message.occurrence_id, duty_id=message.duty_id)
+    if replacement is not None and replacement.channel != message.channel:
+        log_event(session, message, "fallback", f"sent again by {replacement.channel} ({replacement.reference})")
+        return
+    if replacement is not None:
+        replacement.status = "cancelled"
+        replacement.reason = "same channel failed permanently"
+    task = open_task(session, kind="delivery_failed", title="Message could not be delivered",
+                     detail=(f"The {message.channel} message '{message.template}' could not be delivered and "
+                             "there is no other channel. Contact the victim another way (phone call or letter) "
+                             "and record how they were told."),
+                     incident_id=message.incident_id, victim_id=message.victim_id, message_id=message.id,
+                     due_at=task_due(session, message, now), occurrence_id=message.occurrence_id,
+                     duty_id=message.duty_id)
+    log_event(session, message, "task", f"task {task.id} for a person")
+
+
+def task_due(session: Session, message: Message, now: datetime) -> datetime:
+    """A task taking over a Code update is due by the update's own deadline (at least an hour from now);
+    any other within a day."""
+    duty = session.get(Duty, message.duty_id) if message.duty_id else None
+    return max(duty.due_at, now + timedelta(hours=1)) if duty is not None else now + timedelta(days=1)

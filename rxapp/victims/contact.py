@@ -1,0 +1,28 @@
+"""A victim's contact state (opt-outs, safe contact, failed destinations) and the channel they can be reached on."""
+from __future__ import annotations
+
+from typing import Optional
+
+from sqlmodel import Session
+
+from rxapp.domain.contact import ContactPoints, choose_channel
+from rxapp.victims.models import Victim, VictimContactState
+
+
+def contact_state(session: Session, victim_id: int) -> VictimContactState:
+    """The victim's contact state, created (all clear, nothing confirmed) the first time it is needed."""
+    state = session.get(VictimContactState, victim_id)
+    if state is None:
+        state = VictimContactState(victim_id=victim_id)
+        session.add(state)
+        session.flush()
+    return state
+
+
+def usable_channel(victim: Victim, state: VictimContactState) -> Optional[tuple[str, str]]:
+    """(channel, address) the victim can be reached on by automation now, or None."""
+    return choose_channel(ContactPoints(
+        phone=victim.phone, email=victim.email, sms_consent=victim.sms_consent,
+        phone_failed_permanently=state.phone_failed_permanently,
+        email_failed_permanently=state.email_failed_permanently,
+        opted_out_sms=state.opted_out_sms, opted_out_email=state.opted_out_email))
