@@ -6,20 +6,12 @@ import asyncio
 import reflex as rx
 
 from rxapp.staff.accounts import BOARD_ROLES
-from rxapp.plumbing.db import session_scope
 from rxapp.domain.events import GRADES
-from rxapp.domain.attendance import OPEN_STATUSES, STATUS_LABELS, london_time
-from rxapp.plumbing.columns import utcnow
-from rxapp.attendance.targets import grade_targets
-from rxapp.attendance.views import board_rows
+from rxapp.domain.attendance import OPEN_STATUSES, STATUS_LABELS
+from rxapp.attendance.views import load_board
 from rxapp.staff.states import StaffState, current_staff
 
 BOARD_TOKEN = "board"
-
-
-def load_board() -> tuple[list[dict], str]:
-    with session_scope(readonly=True) as session:
-        return board_rows(session, grade_targets()), london_time(utcnow())
 
 
 class BoardView(rx.SharedState):

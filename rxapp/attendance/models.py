@@ -6,6 +6,8 @@ from typing import Optional
 
 from sqlmodel import Field, SQLModel
 
+from rxapp.domain.attendance import IncidentStatus, ResourceState
+from rxapp.domain.eta import EtaEstimate
 from rxapp.plumbing.columns import UTCDateTime, utc_field, utcnow
 
 
@@ -25,7 +27,7 @@ class Incident(SQLModel, table=True):
     flags: str = Field(default="", max_length=300)  # comma-separated contract flags
     victim_id: Optional[int] = Field(default=None, foreign_key="victim.id", index=True)
 
-    status: str = Field(default="logged", max_length=20, index=True)
+    status: str = Field(default=IncidentStatus.LOGGED, max_length=20, index=True)  # an IncidentStatus
     is_open: bool = Field(default=True, index=True)
     opened_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     first_assigned_at: Optional[datetime] = utc_field()
@@ -64,7 +66,7 @@ class Assignment(SQLModel, table=True):
     incident_id: int = Field(foreign_key="incident.id", index=True)
     callsign: str = Field(max_length=20, index=True)
     resource_type: str = Field(max_length=20)
-    state: str = Field(default="assigned", max_length=20)  # assigned, en_route, at_scene, cleared, committed
+    state: str = Field(default=ResourceState.ASSIGNED, max_length=20)  # a ResourceState
     active: bool = Field(default=True, index=True)
     assigned_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     status_code: Optional[str] = Field(default=None, max_length=4)
@@ -95,3 +97,11 @@ class IncidentStep(SQLModel, table=True):
     text: str = Field(max_length=500)  # victim-facing text (no call sign, no position)
     staff_text: str = Field(default="", max_length=500)  # control-room detail
 
+
+def stored_estimate(incident: Incident) -> Optional[EtaEstimate]:
+    """The arrival window as last shown, or None when none is stored."""
+    if incident.eta_point is None or incident.eta_earliest is None or incident.eta_latest is None:
+        return None
+    return EtaEstimate(earliest=incident.eta_earliest, latest=incident.eta_latest, point=incident.eta_point,
+                       computed_at=incident.eta_computed_at or incident.updated_at,
+                       basis=incident.eta_basis or "position", stale=incident.eta_basis == "stale_position")

@@ -13,7 +13,8 @@ import reflex as rx
 
 from rxapp.plumbing.db import session_scope
 from rxapp.attendance.models import Incident
-from rxapp.attendance.board_state import BOARD_TOKEN, BoardView, load_board
+from rxapp.attendance.board_state import BOARD_TOKEN, BoardView
+from rxapp.attendance.views import load_board
 from rxapp.attendance.track_state import TrackView, link_token_for
 from rxapp.attendance.views import victim_view
 

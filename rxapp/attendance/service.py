@@ -18,9 +18,10 @@ from typing import Iterable, Optional
 from sqlmodel import Session, select
 
 from rxapp.attendance import texts as attendance_texts
-from rxapp.attendance.models import Assignment, Incident, IncidentStep, ResourceFix
+from rxapp.attendance.models import Assignment, Incident, IncidentStep, ResourceFix, stored_estimate
 from rxapp.domain import attendance as rules
-from rxapp.domain.eta import EtaEstimate, estimate_arrival, shown_text, window_changed
+from rxapp.domain.attendance import IncidentStatus, ResourceState
+from rxapp.domain.eta import estimate_arrival, shown_text, window_changed
 from rxapp.domain.events import (
     AppointmentBooked,
     DispatchEvent,
@@ -184,7 +185,7 @@ class AttendanceService:
             urn=p.urn, grade=p.grade, category=p.category, location_description=p.location.description,
             easting=p.location.easting, northing=p.location.northing, lat=lat, lon=lon,
             rural=self.rural_areas.is_rural(p.location.easting, p.location.northing),
-            flags=",".join(sorted(set(p.flags))), victim_id=victim.id, status=rules.LOGGED, opened_at=at,
+            flags=",".join(sorted(set(p.flags))), victim_id=victim.id, status=IncidentStatus.LOGGED, opened_at=at,
             link_nonce=nonce, link_token_hash=links.token_hash(links.derive_token(nonce)),
         )
         session.add(incident)
@@ -305,20 +306,20 @@ class AttendanceService:
             if assignment.state == before:
                 continue
             old_status = inc.status
-            if assignment.state == rules.R_AT_SCENE and inc.arrived_at is None:
+            if assignment.state == ResourceState.AT_SCENE and inc.arrived_at is None:
                 inc.arrived_at = at
             session.flush()
             inc.status = self._refresh_status(session, inc)
             if inc.status != old_status:
-                if inc.status == rules.EN_ROUTE:
+                if inc.status == IncidentStatus.EN_ROUTE:
                     self._step(session, inc, "en_route", at, rules.step_en_route(), f"{p.callsign} en route")
                     fix = session.get(ResourceFix, p.callsign)
                     if fix is not None:
                         self._update_eta(inc, fix, at)
-                elif inc.status == rules.AT_SCENE:
+                elif inc.status == IncidentStatus.AT_SCENE:
                     self._clear_eta(inc)
                     self._step(session, inc, "at_scene", at, rules.step_at_scene(), f"{p.callsign} at scene")
-                elif inc.status == rules.COMPLETED:
+                elif inc.status == IncidentStatus.COMPLETED:
                     self._step(session, inc, "cleared", at, rules.step_cleared(),
                                f"{p.callsign} cleared")
             else:
@@ -416,7 +417,7 @@ class AttendanceService:
                  .join(ResourceFix, ResourceFix.callsign == Assignment.callsign)
                  .where(Incident.is_open == True, Assignment.active == True,  # noqa: E712
                         Incident.arrived_at == None,  # noqa: E711
-                        Assignment.state.in_((rules.R_ASSIGNED, rules.R_EN_ROUTE))))
+                        Assignment.state.in_((ResourceState.ASSIGNED, ResourceState.EN_ROUTE))))
             for incident, assignment, fix in session.exec(q):
                 if incident.eta_callsign not in (None, fix.callsign):
                     continue
@@ -443,7 +444,7 @@ class _PositionTargets:
         incidents: dict[str, list[Incident]] = {}
         q = (select(Assignment.callsign, Incident).join(Incident, Incident.id == Assignment.incident_id)
              .where(Assignment.callsign.in_(callsigns), Assignment.active == True,  # noqa: E712
-                    Assignment.state.in_((rules.R_ASSIGNED, rules.R_EN_ROUTE)),
+                    Assignment.state.in_((ResourceState.ASSIGNED, ResourceState.EN_ROUTE)),
                     Incident.is_open == True, Incident.arrived_at == None))  # noqa: E711,E712
         for callsign, incident in session.exec(q):
             incidents.setdefault(callsign, []).append(incident)
@@ -456,23 +457,15 @@ def session_of(instance) -> Session:
     return object_session(instance)
 
 
-def stored_estimate(incident: Incident) -> Optional[EtaEstimate]:
-    if incident.eta_point is None or incident.eta_earliest is None or incident.eta_latest is None:
-        return None
-    return EtaEstimate(earliest=incident.eta_earliest, latest=incident.eta_latest, point=incident.eta_point,
-                       computed_at=incident.eta_computed_at or incident.updated_at,
-                       basis=incident.eta_basis or "position", stale=incident.eta_basis == "stale_position")
-
-
 def _parse_status_codes(raw: str) -> dict[str, str]:
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise ValueError(f"STATUS_CODES is not valid JSON: {exc.msg}") from None
-    valid = {rules.R_EN_ROUTE, rules.R_AT_SCENE, rules.R_ACKNOWLEDGED, rules.R_CLEARED, rules.R_COMMITTED,
-             rules.R_EMERGENCY}
+    valid = {ResourceState.EN_ROUTE, ResourceState.AT_SCENE, ResourceState.ACKNOWLEDGED, ResourceState.CLEARED,
+             ResourceState.COMMITTED, ResourceState.OFFICER_EMERGENCY}
     if not isinstance(data, dict) or not all(isinstance(v, str) and v in valid for v in data.values()):
-        raise ValueError(f"STATUS_CODES must map codes to one of {sorted(valid)}")
+        raise ValueError(f"STATUS_CODES must map codes to one of {sorted(state.value for state in valid)}")
     return {str(k): v for k, v in data.items()}
 
 

@@ -6,22 +6,12 @@ import asyncio
 
 import reflex as rx
 
-from rxapp.attendance.service import find_incident_by_token
-from rxapp.plumbing.db import session_scope
-from rxapp.attendance.views import victim_view
+from rxapp.attendance.views import victim_view_for_link
 
 
 def link_token_for(incident_id: int) -> str:
     # Shared-state tokens may not contain "_"; the id is internal and never the victim's link.
     return f"attendance-{incident_id}"
-
-
-def _lookup(token: str):
-    with session_scope(readonly=True) as session:
-        incident = find_incident_by_token(session, token)
-        if incident is None:
-            return None, None
-        return incident.id, victim_view(session, incident)
 
 
 class TrackPage(rx.State):
@@ -56,7 +46,7 @@ class TrackView(rx.SharedState):
         page = await self.get_state(TrackPage)
         path = str(self.router.url.path).rstrip("/")
         token = path.rsplit("/", 1)[-1] if path.startswith("/track/") else ""
-        incident_id, view = await asyncio.to_thread(_lookup, token)
+        incident_id, view = await asyncio.to_thread(victim_view_for_link, token)
         if incident_id is None:
             page.checked, page.valid = True, False
             if self._linked_to:

@@ -11,10 +11,13 @@ from typing import Optional
 from sqlmodel import Session, select
 
 from rxapp.domain import attendance as rules
-from rxapp.attendance.service import stored_estimate
+from rxapp.attendance.service import find_incident_by_token
+from rxapp.attendance.targets import grade_targets
+from rxapp.messaging.views import held_back_summary
+from rxapp.plumbing.db import session_scope
 from rxapp.domain.eta import describe_clock_window, describe_window
 from rxapp.domain.grades import GradeTargets, assess_breach
-from rxapp.attendance.models import Assignment, Incident, IncidentStep
+from rxapp.attendance.models import Assignment, Incident, IncidentStep, ResourceFix, stored_estimate
 from rxapp.plumbing.columns import utcnow
 
 GRADE_LABELS = {
@@ -76,8 +79,6 @@ def board_rows(session: Session, targets: GradeTargets, now: Optional[datetime] 
     for a in session.exec(select(Assignment).where(Assignment.incident_id.in_(ids),
                                                   Assignment.active == True)):  # noqa: E712
         resources.setdefault(a.incident_id, []).append(f"{a.callsign} ({a.state.replace('_', ' ')})")
-    from rxapp.messaging.views import held_back_summary
-
     held = held_back_summary(session, ids)
     rows = []
     for inc in incidents:
@@ -120,11 +121,22 @@ def board_rows(session: Session, targets: GradeTargets, now: Optional[datetime] 
 
 def en_route_legs(db_url: Optional[str] = None) -> list[tuple[int, tuple[float, float], tuple[float, float]]]:
     """(incident id, newest fix of the resource giving its window, incident location) for a routing engine."""
-    from rxapp.plumbing.db import session_scope
-    from rxapp.attendance.models import ResourceFix
-
     with session_scope(db_url) as session:
         q = (select(Incident.id, ResourceFix.lat, ResourceFix.lon, Incident.lat, Incident.lon)
              .join(ResourceFix, ResourceFix.callsign == Incident.eta_callsign)
              .where(Incident.is_open == True, Incident.arrived_at == None))  # noqa: E711,E712
         return [(i, (a, b), (c, d)) for i, a, b, c, d in session.exec(q)]
+
+
+def load_board() -> tuple[list[dict], str]:
+    with session_scope(readonly=True) as session:
+        return board_rows(session, grade_targets()), rules.london_time(utcnow())
+
+
+def victim_view_for_link(token: str) -> tuple[Optional[int], Optional[dict]]:
+    """(incident id, the victim's view) for a valid, unexpired link; (None, None) otherwise."""
+    with session_scope(readonly=True) as session:
+        incident = find_incident_by_token(session, token)
+        if incident is None:
+            return None, None
+        return incident.id, victim_view(session, incident)

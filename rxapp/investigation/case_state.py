@@ -3,7 +3,6 @@ Every handler checks the staff session itself (a client can call any handler wit
 from __future__ import annotations
 
 import asyncio
-from typing import Optional
 
 import reflex as rx
 
@@ -13,17 +12,8 @@ from rxapp.investigation.service import (
     TASK_OUTCOMES,
     JourneyService,
 )
-from rxapp.investigation.views import (
-    FILTERS,
-    case_detail,
-    case_list_rows,
-    normalise_collar,
-    occurrence_by_number,
-)
-from rxapp.plumbing.columns import utcnow
-from rxapp.plumbing.db import session_scope
+from rxapp.investigation.views import FILTERS, load_case, load_case_list, normalise_collar, task_on_case
 from rxapp.staff.states import StaffState, current_staff
-from rxapp.tasks.models import Task
 
 CASE_ROLES = ("fcr", "officer", "supervisor", "admin")
 # The control room reads cases; the people who contact victims record that they did.
@@ -40,23 +30,6 @@ async def _signed_in(state: rx.State, roles: tuple[str, ...]):
     who = await state.get_state(StaffState)
     who.display_name, who.role = staff.display_name, staff.role
     return staff, None
-
-
-def load_case_list(only: str, collar: str) -> list[dict]:
-    with session_scope(readonly=True) as session:
-        return case_list_rows(session, utcnow(), only=None if only == "all" else only, collar=collar)
-
-
-def load_case(occurrence_number: str) -> Optional[dict]:
-    with session_scope(readonly=True) as session:
-        return case_detail(session, occurrence_number, utcnow())
-
-
-def task_on_case(task_id: int, occurrence_number: str) -> bool:
-    with session_scope(readonly=True) as session:
-        occ = occurrence_by_number(session, occurrence_number)
-        task = session.get(Task, task_id)
-        return occ is not None and task is not None and task.occurrence_id == occ.id
 
 
 class CaseList(rx.State):

@@ -17,6 +17,8 @@ from rxapp.domain.journey import SAFE_CONTACT_FLAGS, duty_status, when_words
 from rxapp.investigation.duties import TASK_OUTCOMES
 from rxapp.investigation.models import Duty, Occurrence, OccurrenceEvent
 from rxapp.messaging.views import mask, message_rows
+from rxapp.plumbing.columns import utcnow
+from rxapp.plumbing.db import session_scope
 from rxapp.tasks.models import Task
 from rxapp.victims.models import Victim, VictimContactState
 
@@ -270,3 +272,20 @@ def _task_row(task: Task, now: datetime) -> dict:
         "completed": _when(task.completed_at),
         "outcome": task.outcome or "",
     }
+
+
+def load_case_list(only: str, collar: str) -> list[dict]:
+    with session_scope(readonly=True) as session:
+        return case_list_rows(session, utcnow(), only=None if only == "all" else only, collar=collar)
+
+
+def load_case(occurrence_number: str) -> Optional[dict]:
+    with session_scope(readonly=True) as session:
+        return case_detail(session, occurrence_number, utcnow())
+
+
+def task_on_case(task_id: int, occurrence_number: str) -> bool:
+    with session_scope(readonly=True) as session:
+        occ = occurrence_by_number(session, occurrence_number)
+        task = session.get(Task, task_id)
+        return occ is not None and task is not None and task.occurrence_id == occ.id

@@ -5,31 +5,10 @@ import asyncio
 
 import reflex as rx
 
-from rxapp.messaging.views import incident_by_urn, message_rows, task_rows
-from rxapp.plumbing.db import session_scope
+from rxapp.messaging.views import load_history
 from rxapp.staff.states import StaffState, current_staff
-from rxapp.victims.models import Victim
 
 HISTORY_ROLES = ("fcr", "officer", "supervisor", "admin")
-
-
-def load_history(urn: str) -> dict | None:
-    with session_scope(readonly=True) as session:
-        incident = incident_by_urn(session, urn)
-        if incident is None:
-            return None
-        victim = session.get(Victim, incident.victim_id) if incident.victim_id else None
-        own = message_rows(session, incident_id=incident.id)
-        others = [r for r in message_rows(session, victim_id=victim.id)] if victim else []
-        own_ids = {r["id"] for r in own}
-        return {
-            "urn": incident.urn,
-            "summary": f"{incident.category.replace('_', ' ').capitalize()}, {incident.location_description}",
-            "flags": ", ".join(f.replace("_", " ").lower() for f in incident.flags.split(",") if f) or "none",
-            "messages": own,
-            "other_messages": [r for r in others if r["id"] not in own_ids],
-            "tasks": task_rows(session, incident_id=incident.id),
-        }
 
 
 class MessageHistory(rx.State):

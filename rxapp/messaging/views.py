@@ -11,7 +11,9 @@ from rxapp.attendance.models import Incident
 from rxapp.domain.attendance import london_day, london_time
 from rxapp.messaging.models import Message, MessageEvent
 from rxapp.plumbing.columns import utcnow
+from rxapp.plumbing.db import session_scope
 from rxapp.tasks.models import Task
+from rxapp.victims.models import Victim
 
 TEMPLATE_LABELS = {
     "officer_assigned": "Officer assigned",
@@ -115,3 +117,22 @@ def incident_by_urn(session: Session, urn: str) -> Optional[Incident]:
     if not urn or len(urn) > 64:
         return None
     return session.exec(select(Incident).where(Incident.urn == urn)).first()
+
+
+def load_history(urn: str) -> dict | None:
+    with session_scope(readonly=True) as session:
+        incident = incident_by_urn(session, urn)
+        if incident is None:
+            return None
+        victim = session.get(Victim, incident.victim_id) if incident.victim_id else None
+        own = message_rows(session, incident_id=incident.id)
+        others = [r for r in message_rows(session, victim_id=victim.id)] if victim else []
+        own_ids = {r["id"] for r in own}
+        return {
+            "urn": incident.urn,
+            "summary": f"{incident.category.replace('_', ' ').capitalize()}, {incident.location_description}",
+            "flags": ", ".join(f.replace("_", " ").lower() for f in incident.flags.split(",") if f) or "none",
+            "messages": own,
+            "other_messages": [r for r in others if r["id"] not in own_ids],
+            "tasks": task_rows(session, incident_id=incident.id),
+        }

@@ -15,11 +15,14 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlmodel import Session, select
 
+from rxapp.domain.statuses import StaffRole
 from rxapp.plumbing.config import settings
+from rxapp.plumbing.db import session_scope
 from rxapp.staff.models import StaffSession, StaffUser
 from rxapp.plumbing.columns import utcnow
 
-ROLES = ("fcr", "officer", "supervisor", "admin")
+# The names as plain strings: the command line offers them as choices, and argparse shows those with repr().
+ROLES = tuple(role.value for role in StaffRole)
 SESSION_COOKIE = "vj_staff"
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,79}$")
 MIN_PASSWORD = 12
@@ -145,4 +148,13 @@ def token_from_cookie_header(cookie_header: str | None) -> Optional[str]:
     return morsel.value if morsel else None
 
 
-BOARD_ROLES = ("fcr", "supervisor", "admin")
+BOARD_ROLES = (StaffRole.FCR, StaffRole.SUPERVISOR, StaffRole.ADMIN)
+
+
+def identity_from_cookie_header(cookie_header: str) -> Optional[StaffIdentity]:
+    """The signed-in staff member for a request's Cookie header, checked afresh against the session table."""
+    token = token_from_cookie_header(cookie_header)
+    if not token:
+        return None
+    with session_scope(readonly=True) as session:
+        return identity_for_token(session, token)

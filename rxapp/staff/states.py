@@ -7,21 +7,12 @@ from typing import Optional
 
 import reflex as rx
 
-from rxapp.staff.accounts import StaffIdentity, identity_for_token, token_from_cookie_header
-from rxapp.plumbing.db import session_scope
-
-
-def _identity(cookie_header: str) -> Optional[StaffIdentity]:
-    token = token_from_cookie_header(cookie_header)
-    if not token:
-        return None
-    with session_scope(readonly=True) as session:
-        return identity_for_token(session, token)
+from rxapp.staff.accounts import StaffIdentity, identity_from_cookie_header
 
 
 async def current_staff(state: rx.State) -> Optional[StaffIdentity]:
     """Checked afresh on every call: a revoked or expired session stops working at once."""
-    return await asyncio.to_thread(_identity, state.router.headers.cookie)
+    return await asyncio.to_thread(identity_from_cookie_header, state.router.headers.cookie)
 
 
 class StaffState(rx.State):
