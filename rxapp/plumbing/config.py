@@ -1,73 +1,59 @@
-"""Configuration, read once from environment variables. Every variable is listed in the README."""
+"""Configuration: the one module that reads the environment. Every variable is in the README's
+"Configuration" table and in deploy/env.example.
+
+`load_settings()` reads every variable, checks it, and reports every problem at once in one `ConfigError`,
+each naming the variable and what it expects; no message quotes a secret or a URL (either may hold a
+password). `check(production=True)` adds what running for real needs (`python -m rxapp.cli serve` and
+`check-config`): an explicit secret, an https address, a way to send messages, both feeds or a flag saying
+the force runs without one.
+
+Kept light on purpose: rxconfig.py imports it before Reflex starts, so it imports only the standard library
+at module level, and nothing here writes a file until the generated secret is first asked for.
+"""
 from __future__ import annotations
 
+import json
+import math
 import os
+import re
 import secrets
+import sys
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from typing import Any, Callable, Mapping, Optional
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA_DIR = Path(os.environ.get("VJ_DATA_DIR", ROOT / "data"))
+DATA_DIR = Path(os.environ.get("VJ_DATA_DIR") or ROOT / "data")
+
+NOTIFY_API = "https://api.notifications.service.gov.uk"
+DEFAULT_EMAIL_FROM = "victim-updates@example.org"
+DEFAULT_PUBLIC_BASE_URL = "http://localhost:3000"
+MIN_SECRET_LENGTH = 32
+MIN_CALLBACK_TOKEN_LENGTH = 32
+FAILPOINTS = ("after_provider_answer",)  # fault tests only; production refuses any
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
-def _bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    if raw.lower() in ("1", "true", "yes", "on"):
-        return True
-    if raw.lower() in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{name} must be true or false, not {raw!r}")
+class ConfigError(ValueError):
+    """The configuration is not usable; `problems` lists every reason, one sentence each."""
 
-
-def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number, not {raw!r}") from None
-
-
-def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
-    raw = os.environ.get(name) or default
-    if raw not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {raw!r}")
-    return raw
-
-
-def _secret_key() -> str:
-    """A stable server secret: from SECRET_KEY, else generated once into the data folder.
-
-    It signs victims' tracking links, so it must survive restarts.
-    """
-    key = os.environ.get("SECRET_KEY")
-    if key:
-        if len(key) < 32:
-            raise ValueError("SECRET_KEY must be at least 32 characters")
-        return key
-    path = DATA_DIR / "secret.key"
-    if path.exists():
-        return path.read_text().strip()
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    path.write_text(key)
-    path.chmod(0o600)
-    return key
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        count = "1 problem" if len(problems) == 1 else f"{len(problems)} problems"
+        super().__init__(f"the configuration has {count}:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
 @dataclass(frozen=True)
 class Settings:
-    database_url: str
-    secret_key: str
+    # Secrets and URLs that may carry a password stay out of repr(), so a logged Settings leaks nothing.
+    database_url: str = field(repr=False)
     public_base_url: str
-    storm_feed_url: str | None
-    storm_feed_token: str | None
-    storm_simulator: bool
-    storm_sim_speed: float
-    storm_sim_port: int
+    allowed_origins: tuple[str, ...]
+    storm_feed_url: str | None = field(repr=False)
+    storm_feed_token: str | None = field(repr=False)
     routing_url: str | None
     grade_targets_json: str | None
     rural_areas_json: str | None
@@ -76,60 +62,392 @@ class Settings:
     lockout_attempts: int
     lockout_minutes: float
     cookie_secure: bool
-    redis_url: str | None
+    redis_url: str | None = field(repr=False)
     run_background_jobs: bool
-    notify_api_key: str | None = None
-    notify_base_url: str = "https://api.notifications.service.gov.uk"
+    data_dir: Path = DATA_DIR
+    secret_key_given: str | None = field(default=None, repr=False)
+    status_codes: Mapping[str, str] = field(default_factory=dict)
+    failpoint: str | None = None
+    notify_api_key: str | None = field(default=None, repr=False)
+    notify_base_url: str = NOTIFY_API
     notify_sms_template_id: str = ""
     notify_email_template_id: str = ""
-    notify_callback_token: str | None = None
-    notify_simulator: bool = False
-    smtp_url: str | None = None
-    email_from: str = "victim-updates@example.org"
+    notify_callback_token: str | None = field(default=None, repr=False)
+    smtp_url: str | None = field(default=None, repr=False)
+    email_from: str = DEFAULT_EMAIL_FROM
     email_via: str = "notify"
     code_rules_path: str | None = None
-    niche_feed_url: str | None = None
-    niche_feed_token: str | None = None
+    niche_feed_url: str | None = field(default=None, repr=False)
+    niche_feed_token: str | None = field(default=None, repr=False)
     niche_poll_seconds: float = 30.0
     sweep_seconds: float = 60.0
-    extra: dict = field(default_factory=dict)
+    storm_feed_disabled: bool = False
+    niche_feed_disabled: bool = False
+    allow_insecure_http: bool = False
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 3000
+
+    @cached_property
+    def secret_key(self) -> str:
+        """The server secret: SECRET_KEY, else one generated once into the data folder.
+
+        It signs victims' tracking links, so it must survive restarts. Generated on first use rather than on
+        load, so that loading the configuration (rxconfig, `check-config`, an image build) writes nothing."""
+        return self.secret_key_given or _stored_secret(self.data_dir)
+
+    @property
+    def sends_with_notify(self) -> bool:
+        return bool(self.notify_api_key)
+
+    @property
+    def email_through_notify(self) -> bool:
+        return self.email_via == "notify"
 
 
-def load_settings() -> Settings:
-    default_db = f"sqlite:///{DATA_DIR / 'victim_journey.db'}"
-    return Settings(
-        database_url=os.environ.get("DATABASE_URL") or default_db,
-        secret_key=_secret_key(),
-        public_base_url=os.environ.get("PUBLIC_BASE_URL", "http://localhost:3000").rstrip("/"),
-        storm_feed_url=os.environ.get("STORM_FEED_URL") or None,
-        storm_feed_token=os.environ.get("STORM_FEED_TOKEN") or None,
-        storm_simulator=_bool("STORM_SIMULATOR", False),
-        storm_sim_speed=_float("STORM_SIM_SPEED", 10.0),
-        storm_sim_port=int(_float("STORM_SIM_PORT", 8765)),
-        routing_url=os.environ.get("ROUTING_URL") or None,
-        grade_targets_json=os.environ.get("GRADE_TARGETS") or None,
-        rural_areas_json=os.environ.get("RURAL_AREAS") or None,
-        link_ttl_hours=_float("TRACK_LINK_TTL_HOURS", 24.0),
-        session_hours=_float("STAFF_SESSION_HOURS", 12.0),
-        lockout_attempts=int(_float("STAFF_LOCKOUT_ATTEMPTS", 5)),
-        lockout_minutes=_float("STAFF_LOCKOUT_MINUTES", 15.0),
-        cookie_secure=_bool("COOKIE_SECURE", False),
-        redis_url=os.environ.get("REDIS_URL") or None,
-        run_background_jobs=_bool("RUN_BACKGROUND_JOBS", True),
-        notify_api_key=os.environ.get("NOTIFY_API_KEY") or None,
-        notify_base_url=(os.environ.get("NOTIFY_BASE_URL") or "https://api.notifications.service.gov.uk").rstrip("/"),
-        notify_sms_template_id=os.environ.get("NOTIFY_SMS_TEMPLATE_ID", ""),
-        notify_email_template_id=os.environ.get("NOTIFY_EMAIL_TEMPLATE_ID", ""),
-        notify_callback_token=os.environ.get("NOTIFY_CALLBACK_TOKEN") or None,
-        smtp_url=os.environ.get("SMTP_URL") or None,
-        email_from=os.environ.get("EMAIL_FROM", "victim-updates@example.org"),
-        email_via=_choice("EMAIL_VIA", "notify", ("notify", "smtp")),
-        code_rules_path=os.environ.get("VJ_CODE_RULES") or None,
-        niche_feed_url=os.environ.get("NICHE_FEED_URL") or None,
-        niche_feed_token=os.environ.get("NICHE_FEED_TOKEN") or None,
-        niche_poll_seconds=_float("NICHE_POLL_SECONDS", 30.0),
-        sweep_seconds=_float("DEADLINE_SWEEP_SECONDS", 60.0),
+def _stored_secret(data_dir: Path) -> str:
+    path = data_dir / "secret.key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        # Written beside, then linked into place: two processes starting at once (Reflex's compile step and a
+        # backend worker) end up with the same key, and neither reads a half-written file.
+        tmp = data_dir / f".secret.key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()
+
+
+class _Reader:
+    """Reads variables from one environment, collecting problems instead of stopping at the first."""
+
+    def __init__(self, env: Mapping[str, str]):
+        self.env = env
+        self.problems: list[str] = []
+
+    def problem(self, message: str) -> None:
+        self.problems.append(message)
+
+    def given(self, name: str) -> bool:
+        return bool((self.env.get(name) or "").strip())
+
+    def text(self, name: str, default: Optional[str] = None) -> Optional[str]:
+        raw = (self.env.get(name) or "").strip()
+        return raw or default
+
+    def boolean(self, name: str, default: bool) -> bool:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        if raw.lower() in _TRUE:
+            return True
+        if raw.lower() in _FALSE:
+            return False
+        self.problem(f"{name} must be true or false, not {raw[:20]!r}")
+        return default
+
+    def number(self, name: str, default: float, low: float, high: float, *, whole: bool = False) -> float:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        kind = "a whole number" if whole else "a number"
+        try:
+            value = int(raw) if whole else float(raw)
+        except ValueError:
+            self.problem(f"{name} must be {kind} between {low:g} and {high:g}, not {raw[:20]!r}")
+            return default
+        if not math.isfinite(value) or not low <= value <= high:
+            self.problem(f"{name} must be {kind} between {low:g} and {high:g}, not {raw[:20]}")
+            return default
+        return value
+
+    def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
+        raw = self.text(name, default)
+        if raw not in allowed:
+            self.problem(f"{name} must be one of {', '.join(allowed)}, not {raw[:30]!r}")
+            return default
+        return raw
+
+    def url(self, name: str, schemes: tuple[str, ...], example: str, default: Optional[str] = None, *,
+            origin: bool = False) -> Optional[str]:
+        """A URL with one of `schemes` and a host (`origin`: nothing after the host and port). The value is
+        never quoted: URLs may carry credentials."""
+        raw = self.text(name)
+        if raw is None:
+            return default
+        expected = f"{name} must be a URL starting with {' or '.join(s + '://' for s in schemes)}" + (
+            ", with nothing after the host and port" if origin else "") + f", e.g. {example}"
+        try:
+            parts = urlsplit(raw)
+            parts.port  # noqa: B018  (raises on a port that is not a number)
+        except ValueError:
+            self.problem(expected)
+            return default
+        if parts.scheme.lower() not in schemes or not parts.hostname:
+            self.problem(expected)
+            return default
+        if origin and (parts.path not in ("", "/") or parts.query or parts.fragment or parts.username
+                       or parts.password):
+            self.problem(expected)
+            return default
+        return raw.rstrip("/") if origin else raw
+
+    def parsed(self, name: str, parse: Callable[[str], Any]) -> Any:
+        """A value checked by the parser its consumer uses; its ValueError becomes a problem."""
+        raw = self.text(name)
+        if raw is None:
+            return None
+        try:
+            return parse(raw)
+        except ValueError as exc:
+            message = str(exc)
+            self.problem(message if message.startswith(name) else f"{name}: {message}")
+            return None
+
+
+def parse_status_codes(raw: str) -> dict[str, str]:
+    """STATUS_CODES: a JSON object mapping the force's STORM status codes to what they mean."""
+    from rxapp.domain import attendance as rules
+
+    valid = sorted({rules.R_EN_ROUTE, rules.R_AT_SCENE, rules.R_ACKNOWLEDGED, rules.R_CLEARED, rules.R_COMMITTED,
+                    rules.R_EMERGENCY})
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"STATUS_CODES is not valid JSON: {exc.msg}") from None
+    if not isinstance(data, dict) or not all(isinstance(v, str) and v in valid for v in data.values()) \
+            or not all(k.strip() for k in data):
+        raise ValueError(f'STATUS_CODES must be a JSON object mapping codes to one of {", ".join(valid)}, '
+                         f'e.g. {{"9": "en_route"}}')
+    return {str(k).strip(): v for k, v in data.items()}
+
+
+def _default_status_codes() -> dict[str, str]:
+    from rxapp.domain.attendance import DEFAULT_STATUS_CODES
+
+    return dict(DEFAULT_STATUS_CODES)
+
+
+def _grade_targets(raw: str):
+    from rxapp.domain.grades import GradeTargets
+
+    return GradeTargets.from_json(raw)
+
+
+def _rural_areas(raw: str):
+    from rxapp.domain.rural import RuralAreas
+
+    return RuralAreas.from_json(raw)
+
+
+def _notify_key(raw: str):
+    from integrations.govuk_notify.client import parse_api_key
+
+    return parse_api_key(raw)
+
+
+def _smtp_url(raw: str):
+    from integrations.email.smtp import parse_smtp_url
+
+    return parse_smtp_url(raw)
+
+
+def _read(env: Mapping[str, str]) -> tuple[Settings, _Reader]:
+    r = _Reader(env)
+    data_dir = Path(r.text("VJ_DATA_DIR") or ROOT / "data")
+
+    database_url = r.text("DATABASE_URL") or f"sqlite:///{data_dir / 'victim_journey.db'}"
+    if not database_url.startswith(("sqlite:///", "postgresql://", "postgresql+psycopg://")):
+        r.problem("DATABASE_URL must start with sqlite:/// (a file, e.g. sqlite:////var/lib/victim-journey/vj.db) "
+                  "or postgresql:// (e.g. postgresql://victim_journey@db.force.local/victim_journey)")
+
+    secret = env.get("SECRET_KEY") or None
+    if secret is not None and len(secret) < MIN_SECRET_LENGTH:
+        r.problem(f"SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters "
+                  "(e.g. the output of: python -c 'import secrets; print(secrets.token_urlsafe(48))')")
+
+    public = r.url("PUBLIC_BASE_URL", ("http", "https"), "https://victims.force.police.uk", DEFAULT_PUBLIC_BASE_URL,
+                   origin=True)
+    extra_origin = r.url("EXTRA_ORIGIN", ("http", "https"), "https://victims-proxy.force.local", origin=True)
+
+    status_codes = _default_status_codes()
+    status_codes.update(r.parsed("STATUS_CODES", parse_status_codes) or {})
+    r.parsed("GRADE_TARGETS", _grade_targets)
+    r.parsed("RURAL_AREAS", _rural_areas)
+
+    code_rules = r.text("VJ_CODE_RULES")
+    if code_rules is not None and not Path(code_rules).is_file():
+        r.problem("VJ_CODE_RULES must name a Victims' Code rules file that exists (a copy of "
+                  "rxapp/rules/victims_code_2020.json)")
+
+    notify_key = r.text("NOTIFY_API_KEY")
+    if notify_key is not None and r.parsed("NOTIFY_API_KEY", _notify_key) is None:
+        notify_key = None
+    smtp_url = r.text("SMTP_URL")
+    if smtp_url is not None and r.parsed("SMTP_URL", _smtp_url) is None:
+        smtp_url = None
+    email_via = r.choice("EMAIL_VIA", "notify", ("notify", "smtp"))
+    if email_via == "smtp" and not r.given("SMTP_URL"):
+        r.problem("EMAIL_VIA is smtp but SMTP_URL is not set: set SMTP_URL, or EMAIL_VIA=notify")
+    sms_template = r.text("NOTIFY_SMS_TEMPLATE_ID", "")
+    email_template = r.text("NOTIFY_EMAIL_TEMPLATE_ID", "")
+    for name, value, needed in (("NOTIFY_SMS_TEMPLATE_ID", sms_template, True),
+                                ("NOTIFY_EMAIL_TEMPLATE_ID", email_template, email_via == "notify")):
+        if value and not _UUID.match(value):
+            r.problem(f"{name} must be the template's ID from Notify, a UUID such as "
+                      "f33517ff-2a88-4f6e-b855-c550268ce08a")
+        elif not value and needed and r.given("NOTIFY_API_KEY"):
+            r.problem(f"{name} is not set: with NOTIFY_API_KEY set, it must be the ID (a UUID) of the Notify "
+                      + ("text message template whose body is ((body))" if name.startswith("NOTIFY_SMS")
+                         else "email template whose subject is ((subject)) and body is ((body))"))
+    email_from = r.text("EMAIL_FROM", DEFAULT_EMAIL_FROM)
+    if "@" not in email_from or any(c in email_from for c in "\r\n"):
+        r.problem("EMAIL_FROM must be an email address, e.g. victim-updates@force.police.uk")
+
+    failpoint = r.text("VJ_FAILPOINT")
+    if failpoint is not None and failpoint not in FAILPOINTS:
+        r.problem(f"VJ_FAILPOINT is for fault tests only and must be one of {', '.join(FAILPOINTS)} or unset")
+        failpoint = None
+
+    storm_url = r.url("STORM_FEED_URL", ("ws", "wss"), "wss://storm-gateway.force.local:8765/feed")
+    niche_url = r.url("NICHE_FEED_URL", ("http", "https"), "https://niche-adapter.force.local")
+    storm_disabled = r.boolean("STORM_FEED_DISABLED", False)
+    niche_disabled = r.boolean("NICHE_FEED_DISABLED", False)
+    if storm_disabled and r.given("STORM_FEED_URL"):
+        r.problem("STORM_FEED_DISABLED is true but STORM_FEED_URL is set: choose one")
+    if niche_disabled and r.given("NICHE_FEED_URL"):
+        r.problem("NICHE_FEED_DISABLED is true but NICHE_FEED_URL is set: choose one")
+
+    settings = Settings(
+        database_url=database_url,
+        public_base_url=public,
+        allowed_origins=tuple(o for o in dict.fromkeys((public, extra_origin)) if o),
+        storm_feed_url=storm_url,
+        storm_feed_token=r.text("STORM_FEED_TOKEN"),
+        routing_url=r.url("ROUTING_URL", ("http", "https"), "http://osrm.force.local:5000"),
+        grade_targets_json=r.text("GRADE_TARGETS"),
+        rural_areas_json=r.text("RURAL_AREAS"),
+        link_ttl_hours=r.number("TRACK_LINK_TTL_HOURS", 24.0, 1, 24 * 31),
+        session_hours=r.number("STAFF_SESSION_HOURS", 12.0, 0.25, 24),
+        lockout_attempts=int(r.number("STAFF_LOCKOUT_ATTEMPTS", 5, 1, 100, whole=True)),
+        lockout_minutes=r.number("STAFF_LOCKOUT_MINUTES", 15.0, 1, 24 * 60),
+        cookie_secure=r.boolean("COOKIE_SECURE", False),
+        redis_url=r.url("REDIS_URL", ("redis", "rediss", "unix"), "redis://redis.force.local:6379/0"),
+        run_background_jobs=r.boolean("RUN_BACKGROUND_JOBS", True),
+        data_dir=data_dir,
+        secret_key_given=secret,
+        status_codes=status_codes,
+        failpoint=failpoint,
+        notify_api_key=notify_key,
+        notify_base_url=r.url("NOTIFY_BASE_URL", ("http", "https"), NOTIFY_API, NOTIFY_API).rstrip("/"),
+        notify_sms_template_id=sms_template,
+        notify_email_template_id=email_template,
+        notify_callback_token=r.text("NOTIFY_CALLBACK_TOKEN"),
+        smtp_url=smtp_url,
+        email_from=email_from,
+        email_via=email_via,
+        code_rules_path=code_rules,
+        niche_feed_url=niche_url,
+        niche_feed_token=r.text("NICHE_FEED_TOKEN"),
+        niche_poll_seconds=r.number("NICHE_POLL_SECONDS", 30.0, 1, 3600),
+        sweep_seconds=r.number("DEADLINE_SWEEP_SECONDS", 60.0, 1, 3600),
+        storm_feed_disabled=storm_disabled,
+        niche_feed_disabled=niche_disabled,
+        allow_insecure_http=r.boolean("ALLOW_INSECURE_HTTP", False),
+        listen_host=r.text("LISTEN_HOST", "127.0.0.1"),
+        listen_port=int(r.number("LISTEN_PORT", 3000, 1, 65535, whole=True)),
     )
+    return settings, r
+
+
+def _production_problems(s: Settings, r: _Reader) -> list[str]:
+    """What running for real needs beyond well-formed values. Never quotes a value."""
+    problems: list[str] = []
+    if not r.given("SECRET_KEY"):
+        problems.append(f"SECRET_KEY is not set: running for real needs an explicit server secret of at least "
+                        f"{MIN_SECRET_LENGTH} characters, kept stable (it signs victims' links), e.g. the output of: "
+                        "python -c 'import secrets; print(secrets.token_urlsafe(48))'")
+    if not r.given("PUBLIC_BASE_URL"):
+        problems.append("PUBLIC_BASE_URL is not set: it must be the https:// address victims and staff use, "
+                        "e.g. https://victims.force.police.uk")
+    elif s.public_base_url.startswith("http://") and not s.allow_insecure_http:
+        problems.append("PUBLIC_BASE_URL must be an https:// address: victims' links and staff sign-in must not "
+                        "cross a network in clear (set ALLOW_INSECURE_HTTP=true only for a trial on a closed "
+                        "network)")
+    if s.public_base_url.startswith("https://") and not s.cookie_secure:
+        problems.append("COOKIE_SECURE must be true when PUBLIC_BASE_URL is https, so the staff session cookie "
+                        "never travels without TLS")
+    if not s.notify_api_key and not s.smtp_url and not r.given("NOTIFY_API_KEY") and not r.given("SMTP_URL"):
+        problems.append("no way to send messages: set NOTIFY_API_KEY with NOTIFY_SMS_TEMPLATE_ID and "
+                        "NOTIFY_EMAIL_TEMPLATE_ID (GOV.UK Notify), or SMTP_URL (email over SMTP)")
+    if r.given("NOTIFY_API_KEY"):
+        token = s.notify_callback_token or ""
+        if not token:
+            problems.append("NOTIFY_CALLBACK_TOKEN is not set: with Notify in use it must be the bearer token "
+                            "Notify sends to /notify/delivery-receipts and /notify/received-texts "
+                            f"(at least {MIN_CALLBACK_TOKEN_LENGTH} characters)")
+        elif len(token) < MIN_CALLBACK_TOKEN_LENGTH:
+            problems.append(f"NOTIFY_CALLBACK_TOKEN must be at least {MIN_CALLBACK_TOKEN_LENGTH} characters")
+        if not s.notify_base_url.startswith("https://"):
+            problems.append(f"NOTIFY_BASE_URL must be an https:// address (Notify's API is {NOTIFY_API}); "
+                            "a local test server is for the demo and the tests only")
+    if r.given("SMTP_URL") and s.email_from == DEFAULT_EMAIL_FROM:
+        problems.append("EMAIL_FROM is not set: with SMTP_URL set it must be your force's sending address, "
+                        "e.g. victim-updates@force.police.uk")
+    if not s.storm_feed_url and not s.storm_feed_disabled and not r.given("STORM_FEED_URL"):
+        problems.append("STORM_FEED_URL is not set: point it at the STORM gateway's WebSocket, or set "
+                        "STORM_FEED_DISABLED=true if the force runs without live attendance")
+    if not s.niche_feed_url and not s.niche_feed_disabled and not r.given("NICHE_FEED_URL"):
+        problems.append("NICHE_FEED_URL is not set: point it at the records change feed, or set "
+                        "NICHE_FEED_DISABLED=true if the force runs without the investigation journey")
+    if r.given("VJ_FAILPOINT"):
+        problems.append("VJ_FAILPOINT is set: it kills the sender on purpose, for fault tests only; unset it")
+    if s.code_rules_path and Path(s.code_rules_path).is_file():
+        try:
+            from rxapp.domain.code_rules import load_code
+
+            load_code(s.code_rules_path)
+        except (ValueError, OSError) as exc:
+            problems.append(f"VJ_CODE_RULES: the rules file is not usable: {exc}")
+    return problems
+
+
+def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
+    """The configuration from `env` (the process environment by default); ConfigError lists every problem."""
+    settings, reader = _read(os.environ if env is None else env)
+    if reader.problems:
+        raise ConfigError(reader.problems)
+    return settings
+
+
+def check(env: Optional[Mapping[str, str]] = None, *, production: bool = True) -> list[str]:
+    """Every problem with the configuration, or [] when it is fine. `production`: also what running for real
+    needs (`serve`); without it, only that each value is well formed (what the demo and the tests need)."""
+    settings, reader = _read(os.environ if env is None else env)
+    problems = list(reader.problems)
+    if production:
+        problems += _production_problems(settings, reader)
+    return problems
+
+
+def serve_environment(*, root: Path = ROOT) -> dict[str, str]:
+    """The environment `serve` hands to Reflex: this one, with bun from `.tools/` (the project's rule: bun
+    comes from npm, so Reflex must never download its own), no telemetry, no version check, and the project
+    importable. The virtualenv's own bin folder goes last, as a fallback when PATH lacks it (systemd)."""
+    env = dict(os.environ)
+    path = [p for p in env.get("PATH", "").split(os.pathsep) if p]
+    tools = str(root / ".tools" / "node_modules" / ".bin")
+    venv_bin = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join([tools, *[p for p in path if p != tools], venv_bin])
+    env.update({"REFLEX_USE_SYSTEM_BUN": "1", "TELEMETRY_ENABLED": "false", "REFLEX_CHECK_LATEST_VERSION": "false"})
+    env["PYTHONPATH"] = os.pathsep.join([str(root), *[p for p in env.get("PYTHONPATH", "").split(os.pathsep)
+                                                      if p and p != str(root)]])
+    return env
 
 
 _settings: Settings | None = None
