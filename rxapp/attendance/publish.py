@@ -11,24 +11,11 @@ import time
 
 import reflex as rx
 
-from rxapp.plumbing.db import session_scope
-from rxapp.attendance.models import Incident
 from rxapp.attendance.board_state import BOARD_TOKEN, BoardView
-from rxapp.attendance.views import load_board
 from rxapp.attendance.track_state import TrackView, link_token_for
-from rxapp.attendance.views import victim_view
+from rxapp.attendance.views import load_board, victim_views
 
 log = logging.getLogger(__name__)
-
-
-def _views(ids: set[int]) -> dict[int, dict]:
-    out = {}
-    with session_scope(readonly=True) as session:
-        for incident_id in ids:
-            incident = session.get(Incident, incident_id)
-            if incident is not None:
-                out[incident_id] = victim_view(session, incident)
-    return out
 
 
 class ReflexPublisher:
@@ -60,7 +47,7 @@ class ReflexPublisher:
 
     async def _push(self, ids: set[int], board: bool) -> None:
         if ids:
-            views = await asyncio.to_thread(_views, ids)
+            views = await asyncio.to_thread(victim_views, ids)
             for incident_id, view in views.items():
                 token = rx.BaseStateToken(ident=link_token_for(incident_id), cls=TrackView)
                 async with self.app.modify_state(token) as root:

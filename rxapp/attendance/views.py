@@ -140,3 +140,14 @@ def victim_view_for_link(token: str) -> tuple[Optional[int], Optional[dict]]:
         if incident is None:
             return None, None
         return incident.id, victim_view(session, incident)
+
+
+def victim_views(ids: set[int]) -> dict[int, dict]:
+    """The victim's view of each of these attendances, to push to their open pages."""
+    out = {}
+    with session_scope(readonly=True) as session:
+        for incident_id in ids:
+            incident = session.get(Incident, incident_id)
+            if incident is not None:
+                out[incident_id] = victim_view(session, incident)
+    return out
