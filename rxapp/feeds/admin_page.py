@@ -1,13 +1,13 @@
-"""`/admin/feed`: the dispatch and records feeds' health and their dead letters, for administrators and
-supervisors."""
+"""`/admin/feed`: the dispatch and records feeds' health, the background runner (which process leads, its
+heartbeat, each job's last run) and the dead letters, for administrators and supervisors."""
 from __future__ import annotations
 
 import reflex as rx
 
-from rxapp.ui.layout import MUTED, page
+from rxapp.attendance.board_page import sign_out
 from rxapp.feeds.admin_state import FeedAdmin
 from rxapp.staff.states import StaffState
-from rxapp.attendance.board_page import sign_out
+from rxapp.ui.layout import MUTED, WARNING, page
 
 
 def letter(row: rx.Var) -> rx.Component:
@@ -18,6 +18,17 @@ def letter(row: rx.Var) -> rx.Component:
         rx.el.td(row["seq"], style=cell),
         rx.el.td(row["reason"], style=cell),
         rx.el.td(rx.el.code(row["raw"], style={"word_break": "break-all", "font_size": "0.85rem"}), style=cell),
+    )
+
+
+def job_row(row: rx.Var) -> rx.Component:
+    cell = {"padding": "0.4rem", "border_bottom": "1px solid #b1b4b6", "vertical_align": "top"}
+    return rx.el.tr(
+        rx.el.td(row["id"], style=cell),
+        rx.el.td(row["every"], style=cell),
+        rx.el.td(row["started"], style=cell),
+        rx.el.td(row["finished"], style=cell),
+        rx.el.td(row["outcome"], style=cell),
     )
 
 
@@ -44,6 +55,27 @@ def admin_feed_page() -> rx.Component:
                                      rx.el.span(FeedAdmin.records_state)), id="records-state"),
                     rx.el.dt("Last page applied", style={"font_weight": "700"}), rx.el.dd(FeedAdmin.records_cursor_at),
                 ),
+                rx.el.h2("Background runner", style={"font_size": "1.25rem"}),
+                rx.el.p("One process runs the feeds and the scheduled jobs for every worker; the others wait to "
+                        "take over.", style={"color": MUTED}),
+                rx.el.dl(
+                    rx.el.dt("Runs in", style={"font_weight": "700"}),
+                    rx.el.dd(rx.cond(FeedAdmin.runner_ok, rx.el.span(FeedAdmin.runner_leader),
+                                     rx.el.strong(FeedAdmin.runner_leader, style={"color": WARNING})),
+                             id="runner-leader"),
+                    rx.el.dt("Heartbeat", style={"font_weight": "700"}),
+                    rx.el.dd(rx.cond(FeedAdmin.runner_ok, rx.el.span(FeedAdmin.runner_heartbeat),
+                                     rx.el.strong(FeedAdmin.runner_heartbeat, style={"color": WARNING})),
+                             id="runner-heartbeat"),
+                ),
+                rx.box(rx.el.table(
+                    rx.el.caption("Scheduled jobs: each one's last run", style={"text_align": "left",
+                                                                               "font_weight": "700"}),
+                    rx.el.thead(rx.el.tr(*[rx.el.th(h, scope="col", style=head)
+                                           for h in ("Job", "Every", "Last started", "Last finished", "Outcome")])),
+                    rx.el.tbody(rx.foreach(FeedAdmin.jobs, job_row)),
+                    style={"border_collapse": "collapse", "width": "100%"},
+                ), style={"overflow_x": "auto", "margin_bottom": "1rem"}),
                 rx.el.button("Refresh", on_click=FeedAdmin.load,
                              style={"padding": "0.3rem 0.8rem", "border": "2px solid #0b0c0c", "background": "white"}),
                 rx.el.h2("Newest dead letters", style={"font_size": "1.25rem", "margin_top": "1.25rem"}),

@@ -1,13 +1,13 @@
 """What every feed ingest keeps: its resume point, the events already applied, and the dead letters. Every change to them is an Alembic migration in `alembic/versions/`."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Optional
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from rxapp.plumbing.columns import UTCDateTime, utcnow
+from rxapp.plumbing.columns import UTCDateTime, utc_field, utcnow
 
 
 class FeedCursor(SQLModel, table=True):
@@ -39,3 +39,23 @@ class DeadLetter(SQLModel, table=True):
     reason: str = Field(max_length=500)
     raw: str = Field(sa_type=sa.Text)
 
+
+class RunnerStatus(SQLModel, table=True):
+    """What the elected runner last said about itself and its work, so every worker's health check and the
+    administrators' page tell the truth, not only the leader's. One row per component: `leader` (which
+    process runs the background work, and its heartbeat), each long-running loop (`storm`, `niche`) and each
+    scheduled job (by its id). Only the leader writes here; see `rxapp/plumbing/jobs.py`."""
+
+    __tablename__ = "runner_status"
+
+    component: str = Field(primary_key=True, max_length=60)
+    kind: str = Field(max_length=10)  # leader, loop, job
+    host: str = Field(default="", max_length=255)  # the leader that wrote the row
+    pid: int = 0
+    state: str = Field(default="", max_length=40)  # leader: leading, stepped down; loop: its state; job: running, idle
+    detail: str = Field(default="{}", sa_type=sa.Text)  # JSON: a loop's status snapshot; never personal data
+    every_seconds: Optional[float] = None  # a job's interval
+    started_at: Optional[datetime] = utc_field()  # leader: leading since; job: its last run began
+    finished_at: Optional[datetime] = utc_field()  # job: its last run ended
+    outcome: Optional[str] = Field(default=None, max_length=200)  # job: "ok", or "failed: <error type>"
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)  # heartbeat
