@@ -243,6 +243,19 @@ def test_running_for_real_refuses_what_is_missing(overrides, expected):
     assert SECRET not in problem and CALLBACK not in problem
 
 
+@pytest.mark.parametrize("overrides, name", [
+    ({"PUBLIC_BASE_URL": "victims.force.police.uk"}, "PUBLIC_BASE_URL"),
+    ({"COOKIE_SECURE": "yes please"}, "COOKIE_SECURE"),
+    ({"PUBLIC_BASE_URL": "http://victims.force.local", "ALLOW_INSECURE_HTTP": "ok"}, "ALLOW_INSECURE_HTTP"),
+    ({"NOTIFY_BASE_URL": "notify.local"}, "NOTIFY_BASE_URL"),
+    ({"STORM_FEED_URL": None, "STORM_FEED_DISABLED": "please"}, "STORM_FEED_DISABLED"),
+    ({"VJ_FAILPOINT": "elsewhere"}, "VJ_FAILPOINT"),
+    ({"VJ_CODE_RULES": "/nowhere/code.json"}, "VJ_CODE_RULES"),
+])
+def test_a_malformed_value_is_reported_once_when_running_for_real(overrides, name):
+    assert one_problem(production(**overrides), production_mode=True).startswith(name)
+
+
 def test_plain_http_only_with_the_explicit_flag():
     env = production(PUBLIC_BASE_URL="http://victims.force.local", COOKIE_SECURE="false",
                      ALLOW_INSECURE_HTTP="true")

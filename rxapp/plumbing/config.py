@@ -129,9 +129,12 @@ class _Reader:
     def __init__(self, env: Mapping[str, str]):
         self.env = env
         self.problems: list[str] = []
+        self.malformed: set[str] = set()  # variables already reported, so no rule reports them twice
 
     def problem(self, message: str) -> None:
+        """`message` starts with the variable's name."""
         self.problems.append(message)
+        self.malformed.add(re.match(r"[A-Z_]*", message).group(0))
 
     def given(self, name: str) -> bool:
         return bool((self.env.get(name) or "").strip())
@@ -366,8 +369,10 @@ def _read(env: Mapping[str, str]) -> tuple[Settings, _Reader]:
 
 
 def _production_problems(s: Settings, r: _Reader) -> list[str]:
-    """What running for real needs beyond well-formed values. Never quotes a value."""
+    """What running for real needs beyond well-formed values. A variable already reported as malformed is
+    not reported again. Never quotes a value."""
     problems: list[str] = []
+    bad = r.malformed
     if not r.given("SECRET_KEY"):
         problems.append(f"SECRET_KEY is not set: running for real needs an explicit server secret of at least "
                         f"{MIN_SECRET_LENGTH} characters, kept stable (it signs victims' links), e.g. the output of: "
@@ -375,14 +380,15 @@ def _production_problems(s: Settings, r: _Reader) -> list[str]:
     if not r.given("PUBLIC_BASE_URL"):
         problems.append("PUBLIC_BASE_URL is not set: it must be the https:// address victims and staff use, "
                         "e.g. https://victims.force.police.uk")
-    elif s.public_base_url.startswith("http://") and not s.allow_insecure_http:
+    elif s.public_base_url.startswith("http://") and not s.allow_insecure_http and not bad & {
+            "PUBLIC_BASE_URL", "ALLOW_INSECURE_HTTP"}:
         problems.append("PUBLIC_BASE_URL must be an https:// address: victims' links and staff sign-in must not "
                         "cross a network in clear (set ALLOW_INSECURE_HTTP=true only for a trial on a closed "
                         "network)")
-    if s.public_base_url.startswith("https://") and not s.cookie_secure:
+    if s.public_base_url.startswith("https://") and not s.cookie_secure and "COOKIE_SECURE" not in bad:
         problems.append("COOKIE_SECURE must be true when PUBLIC_BASE_URL is https, so the staff session cookie "
                         "never travels without TLS")
-    if not s.notify_api_key and not s.smtp_url and not r.given("NOTIFY_API_KEY") and not r.given("SMTP_URL"):
+    if not r.given("NOTIFY_API_KEY") and not r.given("SMTP_URL"):
         problems.append("no way to send messages: set NOTIFY_API_KEY with NOTIFY_SMS_TEMPLATE_ID and "
                         "NOTIFY_EMAIL_TEMPLATE_ID (GOV.UK Notify), or SMTP_URL (email over SMTP)")
     if r.given("NOTIFY_API_KEY"):
@@ -393,21 +399,21 @@ def _production_problems(s: Settings, r: _Reader) -> list[str]:
                             f"(at least {MIN_CALLBACK_TOKEN_LENGTH} characters)")
         elif len(token) < MIN_CALLBACK_TOKEN_LENGTH:
             problems.append(f"NOTIFY_CALLBACK_TOKEN must be at least {MIN_CALLBACK_TOKEN_LENGTH} characters")
-        if not s.notify_base_url.startswith("https://"):
+        if not s.notify_base_url.startswith("https://") and "NOTIFY_BASE_URL" not in bad:
             problems.append(f"NOTIFY_BASE_URL must be an https:// address (Notify's API is {NOTIFY_API}); "
                             "a local test server is for the demo and the tests only")
     if r.given("SMTP_URL") and s.email_from == DEFAULT_EMAIL_FROM:
         problems.append("EMAIL_FROM is not set: with SMTP_URL set it must be your force's sending address, "
                         "e.g. victim-updates@force.police.uk")
-    if not s.storm_feed_url and not s.storm_feed_disabled and not r.given("STORM_FEED_URL"):
-        problems.append("STORM_FEED_URL is not set: point it at the STORM gateway's WebSocket, or set "
-                        "STORM_FEED_DISABLED=true if the force runs without live attendance")
-    if not s.niche_feed_url and not s.niche_feed_disabled and not r.given("NICHE_FEED_URL"):
-        problems.append("NICHE_FEED_URL is not set: point it at the records change feed, or set "
-                        "NICHE_FEED_DISABLED=true if the force runs without the investigation journey")
-    if r.given("VJ_FAILPOINT"):
+    for feed, url_example, without in (("STORM", "the STORM gateway's WebSocket", "live attendance"),
+                                       ("NICHE", "the records change feed", "the investigation journey")):
+        if not r.given(f"{feed}_FEED_URL") and not getattr(s, f"{feed.lower()}_feed_disabled") \
+                and f"{feed}_FEED_DISABLED" not in bad:
+            problems.append(f"{feed}_FEED_URL is not set: point it at {url_example}, or set "
+                            f"{feed}_FEED_DISABLED=true if the force runs without {without}")
+    if r.given("VJ_FAILPOINT") and "VJ_FAILPOINT" not in bad:
         problems.append("VJ_FAILPOINT is set: it kills the sender on purpose, for fault tests only; unset it")
-    if s.code_rules_path and Path(s.code_rules_path).is_file():
+    if s.code_rules_path and "VJ_CODE_RULES" not in bad:
         try:
             from rxapp.domain.code_rules import load_code
 
