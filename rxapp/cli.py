@@ -1,16 +1,25 @@
-"""Command-line administration: `python -m rxapp.cli create-user NAME --role fcr` and friends.
+"""Command-line administration and running the product for real.
+
+    python -m rxapp.cli serve                  check the configuration, migrate, then run Reflex in production
+    python -m rxapp.cli check-config           print every configuration problem, or "configuration OK"
+    python -m rxapp.cli create-user NAME --role fcr
+    python -m rxapp.cli set-password NAME
+    python -m rxapp.cli migrate
 
 Passwords are read from a prompt (or `--password-stdin`), never from the command line, so they do not
-land in shell history or process lists.
+land in shell history or process lists. Configuration problems exit with status 2, before anything starts.
 """
 from __future__ import annotations
 
 import argparse
 import getpass
+import os
+import shutil
 import sys
 
-from rxapp.staff.accounts import ROLES, create_user, set_password
-from rxapp.plumbing.db import migrate, session_scope
+from rxapp.plumbing.config import ROOT, check, serve_environment, settings
+
+CONFIG_PROBLEM = 2
 
 
 def _read_password(args) -> str:
@@ -22,12 +31,76 @@ def _read_password(args) -> str:
     return first
 
 
+def _print_problems(headline: str, problems: list[str]) -> None:
+    print(headline, file=sys.stderr)
+    for problem in problems:
+        print(f"  - {problem}", file=sys.stderr)
+    print("See deploy/env.example and the README's \"Configuration\" and \"Running it for real\".", file=sys.stderr)
+
+
+def _check_config(args) -> int:
+    problems = check(production=not args.development)
+    if problems:
+        count = "1 problem" if len(problems) == 1 else f"{len(problems)} problems"
+        _print_problems(f"The configuration has {count}:", problems)
+        return CONFIG_PROBLEM
+    print("configuration OK" + (" (well formed; `serve` needs more)" if args.development else ""))
+    return 0
+
+
+def _serve(args) -> int:
+    """Refuse before anything starts when the configuration is not fit to run for real; otherwise migrate
+    and replace this process with `reflex run --env prod`, so a supervisor (systemd, the container runtime)
+    sees and signals Reflex itself."""
+    problems = check(production=True)
+    if problems:
+        count = "1 problem" if len(problems) == 1 else f"{len(problems)} problems"
+        _print_problems(f"Victim Journey will not start: the configuration has {count}:", problems)
+        return CONFIG_PROBLEM
+    env = serve_environment()
+    reflex = shutil.which("reflex", path=env["PATH"])
+    if reflex is None:
+        print("error: reflex is not installed: pip install -r requirements.txt -c constraints.txt", file=sys.stderr)
+        return CONFIG_PROBLEM
+    if shutil.which("bun", path=env["PATH"]) is None:
+        print("error: bun is not installed (Reflex builds the pages with it): "
+              "npm install --prefix .tools bun@1.4.5", file=sys.stderr)
+        return CONFIG_PROBLEM
+    cfg = settings()
+    host = args.host or cfg.listen_host
+    port = args.port or cfg.listen_port
+
+    from sqlmodel import select
+
+    from rxapp.plumbing.db import migrate, session_scope
+    from rxapp.staff.models import StaffUser
+
+    migrate()
+    with session_scope(readonly=True) as session:
+        has_staff = session.exec(select(StaffUser.id).limit(1)).first() is not None
+    if not has_staff:
+        print("No staff accounts yet: create one with "
+              "python -m rxapp.cli create-user NAME --role admin", file=sys.stderr)
+    print(f"Database up to date. Starting Victim Journey on {host}:{port} for {cfg.public_base_url}", flush=True)
+    command = [reflex, "run", "--env", "prod", "--single-port", "--backend-host", host, "--backend-port", str(port)]
+    os.chdir(ROOT)
+    sys.stderr.flush()
+    os.execve(reflex, command, env)
+    return 0  # not reached
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rxapp.cli", description="Victim Journey administration")
     sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("serve", help="check the configuration, migrate the database, run the product for real")
+    p.add_argument("--host", help="address to listen on (default LISTEN_HOST, 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port to listen on (default LISTEN_PORT, 3000)")
+    p = sub.add_parser("check-config", help="print every configuration problem, or 'configuration OK'")
+    p.add_argument("--development", action="store_true",
+                   help="only check that each value is well formed (what the demo and the tests need)")
     p = sub.add_parser("create-user", help="create a staff account")
     p.add_argument("username")
-    p.add_argument("--role", required=True, choices=ROLES)
+    p.add_argument("--role", required=True, choices=_roles())
     p.add_argument("--name", default="", help="display name")
     p.add_argument("--password-stdin", action="store_true")
     p = sub.add_parser("set-password", help="reset a staff password and clear any lock-out")
@@ -35,7 +108,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--password-stdin", action="store_true")
     sub.add_parser("migrate", help="bring the database schema up to date")
     args = parser.parse_args(argv)
+    if args.command == "check-config":
+        return _check_config(args)
+    if args.command == "serve":
+        if args.port is not None and not 1 <= args.port <= 65535:
+            parser.error("--port must be between 1 and 65535")
+        return _serve(args)
     try:
+        from rxapp.plumbing.db import migrate, session_scope
+        from rxapp.staff.accounts import create_user, set_password
+
         migrate()
         if args.command == "create-user":
             password = _read_password(args)
@@ -51,8 +133,14 @@ def main(argv: list[str] | None = None) -> int:
             print("Database is up to date.")
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return CONFIG_PROBLEM
     return 0
+
+
+def _roles() -> tuple[str, ...]:
+    from rxapp.staff.accounts import ROLES
+
+    return tuple(ROLES)
 
 
 if __name__ == "__main__":
