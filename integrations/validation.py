@@ -3,6 +3,7 @@ names the field (never its value), which the parser turns into a dead-letter rea
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 from typing import Any, Optional
 
 import phonenumbers
@@ -61,6 +62,38 @@ def code(body: dict, key: str, path: str, allowed: tuple[str, ...], quotable: re
     return value
 
 
+
+def codes(body: dict, key: str, path: str, allowed: tuple[str, ...], quotable: re.Pattern,
+          noun: str = "value") -> tuple[str, ...]:
+    """A list of the contract's codes, repeats dropped in the sender's order; unknown values quoted as `code`
+    does."""
+    value = required(body, key, path)
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise Invalid(f"{join(path, key)}: expected a list of strings")
+    for item in value:
+        if item not in allowed:
+            shown = f" '{item}'" if quotable.match(item) else ""
+            raise Invalid(f"{join(path, key)}: unknown {noun}{shown}")
+    return tuple(dict.fromkeys(value))
+
+
+# An unknown message type is quoted back only when it has the shape of one.
+QUOTABLE_TYPE = re.compile(r"^[a-z0-9_.]{1,40}$")
+
+
+def payload_parser(obj: dict, parsers: dict):
+    """The parser for a frame's `type`, from a feed's table of types."""
+    if "type" not in obj:
+        raise Invalid("missing field type")
+    kind = obj["type"]
+    if not isinstance(kind, str):
+        raise Invalid("type: expected a string")
+    parser = parsers.get(kind)
+    if parser is None:
+        shown = f" '{kind}'" if QUOTABLE_TYPE.match(kind) else ""
+        raise Invalid(f"unknown type{shown}")
+    return kind, parser
+
 # Ofcom reserves these ranges for drama and examples, so they are never a real person's number;
 # `phonenumbers` calls them invalid, but the samples and the demo use them.
 _OFCOM_DRAMA_PREFIXES = ("+447700900", "+441632960")
@@ -81,3 +114,30 @@ def normalise_phone(value: Optional[str]) -> Optional[str]:
     if len(e164) == 13 and e164.startswith(_OFCOM_DRAMA_PREFIXES):
         return e164
     return None
+
+
+_MAX_TIMESTAMP_CHARS = 64
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """An ISO 8601 timestamp that carries an offset, as an aware UTC datetime; ValueError otherwise."""
+    if not isinstance(value, str) or len(value) > _MAX_TIMESTAMP_CHARS:
+        raise ValueError("not a timestamp string")
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("timestamp has no UTC offset")
+    return moment.astimezone(timezone.utc)
+
+
+def timestamp(body: dict, key: str, path: str, *, nullable: bool = False) -> Optional[datetime]:
+    """A field holding an ISO 8601 timestamp with its offset, as an aware UTC datetime."""
+    value = required(body, key, path)
+    if value is None and nullable:
+        return None
+    if not isinstance(value, str):
+        raise Invalid(f"{join(path, key)}: expected an ISO 8601 timestamp")
+    try:
+        return parse_timestamp(value)
+    except ValueError as exc:
+        detail = "no UTC offset" if "offset" in str(exc) else "not an ISO 8601 timestamp"
+        raise Invalid(f"{join(path, key)}: {detail}") from None

@@ -6,8 +6,7 @@ import re
 from datetime import date, datetime
 from typing import Any, Optional
 
-from integrations.storm.protocol import parse_timestamp
-from integrations.validation import Invalid, code, string
+from integrations.validation import Invalid, code, codes, string, timestamp
 from integrations.validation import join as _join
 from integrations.validation import required as _required
 
@@ -55,14 +54,7 @@ def _code(body: dict, key: str, path: str, allowed: tuple[str, ...]) -> str:
 
 
 def _codes(body: dict, key: str, path: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
-    value = _required(body, key, path)
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise _Invalid(f"{_join(path, key)}: expected a list of strings")
-    for item in value:
-        if item not in allowed:
-            shown = f" '{item}'" if _QUOTABLE_CODE.match(item) else ""
-            raise _Invalid(f"{_join(path, key)}: unknown value{shown}")
-    return tuple(dict.fromkeys(value))  # drop repeats, keep the sender's order
+    return codes(body, key, path, allowed, _QUOTABLE_CODE)
 
 
 def _texts(body: dict, key: str, path: str, *, allow_empty: bool = True) -> tuple[str, ...]:
@@ -89,13 +81,4 @@ def _date(body: dict, key: str, path: str, *, nullable: bool = False) -> Optiona
 
 
 def _timestamp(body: dict, key: str, path: str, *, nullable: bool = False) -> Optional[datetime]:
-    value = _required(body, key, path)
-    if value is None and nullable:
-        return None
-    if not isinstance(value, str):
-        raise _Invalid(f"{_join(path, key)}: expected an ISO 8601 timestamp")
-    try:
-        return parse_timestamp(value)
-    except ValueError as exc:
-        detail = "no UTC offset" if "offset" in str(exc) else "not an ISO 8601 timestamp"
-        raise _Invalid(f"{_join(path, key)}: {detail}") from None
+    return timestamp(body, key, path, nullable=nullable)

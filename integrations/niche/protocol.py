@@ -19,7 +19,6 @@ ignored, so an adapter can add fields before the product uses them.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import date
 from types import MappingProxyType
@@ -38,13 +37,13 @@ from integrations.niche.fields import (
     _texts,
     _timestamp,
 )
-from integrations.storm.protocol import (
-    format_timestamp,
-    normalise_language,
+from integrations.storm.protocol import format_timestamp, normalise_language
+from integrations.validation import (
+    Invalid,
     normalise_phone,
     parse_timestamp,
+    payload_parser,
 )
-from integrations.validation import Invalid
 from integrations.validation import join as _join
 from integrations.validation import obj as _object
 from integrations.validation import required as _required
@@ -99,7 +98,6 @@ EVENTS = (
 )
 
 # Only values shaped like the contract's own codes are quoted back in a reason.
-_QUOTABLE_TYPE = re.compile(r"^[a-z0-9_.]{1,40}$")
 
 
 # Raised inside the validators; becomes a BadChange with its reason.
@@ -184,15 +182,7 @@ def _change_id(obj: Any) -> Optional[str]:
 
 
 def _change(obj: dict) -> RecordsChange:
-    if "type" not in obj:
-        raise _Invalid("missing field type")
-    kind = obj["type"]
-    if not isinstance(kind, str):
-        raise _Invalid("type: expected a string")
-    build = _PAYLOADS.get(kind)
-    if build is None:
-        shown = f" '{kind}'" if _QUOTABLE_TYPE.match(kind) else ""
-        raise _Invalid(f"unknown type{shown}")
+    kind, build = payload_parser(obj, _PAYLOADS)
     change_id = _identifier(obj, "change_id", "", MAX_CHANGE_ID)
     occurred_at = _timestamp(obj, "occurred_at", "")
     occurrence_number = _identifier(obj, "occurrence_number", "", MAX_OCCURRENCE_NUMBER)

@@ -23,7 +23,12 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Optional, Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.exceptions import (
+    ConnectionClosed,
+    InvalidHandshake,
+    InvalidStatus,
+    InvalidURI,
+)
 from websockets.protocol import State
 
 from integrations.common import redacted_url

@@ -22,9 +22,17 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional, Union
 
-from integrations.validation import Invalid, code, normalise_phone
+from integrations.validation import (
+    Invalid,
+    code,
+    codes,
+    payload_parser,
+    timestamp,
+)
 from integrations.validation import join as _join
+from integrations.validation import normalise_phone as normalise_phone
 from integrations.validation import obj as _object
+from integrations.validation import parse_timestamp as parse_timestamp
 from integrations.validation import required as _required
 from integrations.validation import string as _string
 from rxapp.domain.events import (
@@ -81,11 +89,9 @@ ISO_639_1 = frozenset(
 # Only values shaped like the contract's own codes are quoted back in a reason, so a mis-mapped field
 # holding a name or a phone number can never reach a log line.
 _QUOTABLE_CODE = re.compile(r"^(?:[A-Z0-9_]{1,40}|[a-z]{1,20})$")
-_QUOTABLE_TYPE = re.compile(r"^[a-z0-9_.]{1,40}$")
 _STATUS_CODE = re.compile(r"^[0-9A-Za-z]{1,4}$")
 _UPRN = re.compile(r"^[0-9]{1,12}$")
 
-_MAX_TIMESTAMP_CHARS = 64
 
 
 @dataclass(frozen=True)
@@ -136,16 +142,6 @@ def format_timestamp(value: datetime) -> str:
     """An aware datetime as the feed writes it: ISO 8601 in UTC with a trailing Z."""
     text = value.astimezone(timezone.utc).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-def parse_timestamp(value: Any) -> datetime:
-    """An ISO 8601 timestamp that carries an offset, as an aware UTC datetime; ValueError otherwise."""
-    if not isinstance(value, str) or len(value) > _MAX_TIMESTAMP_CHARS:
-        raise ValueError("not a timestamp string")
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError("timestamp has no UTC offset")
-    return moment.astimezone(timezone.utc)
 
 
 def normalise_language(value: Any) -> str:
@@ -221,15 +217,7 @@ def _identity(obj: Any) -> tuple[Optional[int], Optional[str]]:
 
 
 def _event(obj: dict) -> DispatchEvent:
-    kind = obj.get("type")
-    if "type" not in obj:
-        raise _Invalid("missing field type")
-    if not isinstance(kind, str):
-        raise _Invalid("type: expected a string")
-    parser = _PAYLOADS.get(kind)
-    if parser is None:
-        shown = f" '{kind}'" if _QUOTABLE_TYPE.match(kind) else ""
-        raise _Invalid(f"unknown type{shown}")
+    kind, parser = payload_parser(obj, _PAYLOADS)
     seq = _integer(obj, "seq", "", minimum=1)
     event_id = _string(obj, "event_id", "", max_length=MAX_EVENT_ID)
     occurred_at = _timestamp(obj, "occurred_at", "")
@@ -383,14 +371,7 @@ def _caller(body: dict, path: str) -> Caller:
 
 
 def _flags(body: dict, key: str, path: str) -> tuple[str, ...]:
-    value = _required(body, key, path)
-    if not isinstance(value, list) or not all(isinstance(flag, str) for flag in value):
-        raise _Invalid(f"{_join(path, key)}: expected a list of strings")
-    for flag in value:
-        if flag not in FLAGS:
-            shown = f" '{flag}'" if _QUOTABLE_CODE.match(flag) else ""
-            raise _Invalid(f"{_join(path, key)}: unknown flag{shown}")
-    return tuple(dict.fromkeys(value))  # drop repeats, keep the gateway's order
+    return codes(body, key, path, FLAGS, _QUOTABLE_CODE, noun="flag")
 
 
 # ---- field helpers -------------------------------------------------------------------------------
@@ -441,11 +422,4 @@ def _ranged(body: dict, key: str, path: str, low: float, high: float) -> float:
 
 
 def _timestamp(body: dict, key: str, path: str) -> datetime:
-    value = _required(body, key, path)
-    if not isinstance(value, str):
-        raise _Invalid(f"{_join(path, key)}: expected an ISO 8601 timestamp")
-    try:
-        return parse_timestamp(value)
-    except ValueError as exc:
-        detail = "no UTC offset" if "offset" in str(exc) else "not an ISO 8601 timestamp"
-        raise _Invalid(f"{_join(path, key)}: {detail}") from None
+    return timestamp(body, key, path)

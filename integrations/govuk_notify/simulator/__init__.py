@@ -35,11 +35,27 @@ the JWT check), `faults` (fault injection and the rate limit), `validation` (wha
 rendering templates), `models` (the records kept and their JSON shapes), `__main__` (the command line).
 """
 from .app import JWT_MAX_SKEW, MAX_PAGE
-from .models import (DEFAULT_EMAIL_TEMPLATE_ID, DEFAULT_SMS_TEMPLATE_ID, DEMO_API_KEY, DEMO_SERVICE_ID,
-                     PERM_FAIL_EMAIL, PERM_FAIL_NUMBER, TEMP_FAIL_EMAIL, TEMP_FAIL_NUMBER, CallbackAttempt,
-                     ReceivedText, StoredNotification, Template)
+from .models import (
+                     DEFAULT_EMAIL_TEMPLATE_ID,
+                     DEFAULT_SMS_TEMPLATE_ID,
+                     DEMO_API_KEY,
+                     DEMO_SERVICE_ID,
+                     PERM_FAIL_EMAIL,
+                     PERM_FAIL_NUMBER,
+                     TEMP_FAIL_EMAIL,
+                     TEMP_FAIL_NUMBER,
+                     CallbackAttempt,
+                     ReceivedText,
+                     StoredNotification,
+                     Template,
+)
 from .server import NotifyServer
-from .validation import MAX_REFERENCE, MAX_SMS_CHARACTERS, is_valid_email, uk_mobile_problem
+from .validation import (
+                     MAX_REFERENCE,
+                     MAX_SMS_CHARACTERS,
+                     is_valid_email,
+                     uk_mobile_problem,
+)
 
 __all__ = [
     "CallbackAttempt", "DEFAULT_EMAIL_TEMPLATE_ID", "DEFAULT_SMS_TEMPLATE_ID", "DEMO_API_KEY", "DEMO_SERVICE_ID",

@@ -23,9 +23,21 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .faults import injected
-from .models import (Refused, StoredNotification, final_status, notification_json, template_json,
-                     timestamp)
-from .validation import MAX_SMS_CHARACTERS, is_uuid, missing_placeholders, render, validate_send
+from .models import (
+    Refused,
+    StoredNotification,
+    final_status,
+    notification_json,
+    template_json,
+    timestamp,
+)
+from .validation import (
+    MAX_SMS_CHARACTERS,
+    is_uuid,
+    missing_placeholders,
+    render,
+    validate_send,
+)
 
 log = logging.getLogger(__name__)
 

@@ -26,9 +26,18 @@ from starlette.applications import Starlette
 from ..client import parse_api_key
 from .app import NotifyApi
 from .faults import FaultControls, PendingFaults
-from .models import (DEFAULT_EMAIL_TEMPLATE_ID, DEFAULT_SMS_TEMPLATE_ID, DEMO_API_KEY, CallbackAttempt,
-                     ReceivedText, StoredNotification, Template, receipt_json, received_callback_json,
-                     templates_from)
+from .models import (
+    DEFAULT_EMAIL_TEMPLATE_ID,
+    DEFAULT_SMS_TEMPLATE_ID,
+    DEMO_API_KEY,
+    CallbackAttempt,
+    ReceivedText,
+    StoredNotification,
+    Template,
+    receipt_json,
+    received_callback_json,
+    templates_from,
+)
 from .validation import international_digits
 
 log = logging.getLogger(__name__)
