@@ -7,19 +7,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Iterable, Optional
 from zoneinfo import ZoneInfo
 
 LONDON = ZoneInfo("Europe/London")
 
-# Incident status, in the order a victim expects them.
-LOGGED = "logged"
-SCHEDULED = "scheduled"
-ASSIGNED = "assigned"
-EN_ROUTE = "en_route"
-AT_SCENE = "at_scene"
-COMPLETED = "completed"
-CLOSED = "closed"  # ended without an officer attending (cancelled, by phone, no deployment, duplicate)
+
+class IncidentStatus(StrEnum):
+    """An attendance's status (`Incident.status`), in the order a victim expects them."""
+
+    LOGGED = "logged"
+    SCHEDULED = "scheduled"
+    ASSIGNED = "assigned"
+    EN_ROUTE = "en_route"
+    AT_SCENE = "at_scene"
+    COMPLETED = "completed"
+    CLOSED = "closed"  # ended without an officer attending (cancelled, by phone, no deployment, duplicate)
+
+
+# The members under their older module-level names, for callers that use them.
+LOGGED, SCHEDULED, ASSIGNED = IncidentStatus.LOGGED, IncidentStatus.SCHEDULED, IncidentStatus.ASSIGNED
+EN_ROUTE, AT_SCENE = IncidentStatus.EN_ROUTE, IncidentStatus.AT_SCENE
+COMPLETED, CLOSED = IncidentStatus.COMPLETED, IncidentStatus.CLOSED
 OPEN_STATUSES = (LOGGED, SCHEDULED, ASSIGNED, EN_ROUTE, AT_SCENE)
 
 STATUS_LABELS = {
@@ -32,36 +42,44 @@ STATUS_LABELS = {
     CLOSED: "Closed",
 }
 
-# Resource states, from National Police Status Codes.
-R_ASSIGNED = "assigned"
-R_EN_ROUTE = "en_route"
-R_AT_SCENE = "at_scene"
-R_CLEARED = "cleared"
-R_COMMITTED = "committed"
-R_ACKNOWLEDGED = "acknowledged"
-R_EMERGENCY = "officer_emergency"  # never shown to the public
+
+class ResourceState(StrEnum):
+    """A resource's state on an incident (`Assignment.state`), from National Police Status Codes."""
+
+    ASSIGNED = "assigned"
+    EN_ROUTE = "en_route"
+    AT_SCENE = "at_scene"
+    CLEARED = "cleared"
+    COMMITTED = "committed"
+    ACKNOWLEDGED = "acknowledged"
+    OFFICER_EMERGENCY = "officer_emergency"  # never shown to the public
+
+
+R_ASSIGNED, R_EN_ROUTE, R_AT_SCENE = ResourceState.ASSIGNED, ResourceState.EN_ROUTE, ResourceState.AT_SCENE
+R_CLEARED, R_COMMITTED = ResourceState.CLEARED, ResourceState.COMMITTED
+R_ACKNOWLEDGED, R_EMERGENCY = ResourceState.ACKNOWLEDGED, ResourceState.OFFICER_EMERGENCY
 
 # The contract's default meaning of status codes; a force can override it (STATUS_CODES env, JSON).
-DEFAULT_STATUS_CODES: dict[str, str] = {
-    "5": R_EN_ROUTE,
-    "6": R_AT_SCENE,
-    "15": R_ACKNOWLEDGED,
-    "1": R_CLEARED,
-    "2": R_CLEARED,
-    "3": R_CLEARED,
-    "7": R_COMMITTED,
-    "8": R_COMMITTED,
-    "0": R_EMERGENCY,
+DEFAULT_STATUS_CODES: dict[str, ResourceState] = {
+    "5": ResourceState.EN_ROUTE,
+    "6": ResourceState.AT_SCENE,
+    "15": ResourceState.ACKNOWLEDGED,
+    "1": ResourceState.CLEARED,
+    "2": ResourceState.CLEARED,
+    "3": ResourceState.CLEARED,
+    "7": ResourceState.COMMITTED,
+    "8": ResourceState.COMMITTED,
+    "0": ResourceState.OFFICER_EMERGENCY,
 }
 
 
 def resource_state_for_code(code: str, current: str, mapping: dict[str, str] | None = None) -> str:
     """New state of an assigned resource after a status code. Unknown codes change nothing."""
     meaning = (mapping or DEFAULT_STATUS_CODES).get(code)
-    if meaning is None or meaning in (R_ACKNOWLEDGED, R_EMERGENCY):
+    if meaning is None or meaning in (ResourceState.ACKNOWLEDGED, ResourceState.OFFICER_EMERGENCY):
         # An acknowledgement is not progress; an officer emergency is never reflected to the victim.
         return current
-    if meaning == R_COMMITTED:
+    if meaning == ResourceState.COMMITTED:
         # Committed elsewhere/busy at the incident: keep what the victim last saw.
         return current
     return meaning
@@ -69,7 +87,7 @@ def resource_state_for_code(code: str, current: str, mapping: dict[str, str] | N
 
 @dataclass(frozen=True)
 class ResourceFacts:
-    state: str  # one of the R_* states
+    state: str  # a ResourceState
     active: bool
 
 
@@ -80,22 +98,22 @@ def derive_status(
     disposition: Optional[str],
     arrived: bool,
     has_appointment: bool,
-) -> str:
+) -> IncidentStatus:
     """The incident's status from its resources. The most advanced active resource wins."""
     if closed:
-        return COMPLETED if (disposition == "ATTENDED" or arrived) else CLOSED
+        return IncidentStatus.COMPLETED if (disposition == "ATTENDED" or arrived) else IncidentStatus.CLOSED
     active = [r.state for r in resources if r.active]
-    if R_AT_SCENE in active:
-        return AT_SCENE
-    if R_EN_ROUTE in active:
-        return EN_ROUTE
-    if any(s in (R_ASSIGNED, R_COMMITTED, R_ACKNOWLEDGED) for s in active):
-        return ASSIGNED
-    if arrived and active and all(s == R_CLEARED for s in active):
-        return COMPLETED
+    if ResourceState.AT_SCENE in active:
+        return IncidentStatus.AT_SCENE
+    if ResourceState.EN_ROUTE in active:
+        return IncidentStatus.EN_ROUTE
+    if any(s in (ResourceState.ASSIGNED, ResourceState.COMMITTED, ResourceState.ACKNOWLEDGED) for s in active):
+        return IncidentStatus.ASSIGNED
+    if arrived and active and all(s == ResourceState.CLEARED for s in active):
+        return IncidentStatus.COMPLETED
     if arrived:
-        return COMPLETED
-    return SCHEDULED if has_appointment else LOGGED
+        return IncidentStatus.COMPLETED
+    return IncidentStatus.SCHEDULED if has_appointment else IncidentStatus.LOGGED
 
 
 def london_time(at: datetime) -> str:

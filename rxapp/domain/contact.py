@@ -5,9 +5,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Optional
 
-SMS, EMAIL = "sms", "email"
+
+class Channel(StrEnum):
+    """How a message reaches a victim (`Message.channel`, a template's channel)."""
+
+    SMS = "sms"
+    EMAIL = "email"
+
 
 STOP_WORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "stop texts", "stop all",
                         "opt out", "optout", "stop messages", "no more"})
@@ -36,13 +43,13 @@ class ContactPoints:
     opted_out_email: bool = False
 
 
-def choose_channel(points: ContactPoints) -> Optional[tuple[str, str]]:
+def choose_channel(points: ContactPoints) -> Optional[tuple[Channel, str]]:
     """The victim's channel and address: a text where they agreed to texts, else email. None when neither is
     usable."""
     if points.phone and points.sms_consent and not points.phone_failed_permanently and not points.opted_out_sms:
-        return SMS, points.phone
+        return Channel.SMS, points.phone
     if points.email and not points.email_failed_permanently and not points.opted_out_email:
-        return EMAIL, points.email
+        return Channel.EMAIL, points.email
     return None
 
 

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from .code_rules import Milestone, VictimsCode
 from .records import InvestigationEvent
+from .statuses import DutyState
 from .working_days import LONDON
 
 SAFE_CONTACT_FLAGS = frozenset({"DOMESTIC_ABUSE", "SEXUAL_OFFENCE"})
@@ -172,16 +173,16 @@ def duty_status(*, state: str, due_at: datetime, done_at: Optional[datetime], do
                 late: bool, now: datetime, assignee: Optional[str] = None) -> DutyStatus:
     """A duty's status as staff and oversight read it: done (when, how), due (by when), late, or handed to
     a person."""
-    if state == "cancelled":
+    if state == DutyState.CANCELLED:
         return DutyStatus("Not owed", "No longer owed (the case closed or the victim declined).", "neutral")
-    if state == "done" and done_at is not None:
+    if state == DutyState.DONE and done_at is not None:
         on_time = done_at <= due_at
         return DutyStatus("Done" if on_time else "Done late",
                           f"{when_words(done_at)}, {done_how or 'recorded'}" +
                           ("" if on_time else f" (was due by {when_words(due_at)})"),
                           "good" if on_time else "warn")
     overdue = late or now > due_at
-    if state == "handed":
+    if state == DutyState.HANDED:
         who = assignee or "the officer in charge"
         return DutyStatus("With a person (late)" if overdue else "With a person",
                           f"Task for {who}, due by {when_words(due_at)}", "bad" if overdue else "warn")

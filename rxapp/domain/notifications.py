@@ -6,10 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-DELIVERED = "delivered"
-TEMPORARY_FAILURE = "temporary-failure"
-PERMANENT_FAILURE = "permanent-failure"
-TECHNICAL_FAILURE = "technical-failure"
+from .statuses import MessageStatus
+
+# The statuses a receipt can report: the provider's words, which are also our messages' statuses.
+DELIVERED = MessageStatus.DELIVERED
+TEMPORARY_FAILURE = MessageStatus.TEMPORARY_FAILURE
+PERMANENT_FAILURE = MessageStatus.PERMANENT_FAILURE
+TECHNICAL_FAILURE = MessageStatus.TECHNICAL_FAILURE
 RECEIPT_STATUSES = (DELIVERED, TEMPORARY_FAILURE, PERMANENT_FAILURE, TECHNICAL_FAILURE)
 
 

@@ -46,48 +46,65 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
+from enum import StrEnum
 from typing import Optional
 from zoneinfo import ZoneInfo
 
-# Actions.
-SEND = "send"
-HOLD = "hold"
-BLOCK = "block"
+from .contact import Channel
 
-# Message kinds. "service" is a direct answer to something the victim just did (such as the confirmation
-# of a STOP); it is treated like an attendance message for quiet hours.
-ATTENDANCE = "attendance"
-ROUTINE = "routine"
-SERVICE = "service"
 
-# Rules, in order of precedence (see the module notes for why).
-DO_NOT_CONTACT = "do_not_contact"
-SAFE_CONTACT_NOT_CONFIRMED = "safe_contact_not_confirmed"
-CRIME_IN_PROGRESS = "crime_in_progress"
-CONTROL_ROOM_FLAG = "control_room_flag"
-OPTED_OUT = "opted_out"
-OPTED_OUT_OF_CHANNEL = "opted_out_of_channel"
-NO_SMS_CONSENT = "no_sms_consent"
-DESTINATION_FAILED = "destination_failed"
-NETWORK_LIMIT = "network_limit"
-NETWORK_LIMIT_IDENTICAL = "network_limit_identical"
-QUIET_HOURS = "quiet_hours"
-CLEAR = "clear"
+class Action(StrEnum):
+    """What to do with a message now."""
 
-RULE_ORDER = (
-    DO_NOT_CONTACT,
-    SAFE_CONTACT_NOT_CONFIRMED,
-    CRIME_IN_PROGRESS,
-    CONTROL_ROOM_FLAG,
-    OPTED_OUT,
-    OPTED_OUT_OF_CHANNEL,
-    NO_SMS_CONSENT,
-    DESTINATION_FAILED,
-    NETWORK_LIMIT,
-    NETWORK_LIMIT_IDENTICAL,
-    QUIET_HOURS,
-    CLEAR,
-)
+    SEND = "send"
+    HOLD = "hold"  # try again at `Decision.release_at`
+    BLOCK = "block"  # never
+
+
+class MessageKind(StrEnum):
+    """What a message is about (`Message.kind`, a template's kind), which decides the rules it meets."""
+
+    ATTENDANCE = "attendance"  # about an incident happening now: goes at any hour
+    ROUTINE = "routine"  # investigation updates and the like: waits for the morning
+    # A direct answer to something the victim just did (such as the confirmation of a STOP); it is treated
+    # like an attendance message for quiet hours.
+    SERVICE = "service"
+
+
+class Rule(StrEnum):
+    """The rule that decided, in order of precedence (see the module notes for why). Stored as `Message.rule`."""
+
+    DO_NOT_CONTACT = "do_not_contact"
+    SAFE_CONTACT_NOT_CONFIRMED = "safe_contact_not_confirmed"
+    CRIME_IN_PROGRESS = "crime_in_progress"
+    CONTROL_ROOM_FLAG = "control_room_flag"
+    OPTED_OUT = "opted_out"
+    OPTED_OUT_OF_CHANNEL = "opted_out_of_channel"
+    NO_SMS_CONSENT = "no_sms_consent"
+    DESTINATION_FAILED = "destination_failed"
+    NETWORK_LIMIT = "network_limit"
+    NETWORK_LIMIT_IDENTICAL = "network_limit_identical"
+    QUIET_HOURS = "quiet_hours"
+    CLEAR = "clear"
+
+
+RULE_ORDER = tuple(Rule)
+
+# The members under their older module-level names, for callers that use them.
+SEND, HOLD, BLOCK = Action.SEND, Action.HOLD, Action.BLOCK
+ATTENDANCE, ROUTINE, SERVICE = MessageKind.ATTENDANCE, MessageKind.ROUTINE, MessageKind.SERVICE
+DO_NOT_CONTACT = Rule.DO_NOT_CONTACT
+SAFE_CONTACT_NOT_CONFIRMED = Rule.SAFE_CONTACT_NOT_CONFIRMED
+CRIME_IN_PROGRESS = Rule.CRIME_IN_PROGRESS
+CONTROL_ROOM_FLAG = Rule.CONTROL_ROOM_FLAG
+OPTED_OUT = Rule.OPTED_OUT
+OPTED_OUT_OF_CHANNEL = Rule.OPTED_OUT_OF_CHANNEL
+NO_SMS_CONSENT = Rule.NO_SMS_CONSENT
+DESTINATION_FAILED = Rule.DESTINATION_FAILED
+NETWORK_LIMIT = Rule.NETWORK_LIMIT
+NETWORK_LIMIT_IDENTICAL = Rule.NETWORK_LIMIT_IDENTICAL
+QUIET_HOURS = Rule.QUIET_HOURS
+CLEAR = Rule.CLEAR
 
 # Feed flags (shared/contracts/dispatch-feed.md and records-feed.md).
 FLAG_DO_NOT_CONTACT = "DO_NOT_CONTACT"
@@ -123,7 +140,7 @@ class SafetyRules:
     max_identical_texts_per_window: int = 20
     limit_window: timedelta = timedelta(hours=1)
     # Kinds that go at any hour: an officer on the way cannot wait for the morning.
-    quiet_hours_exempt_kinds: frozenset[str] = frozenset({ATTENDANCE, SERVICE})
+    quiet_hours_exempt_kinds: frozenset[str] = frozenset({MessageKind.ATTENDANCE, MessageKind.SERVICE})
     # Flags under which nothing automated may go until a contact is confirmed as safe. A force may add
     # others (stalking, honour-based abuse) without a code change.
     safe_contact_required_flags: frozenset[str] = frozenset({FLAG_DOMESTIC_ABUSE, FLAG_SEXUAL_OFFENCE})
@@ -133,8 +150,8 @@ class SafetyRules:
 class MessageContext:
     """Everything the rules need to know about one message, gathered by the caller at the moment of sending."""
 
-    kind: str  # "attendance" (about an incident happening now) or "routine" (investigation updates etc.)
-    channel: str  # "sms" | "email"
+    kind: str  # a MessageKind: attendance (an incident happening now) or routine (investigation updates etc.)
+    channel: str  # a Channel: sms or email
     now: datetime  # aware UTC
     flags: frozenset[str]  # STORM/NICHE flags: DO_NOT_CONTACT, DOMESTIC_ABUSE, SEXUAL_OFFENCE, ...
     safe_contact_confirmed: bool
@@ -156,8 +173,8 @@ class MessageContext:
 class Decision:
     """What to do with a message, the rule that decided it, and why in words staff can read."""
 
-    action: str  # "send" | "hold" | "block"
-    rule: str  # one of RULE_ORDER
+    action: Action
+    rule: Rule
     reason: str
     release_at: Optional[datetime] = None  # hold only: when to try again (UTC)
     make_task: bool = False  # block only: a person must take the contact over
@@ -167,12 +184,13 @@ def decide(ctx: MessageContext, rules: SafetyRules = SafetyRules()) -> Decision:
     """Apply the rules in order of precedence (see the module notes); the first that applies decides."""
     now = _utc(ctx.now)
     flags = frozenset(ctx.flags)
-    routine = ctx.kind not in (ATTENDANCE, SERVICE)  # an unknown kind gets the stricter, routine treatment
-    texting = ctx.channel == "sms"
-    channel_words = "texts" if texting else "emails" if ctx.channel == "email" else f"{ctx.channel} messages"
+    # An unknown kind gets the stricter, routine treatment.
+    routine = ctx.kind not in (MessageKind.ATTENDANCE, MessageKind.SERVICE)
+    texting = ctx.channel == Channel.SMS
+    channel_words = "texts" if texting else "emails" if ctx.channel == Channel.EMAIL else f"{ctx.channel} messages"
 
     if FLAG_DO_NOT_CONTACT in flags:
-        return Decision(BLOCK, DO_NOT_CONTACT,
+        return Decision(Action.BLOCK, Rule.DO_NOT_CONTACT,
                         "The case is marked do not contact, so no automated message may go to the victim. "
                         "No task is opened: nobody should contact them unless the flag is lifted.")
 
@@ -185,38 +203,38 @@ def decide(ctx: MessageContext, rules: SafetyRules = SafetyRules()) -> Decision:
         owed = routine or ctx.contact_required_by_code
         then = (" The officer in charge must tell the victim by a safe route." if owed
                 else " The attending officer will speak to the victim.")
-        return Decision(BLOCK, SAFE_CONTACT_NOT_CONFIRMED,
+        return Decision(Action.BLOCK, Rule.SAFE_CONTACT_NOT_CONFIRMED,
                         f"This is a {what} case and no contact has been confirmed as safe to use, so no "
                         "automated message may go." + then,
                         make_task=owed)
 
     if FLAG_CRIME_IN_PROGRESS in flags or ctx.incident_flagged_by_control_room:
-        rule = CRIME_IN_PROGRESS if FLAG_CRIME_IN_PROGRESS in flags else CONTROL_ROOM_FLAG
-        cause = ("The crime is still in progress" if rule == CRIME_IN_PROGRESS
+        rule = Rule.CRIME_IN_PROGRESS if FLAG_CRIME_IN_PROGRESS in flags else Rule.CONTROL_ROOM_FLAG
+        cause = ("The crime is still in progress" if rule == Rule.CRIME_IN_PROGRESS
                  else "The control room has flagged this incident")
         if routine:
-            return Decision(BLOCK, rule, f"{cause}, so no automated message may go. The update has become a "
-                                         "task for the officer in charge.", make_task=True)
-        return Decision(BLOCK, rule, f"{cause}, so no automated message may go. This attendance message will "
-                                     "not be sent.")
+            return Decision(Action.BLOCK, rule, f"{cause}, so no automated message may go. The update has become "
+                                                "a task for the officer in charge.", make_task=True)
+        return Decision(Action.BLOCK, rule, f"{cause}, so no automated message may go. This attendance message "
+                                            "will not be sent.")
 
     if ctx.opted_out_all:
-        return Decision(BLOCK, OPTED_OUT,
+        return Decision(Action.BLOCK, Rule.OPTED_OUT,
                         "The victim has opted out of all automated updates." + _code_task_words(ctx),
                         make_task=ctx.contact_required_by_code)
     if ctx.channel in ctx.opted_out_channels:
-        return Decision(BLOCK, OPTED_OUT_OF_CHANNEL,
+        return Decision(Action.BLOCK, Rule.OPTED_OUT_OF_CHANNEL,
                         f"The victim has opted out of automated {channel_words}." + _code_task_words(ctx),
                         make_task=ctx.contact_required_by_code)
 
     if texting and not ctx.sms_consent:
-        return Decision(BLOCK, NO_SMS_CONSENT,
+        return Decision(Action.BLOCK, Rule.NO_SMS_CONSENT,
                         "The victim has not agreed to receive texts." + _code_task_words(ctx),
                         make_task=ctx.contact_required_by_code)
 
     if ctx.destination_failed_permanently:
         where = "this number" if texting else "this address"
-        return Decision(BLOCK, DESTINATION_FAILED,
+        return Decision(Action.BLOCK, Rule.DESTINATION_FAILED,
                         f"Messages to {where} have failed permanently (it may be wrong or no longer in use). "
                         "Another channel, or a person, must take over.", make_task=True)
 
@@ -224,13 +242,13 @@ def decide(ctx: MessageContext, rules: SafetyRules = SafetyRules()) -> Decision:
         window_hours = _hours_words(rules.limit_window)
         if ctx.sent_to_destination_last_hour >= rules.max_texts_per_window:
             release = _limit_release(now, ctx.oldest_sent_last_hour, rules)
-            return Decision(HOLD, NETWORK_LIMIT,
+            return Decision(Action.HOLD, Rule.NETWORK_LIMIT,
                             f"{ctx.sent_to_destination_last_hour} texts have gone to this number in the last "
                             f"{window_hours}; phone networks refuse more than {rules.max_texts_per_window}. "
                             f"Held until {_local_words(release, rules)}.", release_at=release)
         if ctx.identical_to_destination_last_hour >= rules.max_identical_texts_per_window:
             release = _limit_release(now, ctx.oldest_identical_last_hour, rules)
-            return Decision(HOLD, NETWORK_LIMIT_IDENTICAL,
+            return Decision(Action.HOLD, Rule.NETWORK_LIMIT_IDENTICAL,
                             f"{ctx.identical_to_destination_last_hour} identical texts have gone to this number "
                             f"in the last {window_hours}; phone networks refuse more than "
                             f"{rules.max_identical_texts_per_window}. Held until {_local_words(release, rules)}.",
@@ -238,12 +256,12 @@ def decide(ctx: MessageContext, rules: SafetyRules = SafetyRules()) -> Decision:
 
     if ctx.kind not in rules.quiet_hours_exempt_kinds and in_quiet_hours(now, rules):
         release = quiet_hours_end(now, rules)
-        return Decision(HOLD, QUIET_HOURS,
+        return Decision(Action.HOLD, Rule.QUIET_HOURS,
                         f"Quiet hours ({rules.quiet_start:%H:%M} to {rules.quiet_end:%H:%M} {_zone_words(rules)}): "
                         f"routine messages wait until the morning. Held until {_local_words(release, rules)}.",
                         release_at=release)
 
-    return Decision(SEND, CLEAR, "No safety rule stops this message.")
+    return Decision(Action.SEND, Rule.CLEAR, "No safety rule stops this message.")
 
 
 def in_quiet_hours(at: datetime, rules: SafetyRules = SafetyRules()) -> bool:

@@ -32,12 +32,13 @@ from types import MappingProxyType
 from typing import Any, Iterable, Mapping, Optional
 
 from . import sms
+from .contact import Channel
+from .safety import MessageKind
 
 LANGUAGES = ("en", "pl", "ur", "ar")
 DEFAULT_LANGUAGE = "en"
-CHANNELS = ("sms", "email")
-# "service" is a direct answer to something the victim just did (a STOP, a reply), not an update.
-KINDS = ("attendance", "routine", "service")
+CHANNELS = tuple(Channel)
+KINDS = tuple(MessageKind)
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
@@ -125,8 +126,8 @@ class RenderedMessage:
 class Template:
     id: str
     name: str
-    channel: str  # "sms" | "email"
-    kind: str  # "attendance" | "routine" | "service"
+    channel: str  # a Channel
+    kind: str  # a MessageKind
     body: Mapping[str, str]  # language -> text
     subject: Optional[Mapping[str, str]] = None  # email templates
     email_subject: Optional[Mapping[str, str]] = None  # a text template's email version
@@ -137,7 +138,7 @@ class Template:
     @property
     def has_email_version(self) -> bool:
         """Whether this template can go by email (its own channel, or a text with an email version)."""
-        return self.channel == "email" or self.email_subject is not None
+        return self.channel == Channel.EMAIL or self.email_subject is not None
 
     @property
     def languages(self) -> frozenset[str]:
@@ -147,8 +148,8 @@ class Template:
         """(subject, body) texts by language for sending on `channel` (default: the template's own)."""
         channel = channel or self.channel
         if channel == self.channel:
-            return (self.subject if channel == "email" else None), self.body
-        if channel == "email" and self.email_subject is not None:
+            return (self.subject if channel == Channel.EMAIL else None), self.body
+        if channel == Channel.EMAIL and self.email_subject is not None:
             return self.email_subject, self.email_body or self.body
         raise TemplateError(f"template '{self.name}' has no {channel} version")
 
@@ -225,7 +226,7 @@ def parse_template(data: Mapping[str, Any], source: str = "template") -> Templat
         raise TemplateError(f"{source}: 'channel' must be one of {', '.join(CHANNELS)}")
     if data["kind"] not in KINDS:
         raise TemplateError(f"{source}: 'kind' must be one of {', '.join(KINDS)}")
-    is_email = data["channel"] == "email"
+    is_email = data["channel"] == Channel.EMAIL
     email = data.get("email")
     if email is not None and (is_email or not isinstance(email, Mapping)):
         raise TemplateError(f"{source}: 'email' is an object, and only for text templates")
@@ -279,8 +280,8 @@ def validate_all(templates: Optional[Mapping[str, Template]] = None, *,
         if name not in templates:
             problems.append(f"{name}: missing (the application sends it)")
     for name, template in sorted(templates.items()):
-        channels = [template.channel] + (["email"] if template.channel == "sms" and template.has_email_version
-                                         else [])
+        also_email = template.channel == Channel.SMS and template.has_email_version
+        channels = [template.channel] + ([Channel.EMAIL] if also_email else [])
         for channel in channels:
             problems.extend(_check_version(template, channel, samples, max_sms_segments))
         if set(template.languages) - {DEFAULT_LANGUAGE} and not template.translation_status:
@@ -314,7 +315,7 @@ def _check_version(template: Template, channel: str, samples: Mapping[str, str],
     if unknown:
         problems.append(f"{name}: no sample value for {', '.join(unknown)}; add one to check its length")
         return problems
-    if channel != "sms":
+    if channel != Channel.SMS:
         return problems
     for lang in sorted(body):
         try:

@@ -7,6 +7,7 @@ from typing import Optional
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from rxapp.domain.statuses import DutyState, OccurrenceStatus
 from rxapp.plumbing.columns import UTCDateTime, utc_field, utcnow
 
 
@@ -30,7 +31,7 @@ class Occurrence(SQLModel, table=True):
     oic_team: Optional[str] = Field(default=None, max_length=200)
     enhanced: bool = False
     enhanced_reasons: str = Field(default="", max_length=1000)  # "; "-separated plain English
-    status: str = Field(default="open", max_length=20, index=True)  # open, finalised
+    status: str = Field(default=OccurrenceStatus.OPEN, max_length=20, index=True)  # an OccurrenceStatus
     result: Optional[str] = Field(default=None, max_length=200)
     finalised_at: Optional[datetime] = utc_field()
     last_update_at: Optional[datetime] = utc_field()  # when the victim was last sent any update about it
@@ -43,7 +44,8 @@ class Occurrence(SQLModel, table=True):
 class Duty(SQLModel, table=True):
     """Something the Code says the victim must be told (or given), by when, and how it was met.
 
-    state: due (automation is on it), handed (a task for a person), done, cancelled (no longer owed).
+    state (a DutyState): due (automation is on it), handed (a task for a person), done, cancelled (no longer
+    owed).
     `late` is set once the deadline passed before it was done. `check_at` is when the deadline sweep must
     look at it next (null when it never needs to): the sweep reads only rows whose check_at has come, by
     index, so its cost follows the work due, not the number of open cases.
@@ -60,7 +62,7 @@ class Duty(SQLModel, table=True):
     title: str = Field(max_length=300)
     triggered_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     due_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
-    state: str = Field(default="due", max_length=20, index=True)
+    state: str = Field(default=DutyState.DUE, max_length=20, index=True)  # a DutyState
     late: bool = False
     done_at: Optional[datetime] = utc_field()
     done_how: Optional[str] = Field(default=None, max_length=200)

@@ -7,6 +7,7 @@ from typing import Optional
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from rxapp.domain.statuses import InboundHandling, MessageStatus
 from rxapp.plumbing.columns import UTCDateTime, utc_field, utcnow
 
 
@@ -18,9 +19,8 @@ class Message(SQLModel, table=True):
 
     """The outbox: written in the same transaction as the change that causes it; the sender delivers it.
 
-    `reference` is what the provider sees: random, with no personal data. Statuses: queued, held, sending
-    (handed to the provider, answer not yet stored), sent, delivered, temporary-failure (will retry),
-    permanent-failure, technical-failure, blocked (a safety rule stopped it), failed (gave up).
+    `reference` is what the provider sees: random, with no personal data. `status` is a `MessageStatus`
+    (`rxapp/domain/statuses.py` says what each means), `kind` a `MessageKind`, `channel` a `Channel`.
     """
 
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -28,13 +28,13 @@ class Message(SQLModel, table=True):
     victim_id: Optional[int] = Field(default=None, foreign_key="victim.id", index=True)
     incident_id: Optional[int] = Field(default=None, foreign_key="incident.id", index=True)
     template: str = Field(max_length=60)
-    kind: str = Field(max_length=20)  # attendance, routine, service
-    channel: str = Field(max_length=10)  # sms, email
+    kind: str = Field(max_length=20)  # a MessageKind: attendance, routine, service
+    channel: str = Field(max_length=10)  # a Channel: sms, email
     language: str = Field(default="en", max_length=8)
     destination: str = Field(max_length=320)
     personalisation: str = Field(default="{}", sa_type=sa.Text)
     body: str = Field(default="", sa_type=sa.Text)
-    status: str = Field(default="queued", max_length=24, index=True)
+    status: str = Field(default=MessageStatus.QUEUED, max_length=24, index=True)  # a MessageStatus
     due_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
     attempts: int = 0
     provider_id: Optional[str] = Field(default=None, max_length=64, index=True)
@@ -55,7 +55,7 @@ class MessageEvent(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     message_id: int = Field(foreign_key="message.id", index=True)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    status: str = Field(max_length=24)
+    status: str = Field(max_length=24)  # a MessageStatus, or a MessageNote
     detail: str = Field(default="", max_length=500)
 
 
@@ -69,6 +69,6 @@ class InboundText(SQLModel, table=True):
     received_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     victim_id: Optional[int] = Field(default=None, foreign_key="victim.id", index=True)
     incident_id: Optional[int] = Field(default=None, foreign_key="incident.id", index=True)
-    handled_as: str = Field(default="reply", max_length=20)
+    handled_as: str = Field(default=InboundHandling.REPLY, max_length=20)  # an InboundHandling
     task_id: Optional[int] = Field(default=None, foreign_key="task.id")
 

@@ -14,7 +14,7 @@ class StaffUser(SQLModel, table=True):
     username: str = Field(max_length=80, unique=True, index=True)
     display_name: str = Field(default="", max_length=120)
     password_hash: str = Field(max_length=200)
-    role: str = Field(max_length=20)  # fcr, officer, supervisor, admin
+    role: str = Field(max_length=20)  # a StaffRole: fcr, officer, supervisor, admin
     active: bool = True
     failed_attempts: int = 0
     locked_until: Optional[datetime] = utc_field()

@@ -6,6 +6,7 @@ from typing import Optional
 
 from sqlmodel import Field, SQLModel
 
+from rxapp.domain.statuses import TaskStatus
 from rxapp.plumbing.columns import UTCDateTime, utc_field, utcnow
 
 
@@ -16,10 +17,10 @@ class Task(SQLModel, table=True):
     incident_id: Optional[int] = Field(default=None, foreign_key="incident.id", index=True)
     victim_id: Optional[int] = Field(default=None, foreign_key="victim.id", index=True)
     message_id: Optional[int] = Field(default=None, foreign_key="message.id")
-    kind: str = Field(max_length=40)  # contact_victim, reply_received, delivery_failed, ...
+    kind: str = Field(max_length=40)  # a TaskKind: contact_victim, reply_received, delivery_failed, ...
     title: str = Field(max_length=200)
     detail: str = Field(default="", max_length=1000)
-    status: str = Field(default="open", max_length=20, index=True)
+    status: str = Field(default=TaskStatus.OPEN, max_length=20, index=True)  # a TaskStatus
     due_at: Optional[datetime] = utc_field(index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     completed_at: Optional[datetime] = utc_field()
@@ -32,6 +33,6 @@ class Task(SQLModel, table=True):
     escalate_at: Optional[datetime] = utc_field(index=True)
     escalated_at: Optional[datetime] = utc_field()
     escalated_to: Optional[str] = Field(default=None, max_length=120)
-    how_told: Optional[str] = Field(default=None, max_length=20)  # phone, letter, in_person, sms, email, ...
+    how_told: Optional[str] = Field(default=None, max_length=20)  # a HowTold: phone, letter, in_person, sms, ...
     completed_by: Optional[str] = Field(default=None, max_length=80)
 
