@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 
 from rxapp.domain.eta import describe_clock_window
 from rxapp.domain.grades import GradeTargets
+from rxapp.domain.safety import MessageKind
 from rxapp.messaging.outbox import LINK_PLACEHOLDER, enqueue
 from rxapp.attendance.models import Incident
 from rxapp.victims.models import Victim
@@ -31,7 +32,7 @@ def _once(session: Session, incident: Incident, key: str, template: str, persona
     keys.add(key)
     incident.texts_sent = ",".join(sorted(keys))[:300]
     # The outbox runs on the wall clock; `now` (the event's time) only drives the rules above.
-    enqueue(session, victim=victim, template=template, kind="attendance", personalisation=personalisation,
+    enqueue(session, victim=victim, template=template, kind=MessageKind.ATTENDANCE, personalisation=personalisation,
             incident=incident)
     return True
 

@@ -15,17 +15,25 @@ from sqlmodel import Session, select
 
 from rxapp.domain import journey as rules
 from rxapp.domain.code_rules import VictimsCode, load_code
+from rxapp.domain.contact import Channel
+from rxapp.domain.statuses import DutyState, HowTold, MessageStatus, OccurrenceStatus, TaskStatus
 from rxapp.investigation.models import Duty, Occurrence, OccurrenceEvent
 from rxapp.messaging.models import Message
 from rxapp.plumbing.columns import utcnow
 from rxapp.plumbing.config import settings
 from rxapp.tasks.models import Task
 
+# How a person may say they told the victim when they complete a task, in words for the record.
 TASK_OUTCOMES = {
-    "phone": "by phone", "in_person": "in person", "letter": "by letter", "sms": "by text",
-    "email": "by email", "portal": "through the victim's portal", "declined": "victim declined",
-    "not_reached": "could not be reached",
+    HowTold.PHONE: "by phone", HowTold.IN_PERSON: "in person", HowTold.LETTER: "by letter", HowTold.SMS: "by text",
+    HowTold.EMAIL: "by email", HowTold.PORTAL: "through the victim's portal", HowTold.DECLINED: "victim declined",
+    HowTold.NOT_REACHED: "could not be reached",
 }
+# A message that met a duty: how it went, in the words of `Duty.done_how`.
+_MESSAGE_WORDS = {Channel.SMS: "text", Channel.EMAIL: "email"}
+# A message carrying a duty ended in one of these: the duty is owed again.
+_MESSAGE_DID_NOT_GO = (MessageStatus.FAILED, MessageStatus.PERMANENT_FAILURE, MessageStatus.TECHNICAL_FAILURE,
+                       MessageStatus.CANCELLED)
 
 
 @lru_cache(maxsize=1)
@@ -41,14 +49,14 @@ def message_outcome(session: Session, message: Message, status: str) -> None:
     if duty is None:
         return
     now = message.updated_at or utcnow()
-    if status in ("sent", "delivered"):
-        how = {"sms": "text", "email": "email"}.get(message.channel, message.channel)
-        how = f"{how} {'delivered' if status == 'delivered' else 'sent'}"
-        if duty.state == "done" and duty.message_id == message.id:
-            if status == "delivered":
+    if status in (MessageStatus.SENT, MessageStatus.DELIVERED):
+        how = _MESSAGE_WORDS.get(message.channel, message.channel)
+        how = f"{how} {'delivered' if status == MessageStatus.DELIVERED else 'sent'}"
+        if duty.state == DutyState.DONE and duty.message_id == message.id:
+            if status == MessageStatus.DELIVERED:
                 duty.done_how, duty.updated_at = how, now
             return
-        first = duty.state != "done"
+        first = duty.state != DutyState.DONE
         duty.message_id = message.id
         mark_done(duty, message.sent_at or now, how)
         if first:
@@ -56,13 +64,13 @@ def message_outcome(session: Session, message: Message, status: str) -> None:
             occurrence = session.get(Occurrence, duty.occurrence_id)
             if duty.key != "written_confirmation":  # the first update is about the investigation itself
                 told(session, code(), occurrence, duty.done_at)
-            if duty.milestone == rules.ROUTINE and occurrence.status == "open":
+            if duty.milestone == rules.ROUTINE and occurrence.status == OccurrenceStatus.OPEN:
                 number = int(duty.key.split(":")[1]) + 1 if duty.key.startswith("routine:") else 2
                 if duty_for(session, occurrence, f"routine:{number}") is None:
                     schedule_routine(session, code(), occurrence, number, duty.done_at, now)
-    elif status in ("failed", "permanent-failure", "technical-failure", "cancelled") and duty.message_id == message.id:
-        if duty.state == "done":
-            duty.state, duty.done_at, duty.done_how = "due", None, None
+    elif status in _MESSAGE_DID_NOT_GO and duty.message_id == message.id:
+        if duty.state == DutyState.DONE:
+            duty.state, duty.done_at, duty.done_how = DutyState.DUE, None, None
         duty.check_at = duty.due_at if duty.due_at > now else now
         duty.updated_at = now
 
@@ -74,9 +82,9 @@ def task_opened(session: Session, task: Task) -> None:
         task.assignee = occurrence.oic_collar
     if task.duty_id:
         duty = session.get(Duty, task.duty_id)
-        if duty is not None and duty.state != "done":
+        if duty is not None and duty.state != DutyState.DONE:
             # The sweep still marks it late at its deadline (the task escalates on its own clock).
-            duty.state, duty.task_id = "handed", task.id
+            duty.state, duty.task_id = DutyState.HANDED, task.id
             duty.check_at = None if duty.late else duty.due_at
             duty.updated_at = utcnow()
 
@@ -88,7 +96,7 @@ def told(session: Session, rules_code: VictimsCode, occurrence: Occurrence, at: 
 def reschedule_routine(session: Session, rules_code: VictimsCode, occurrence: Occurrence, at: datetime) -> None:
     """Move the routine update still to come to what the last update and the agreed frequency now say."""
     for duty in session.exec(select(Duty).where(Duty.occurrence_id == occurrence.id,
-                                                Duty.milestone == rules.ROUTINE, Duty.state == "due",
+                                                Duty.milestone == rules.ROUTINE, Duty.state == DutyState.DUE,
                                                 Duty.message_id == None)):  # noqa: E711
         duty.due_at = rules_code.routine_update_due(occurrence.reported_at, occurrence.last_update_at,
                                                     occurrence.enhanced, rules_code.calendar(),
@@ -122,16 +130,17 @@ def duty_for(session: Session, occurrence: Occurrence, key: str) -> Optional[Dut
     return session.exec(select(Duty).where(Duty.occurrence_id == occurrence.id, Duty.key == key)).first()
 
 def open_task_for(session: Session, duty: Duty) -> Optional[Task]:
-    return session.exec(select(Task).where(Task.duty_id == duty.id, Task.status == "open")).first()
+    return session.exec(select(Task).where(Task.duty_id == duty.id, Task.status == TaskStatus.OPEN)).first()
 
 def mark_done(duty: Duty, at: datetime, how: str) -> None:
-    duty.state, duty.done_at, duty.done_how, duty.check_at = "done", at, how[:200], None
+    duty.state, duty.done_at, duty.done_how, duty.check_at = DutyState.DONE, at, how[:200], None
     duty.late = duty.late or at > duty.due_at
     duty.updated_at = at
 
 def close_open_tasks(session: Session, duty: Duty, now: datetime, how: Optional[str], outcome: str) -> None:
-    for task in session.exec(select(Task).where(Task.duty_id == duty.id, Task.status == "open")):
-        task.status, task.completed_at, task.escalate_at = ("done" if how else "cancelled"), now, None
+    for task in session.exec(select(Task).where(Task.duty_id == duty.id, Task.status == TaskStatus.OPEN)):
+        task.status = TaskStatus.DONE if how else TaskStatus.CANCELLED
+        task.completed_at, task.escalate_at = now, None
         task.how_told, task.outcome, task.completed_by = how, outcome[:300], "records system" if how else None
 
 def add_to_timeline(session: Session, occurrence: Occurrence, at: datetime, kind: str, text: str, staff_text: str,

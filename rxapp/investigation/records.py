@@ -19,6 +19,7 @@ from rxapp.domain.records import (
     PersonUpdated,
     RecordsChange,
 )
+from rxapp.domain.statuses import DutyState, HowTold, OccurrenceStatus, TaskStatus
 from rxapp.feeds.ingest import Rejected
 from rxapp.investigation.duties import (
     add_to_timeline,
@@ -181,7 +182,8 @@ class RecordsApplier(CaseContact):
         _set_oic(occurrence, p.oic)
         occurrence.updated_at = now
         # Open tasks on the case go with it to the new officer.
-        for task in session.exec(select(Task).where(Task.occurrence_id == occurrence.id, Task.status == "open")):
+        for task in session.exec(select(Task).where(Task.occurrence_id == occurrence.id,
+                                                    Task.status == TaskStatus.OPEN)):
             task.assignee = occurrence.oic_collar
         add_to_timeline(session, occurrence, change.occurred_at, "oic_changed",
                   "A new officer is in charge of your case.",
@@ -217,14 +219,14 @@ class RecordsApplier(CaseContact):
 
     def _finalised(self, session: Session, occurrence: Occurrence, p: OccurrenceFinalised, change: RecordsChange,
                    now: datetime) -> None:
-        occurrence.status, occurrence.result = "finalised", p.result[:200]
+        occurrence.status, occurrence.result = OccurrenceStatus.FINALISED, p.result[:200]
         occurrence.finalised_at, occurrence.updated_at = change.occurred_at, now
         add_to_timeline(session, occurrence, change.occurred_at, "finalised", "Your case has been closed.",
                   f"Finalised: {p.result}", change.change_id)
         # The heartbeat stops with the case; milestone duties already owed stay owed.
         for duty in session.exec(select(Duty).where(Duty.occurrence_id == occurrence.id,
-                                                    Duty.milestone == rules.ROUTINE, Duty.state == "due")):
-            duty.state, duty.check_at, duty.updated_at = "cancelled", None, now
+                                                    Duty.milestone == rules.ROUTINE, Duty.state == DutyState.DUE)):
+            duty.state, duty.check_at, duty.updated_at = DutyState.CANCELLED, None, now
 
     def _refresh_entitlement(self, session: Session, occurrence: Occurrence) -> None:
         victim = session.get(Victim, occurrence.victim_id) if occurrence.victim_id else None
@@ -246,7 +248,7 @@ class RecordsApplier(CaseContact):
                         "written_confirmation", None, occurrence.recorded_at, now)
         if duty_for(session, occurrence, "support_referral") is None:
             self._referral(session, occurrence, victim, now)
-        if occurrence.status == "open" and session.exec(select(Duty.id).where(
+        if occurrence.status == OccurrenceStatus.OPEN and session.exec(select(Duty.id).where(
                 Duty.occurrence_id == occurrence.id, Duty.milestone == rules.ROUTINE)).first() is None:
             schedule_routine(session, self.code, occurrence, 1, None, now)
         # Milestones the records system sent before it linked the victim are owed all the same, by the
@@ -277,15 +279,15 @@ class RecordsApplier(CaseContact):
         the right way and on time. Explicit consent for sexual offences, domestic abuse and bereaved
         relatives; otherwise the referral goes ahead unless the victim objects."""
         duty = duty or duty_for(session, occurrence, "support_referral")
-        if duty is None or duty.state == "cancelled":
+        if duty is None or duty.state == DutyState.CANCELLED:
             return
         consent = victim.consent_referral
         explicit = self.code.referral_needs_explicit_consent(
             rules.code_flags(case_flags(occurrence)), bereaved="BEREAVED" in case_flags(occurrence))
-        if duty.state == "done":
+        if duty.state == DutyState.DONE:
             if consent is True and (duty.done_how or "").startswith(("victim did not", "victim objected")):
                 # They said no, and now yes: the referral is owed again, two working days from now.
-                duty.state, duty.done_at, duty.done_how, duty.late = "due", None, None, False
+                duty.state, duty.done_at, duty.done_how, duty.late = DutyState.DUE, None, None, False
                 duty.due_at = self.code.deadline("support_referral", now, False, self.calendar)
             else:
                 return
@@ -294,7 +296,7 @@ class RecordsApplier(CaseContact):
             how = ("victim did not give the explicit consent a referral needs" if explicit
                    else "victim objected to a referral")
             mark_done(duty, now, how)
-            close_open_tasks(session, duty, now, "declined", f"Recorded in the records system: {how}.")
+            close_open_tasks(session, duty, now, HowTold.DECLINED, f"Recorded in the records system: {how}.")
             return
         if consent is None and explicit:
             title = "Ask the victim for explicit consent to a support referral"
@@ -330,9 +332,9 @@ class RecordsApplier(CaseContact):
                         created_at=now, updated_at=now)
             session.add(duty)
             session.flush()
-        if duty.state != "done":
+        if duty.state != DutyState.DONE:
             mark_done(duty, at, how)
-            close_open_tasks(session, duty, now, "records", f"Recorded in the records system: {how}.")
+            close_open_tasks(session, duty, now, HowTold.RECORDS, f"Recorded in the records system: {how}.")
 
 
 def _link_attendance(session: Session, occurrence: Occurrence) -> None:

@@ -18,6 +18,7 @@ from sqlmodel import select
 from rxapp.domain import journey as rules
 from rxapp.domain.code_rules import VictimsCode
 from rxapp.domain.records import BadChange, RecordsChange
+from rxapp.domain.statuses import DutyState, HowTold, TaskStatus
 from rxapp.feeds.ingest import NOT_APPLIED, FeedBatch, IngestCounts
 from rxapp.feeds.models import FeedCursor
 from rxapp.investigation.duties import (
@@ -113,14 +114,14 @@ class JourneyService:
             task = session.get(Task, task_id)
             if task is None:
                 raise LookupError("no such task")
-            if task.status != "open":
+            if task.status != TaskStatus.OPEN:
                 raise ValueError("this task is already closed")
-            task.status, task.completed_at, task.completed_by = "done", now, by[:80]
+            task.status, task.completed_at, task.completed_by = TaskStatus.DONE, now, by[:80]
             task.how_told, task.outcome, task.escalate_at = how_told, (note or TASK_OUTCOMES[how_told])[:300], None
             duty = session.get(Duty, task.duty_id) if task.duty_id else None
-            if duty is not None and duty.state != "done":
+            if duty is not None and duty.state != DutyState.DONE:
                 occurrence = session.get(Occurrence, duty.occurrence_id)
-                if how_told == "not_reached":
+                if how_told == HowTold.NOT_REACHED:
                     # Still owed, and still a person's: a fresh task, due by the Code's deadline (or within
                     # a working day if that has passed), escalating like any other.
                     follow_up_due = duty.due_at if duty.due_at > now else self.calendar.add_working_days(now, 1)
@@ -134,7 +135,7 @@ class JourneyService:
                     mark_done(duty, now, f"{TASK_OUTCOMES[how_told]}, by {by}"[:200])
                     add_to_timeline(session, occurrence, now, "told_by_person", "",
                               f"{duty.title}: {TASK_OUTCOMES[how_told]}, by {by}", None, public=False)
-                    if how_told != "declined" and duty.key != "written_confirmation":
+                    if how_told != HowTold.DECLINED and duty.key != "written_confirmation":
                         told(session, self.code, occurrence, now)
             return task
 

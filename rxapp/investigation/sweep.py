@@ -11,6 +11,7 @@ from typing import Optional
 from sqlmodel import Session, select
 
 from rxapp.domain import journey as rules
+from rxapp.domain.statuses import DutyState, OccurrenceStatus, TaskStatus
 from rxapp.investigation.duties import add_to_timeline
 from rxapp.investigation.models import Duty, Occurrence
 from rxapp.investigation.telling import CaseContact
@@ -81,17 +82,17 @@ class DeadlineSweep(CaseContact):
     def _check_duty(self, session: Session, duty: Duty, now: datetime, result: SweepResult) -> None:
         duty.updated_at = now
         occurrence = session.get(Occurrence, duty.occurrence_id)
-        if duty.state in ("done", "cancelled"):
+        if duty.state in (DutyState.DONE, DutyState.CANCELLED):
             duty.check_at = None
             return
-        if (duty.milestone == rules.ROUTINE and duty.state == "due" and duty.message_id is None
+        if (duty.milestone == rules.ROUTINE and duty.state == DutyState.DUE and duty.message_id is None
                 and now < duty.due_at):
             # The heartbeat falls due. A person's update is handed over two days ahead, so they have time
             # to make the call or write the letter; an automated one goes on its day at the send time.
             victim = session.get(Victim, duty.victim_id) if duty.victim_id else None
             duty.check_at = duty.due_at
-            if victim is None or occurrence.status != "open":
-                duty.state, duty.check_at = "cancelled", None
+            if victim is None or occurrence.status != OccurrenceStatus.OPEN:
+                duty.state, duty.check_at = DutyState.CANCELLED, None
                 return
             send_at = rules.routine_send_at(self.code, duty.due_at, now, duty.occurrence_id)
             if now < send_at and self._plan(session, occurrence, victim, None).automated:
@@ -108,7 +109,7 @@ class DeadlineSweep(CaseContact):
             result.became_late += 1
             add_to_timeline(session, occurrence, now, "duty_late", "", f"Code deadline missed: {duty.title}", None,
                       public=False)
-            if duty.state == "due":
+            if duty.state == DutyState.DUE:
                 # Automation did not manage it in time (held, retrying, or waiting on a person's record):
                 # a person takes it over at once, and the task escalates straight away.
                 task = self._hand_to_person(session, occurrence, duty, f"Overdue: {duty.title}",
@@ -120,7 +121,7 @@ class DeadlineSweep(CaseContact):
 
     def _escalate(self, session: Session, task: Task, now: datetime, result: SweepResult) -> None:
         task.escalate_at = None
-        if task.status != "open":
+        if task.status != TaskStatus.OPEN:
             return
         occurrence = session.get(Occurrence, task.occurrence_id) if task.occurrence_id else None
         team = occurrence.oic_team if occurrence and occurrence.oic_team else "the team"

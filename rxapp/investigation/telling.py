@@ -10,6 +10,8 @@ from sqlmodel import Session
 
 from rxapp.domain import journey as rules
 from rxapp.domain.code_rules import Milestone, VictimsCode
+from rxapp.domain.safety import MessageKind
+from rxapp.domain.statuses import TaskKind
 from rxapp.investigation.duties import case_flags, duty_for
 from rxapp.investigation.models import Duty, Occurrence
 from rxapp.messaging.models import Message
@@ -72,7 +74,7 @@ class CaseContact:
         values = {"crime_reference": occurrence.crime_reference or occurrence.occurrence_number,
                   "officer": occurrence.oic_collar or "the officer in charge"}
         values.update(extra or {})
-        message = enqueue(session, victim=victim, template=template, kind="routine", personalisation=values,
+        message = enqueue(session, victim=victim, template=template, kind=MessageKind.ROUTINE, personalisation=values,
                           now=now, occurrence_id=occurrence.id, duty_id=duty.id if duty else None)
         if message is not None and duty is not None:
             duty.message_id, duty.check_at, duty.updated_at = message.id, duty.due_at, now
@@ -80,6 +82,6 @@ class CaseContact:
 
     def _hand_to_person(self, session: Session, occurrence: Occurrence, duty: Duty, title: str, detail: str,
                         now: datetime) -> Task:
-                return open_task(session, kind="tell_victim", title=title, detail=detail, victim_id=duty.victim_id,
+        return open_task(session, kind=TaskKind.TELL_VICTIM, title=title, detail=detail, victim_id=duty.victim_id,
                          incident_id=occurrence.incident_id, due_at=max(duty.due_at, now),
                          occurrence_id=occurrence.id, duty_id=duty.id)

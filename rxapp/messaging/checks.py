@@ -9,7 +9,8 @@ from sqlmodel import Session, func, select
 
 from rxapp.attendance.models import Incident
 from rxapp.domain import safety
-from rxapp.domain.contact import attendance_happening_now, officer_text_outdated
+from rxapp.domain.contact import Channel, attendance_happening_now, officer_text_outdated
+from rxapp.domain.safety import MessageKind
 from rxapp.investigation.models import Occurrence
 from rxapp.messaging.models import Message
 from rxapp.victims.contact import contact_state
@@ -35,27 +36,30 @@ def safety_context(session: Session, message: Message, now: datetime) -> safety.
     flags = frozenset(f for f in source.split(",") if f)
     since = now - timedelta(hours=1)
     recent = select(func.count()).select_from(Message).where(
-        Message.destination == message.destination, Message.channel == "sms", Message.sent_at != None,  # noqa: E711
-        Message.sent_at >= since, Message.id != message.id)
-    sent_last_hour = session.exec(recent).one() if message.channel == "sms" else 0
-    identical = session.exec(recent.where(Message.body == message.body)).one() if message.channel == "sms" else 0
-    service = message.kind == "service"
+        Message.destination == message.destination, Message.channel == Channel.SMS,
+        Message.sent_at != None, Message.sent_at >= since, Message.id != message.id)  # noqa: E711
+    texting = message.channel == Channel.SMS
+    sent_last_hour = session.exec(recent).one() if texting else 0
+    identical = session.exec(recent.where(Message.body == message.body)).one() if texting else 0
+    service = message.kind == MessageKind.SERVICE
     # Attendance texts are exempt from quiet hours while the incident is happening now.
     happening_now = incident is not None and attendance_happening_now(incident.is_open, incident.closed_at, now)
-    kind = "attendance" if message.kind == "attendance" and happening_now else "routine"
+    # A service message (the answer to the victim's own STOP) is treated like an attendance message.
+    attendance_now = message.kind == MessageKind.ATTENDANCE and happening_now
     return safety.MessageContext(
-        kind=kind if not service else "attendance",
+        kind=MessageKind.ATTENDANCE if attendance_now or service else MessageKind.ROUTINE,
         channel=message.channel, now=now, flags=flags,
-        safe_contact_confirmed=state.safe_contact_confirmed or "SAFE_CONTACT_CONFIRMED" in flags,
+        safe_contact_confirmed=state.safe_contact_confirmed or safety.FLAG_SAFE_CONTACT_CONFIRMED in flags,
         # The confirmation of an opt-out is the one message a victim who opted out has asked for.
         opted_out_all=state.opted_out_all and not service,
-        opted_out_channels=frozenset(c for c, out in (("sms", state.opted_out_sms), ("email", state.opted_out_email))
+        opted_out_channels=frozenset(c for c, out in ((Channel.SMS, state.opted_out_sms),
+                                                      (Channel.EMAIL, state.opted_out_email))
                                      if out and not service),
         sms_consent=bool(victim and victim.sms_consent) or service,
-        destination_failed_permanently=(state.phone_failed_permanently if message.channel == "sms"
+        destination_failed_permanently=(state.phone_failed_permanently if texting
                                         else state.email_failed_permanently),
         sent_to_destination_last_hour=sent_last_hour,
         identical_to_destination_last_hour=identical,
         incident_flagged_by_control_room=False,
-        contact_required_by_code=message.kind == "routine",
+        contact_required_by_code=message.kind == MessageKind.ROUTINE,
     )

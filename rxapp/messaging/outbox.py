@@ -16,6 +16,9 @@ from typing import Optional
 from sqlmodel import Session
 
 from rxapp.attendance.models import Incident
+from rxapp.domain.contact import Channel
+from rxapp.domain.safety import MessageKind
+from rxapp.domain.statuses import FINAL_MESSAGE_STATUSES, MessageStatus, TaskKind
 from rxapp.domain.templates import load_templates
 from rxapp.investigation.duties import message_outcome
 from rxapp.messaging.models import Message, MessageEvent
@@ -28,7 +31,7 @@ from rxapp.victims.models import Victim
 log = logging.getLogger(__name__)
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
 LINK_PLACEHOLDER = "@track-link"  # resolved to the victim's private link only when the message is sent
-FINAL = ("delivered", "permanent-failure", "technical-failure", "blocked", "failed", "cancelled")
+FINAL = FINAL_MESSAGE_STATUSES
 
 
 @lru_cache(maxsize=1)
@@ -60,16 +63,17 @@ def enqueue(session: Session, *, victim: Victim, template: str, kind: str, perso
     state = contact_state(session, victim.id)
     if channel is None:
         chosen = usable_channel(victim, state)
-        if chosen is not None and tpl.channel == "sms" and chosen[0] == "email" and not tpl.has_email_version:
+        if (chosen is not None and tpl.channel == Channel.SMS and chosen[0] == Channel.EMAIL
+                and not tpl.has_email_version):
             chosen = None
     else:
-        destination = victim.phone if channel == "sms" else victim.email
+        destination = victim.phone if channel == Channel.SMS else victim.email
         chosen = (channel, destination) if destination else None
     if chosen is None:
         log.info("no usable channel for a %s message (incident %s)", template, incident.id if incident else "-")
-        if kind == "routine":
+        if kind == MessageKind.ROUTINE:
             # The Code still requires the victim to be told: a phone call or a letter, by a person.
-            open_task(session, kind="contact_victim", title="Tell the victim by phone or letter",
+            open_task(session, kind=TaskKind.CONTACT_VICTIM, title="Tell the victim by phone or letter",
                       detail=f"The victim has no usable text or email contact for the '{template}' update. "
                              "Phone them or send a letter, and record how they were told.",
                       incident_id=incident.id if incident else None, victim_id=victim.id,
@@ -86,7 +90,7 @@ def enqueue(session: Session, *, victim: Victim, template: str, kind: str, perso
     message.body = rendered.body
     session.add(message)
     session.flush()
-    log_event(session, message, "queued", f"{template} by {channel}")
+    log_event(session, message, MessageStatus.QUEUED, f"{template} by {channel}")
     return message
 
 

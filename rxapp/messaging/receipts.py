@@ -8,7 +8,9 @@ from typing import Optional
 from sqlmodel import Session, select
 
 from rxapp.attendance.models import Incident
+from rxapp.domain.contact import Channel
 from rxapp.domain.notifications import DeliveryReceipt
+from rxapp.domain.statuses import MessageNote, MessageStatus, TaskKind
 from rxapp.investigation.models import Duty
 from rxapp.messaging.models import Message
 from rxapp.messaging.outbox import enqueue, log_event, templates
@@ -16,6 +18,10 @@ from rxapp.plumbing.columns import utcnow
 from rxapp.tasks.service import open_task
 from rxapp.victims.contact import contact_state
 from rxapp.victims.models import Victim
+
+# Where a message stands once a receipt cannot change it, except to say it was delivered after all.
+RECEIPT_CANNOT_UNDO = (MessageStatus.DELIVERED, MessageStatus.PERMANENT_FAILURE, MessageStatus.BLOCKED,
+                       MessageStatus.FAILED)
 
 
 def record_receipt(session: Session, receipt: DeliveryReceipt, now: Optional[datetime] = None,
@@ -31,19 +37,20 @@ def record_receipt(session: Session, receipt: DeliveryReceipt, now: Optional[dat
         message = session.exec(select(Message).where(Message.provider_id == provider_id)).first()
     if message is None:
         raise LookupError("no message with that reference")
-    if message.status in ("delivered", "permanent-failure", "blocked", "failed") and status != "delivered":
+    if message.status in RECEIPT_CANNOT_UNDO and status != MessageStatus.DELIVERED:
         return message  # a late or repeated receipt does not undo a final state
     message.updated_at = now
     log_event(session, message, status, "delivery receipt")
-    if status == "delivered":
-        message.status, message.delivered_at = "delivered", now
-    elif status in ("temporary-failure", "technical-failure") and message.attempts < max_attempts:
+    if status == MessageStatus.DELIVERED:
+        message.status, message.delivered_at = MessageStatus.DELIVERED, now
+    elif (status in (MessageStatus.TEMPORARY_FAILURE, MessageStatus.TECHNICAL_FAILURE)
+          and message.attempts < max_attempts):
         # The phone was off or the network busy: try again later with a fresh provider attempt.
-        message.status = "retry"
+        message.status = MessageStatus.RETRY
         message.due_at = now + retry_after * (2 ** max(0, message.attempts - 1))
         message.reason = f"{status} reported by the provider; retrying"
     else:
-        message.status = status if status != "temporary-failure" else "failed"
+        message.status = status if status != MessageStatus.TEMPORARY_FAILURE else MessageStatus.FAILED
         message.reason = f"{status} reported by the provider"
         fall_back(session, message, now)
     return message
@@ -55,7 +62,7 @@ def fall_back(session: Session, message: Message, now: datetime) -> None:
     if victim is None:
         return
     state = contact_state(session, victim.id)
-    if message.channel == "sms":
+    if message.channel == Channel.SMS:
         state.phone_failed_permanently = True
     else:
         state.email_failed_permanently = True
@@ -63,24 +70,25 @@ def fall_back(session: Session, message: Message, now: datetime) -> None:
     incident = session.get(Incident, message.incident_id) if message.incident_id else None
     personalisation = json.loads(message.personalisation or "{}")
     replacement = None
-    if templates()[message.template].has_email_version or message.channel == "email":
+    if templates()[message.template].has_email_version or message.channel == Channel.EMAIL:
         replacement = enqueue(session, victim=victim, template=message.template, kind=message.kind,
                               personalisation=personalisation, incident=incident, now=now,
                               occurrence_id=message.occurrence_id, duty_id=message.duty_id)
     if replacement is not None and replacement.channel != message.channel:
-        log_event(session, message, "fallback", f"sent again by {replacement.channel} ({replacement.reference})")
+        log_event(session, message, MessageNote.FALLBACK,
+                  f"sent again by {replacement.channel} ({replacement.reference})")
         return
     if replacement is not None:
-        replacement.status = "cancelled"
+        replacement.status = MessageStatus.CANCELLED
         replacement.reason = "same channel failed permanently"
-    task = open_task(session, kind="delivery_failed", title="Message could not be delivered",
+    task = open_task(session, kind=TaskKind.DELIVERY_FAILED, title="Message could not be delivered",
                      detail=(f"The {message.channel} message '{message.template}' could not be delivered and "
                              "there is no other channel. Contact the victim another way (phone call or letter) "
                              "and record how they were told."),
                      incident_id=message.incident_id, victim_id=message.victim_id, message_id=message.id,
                      due_at=task_due(session, message, now), occurrence_id=message.occurrence_id,
                      duty_id=message.duty_id)
-    log_event(session, message, "task", f"task {task.id} for a person")
+    log_event(session, message, MessageNote.TASK, f"task {task.id} for a person")
 
 
 def task_due(session: Session, message: Message, now: datetime) -> datetime:

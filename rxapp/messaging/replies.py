@@ -7,8 +7,10 @@ from typing import Optional
 from sqlmodel import Session, select
 
 from rxapp.attendance.models import Incident
-from rxapp.domain.contact import is_stop
+from rxapp.domain.contact import Channel, is_stop
 from rxapp.domain.notifications import ReceivedText
+from rxapp.domain.safety import MessageKind
+from rxapp.domain.statuses import InboundHandling, TaskKind
 from rxapp.messaging.models import InboundText
 from rxapp.messaging.outbox import enqueue
 from rxapp.plumbing.columns import utcnow
@@ -35,21 +37,21 @@ def record_inbound(session: Session, received: ReceivedText, now: Optional[datet
     session.add(inbound)
     session.flush()
     if is_stop(text) and victim is not None:
-        inbound.handled_as = "stop"
+        inbound.handled_as = InboundHandling.STOP
         # Every victim record with this number: the person asked us to stop texting them.
         for person in session.exec(select(Victim).where(Victim.phone == number)):
             state = contact_state(session, person.id)
             state.opted_out_all, state.opted_out_at, state.updated_at = True, now, now
-        enqueue(session, victim=victim, template="opt_out_confirmation", kind="service", personalisation={},
-                incident=incident, channel="sms", now=now)
+        enqueue(session, victim=victim, template="opt_out_confirmation", kind=MessageKind.SERVICE,
+                personalisation={}, incident=incident, channel=Channel.SMS, now=now)
         if incident is not None:
-            open_task(session, kind="opted_out", title="Victim opted out of automated texts",
+            open_task(session, kind=TaskKind.OPTED_OUT, title="Victim opted out of automated texts",
                       detail="The victim replied STOP. Automated updates have stopped. The Code still requires "
                              "you to keep them informed: agree another way with them.",
                       incident_id=incident.id, victim_id=victim.id, due_at=now + timedelta(days=5))
         return inbound
-    inbound.handled_as = "reply"
-    task = open_task(session, kind="reply_received", title="Reply from a victim",
+    inbound.handled_as = InboundHandling.REPLY
+    task = open_task(session, kind=TaskKind.REPLY_RECEIVED, title="Reply from a victim",
                      detail=f"Text received: {text[:500]}", incident_id=incident.id if incident else None,
                      victim_id=victim.id if victim else None, due_at=now + timedelta(hours=4))
     inbound.task_id = task.id

@@ -25,6 +25,8 @@ from typing import Optional
 from sqlmodel import select
 
 from rxapp.domain import safety
+from rxapp.domain.contact import Channel
+from rxapp.domain.statuses import DUE_MESSAGE_STATUSES, MessageNote, MessageStatus, TaskKind
 from rxapp.messaging.checks import no_longer_relevant, safety_context
 from rxapp.messaging.models import Message
 from rxapp.messaging.outbox import log_event, render_for_send
@@ -34,8 +36,9 @@ from rxapp.plumbing.db import engine, session_scope
 from rxapp.tasks.service import open_task
 
 log = logging.getLogger(__name__)
-DUE_STATUSES = ("queued", "held", "retry")
+DUE_STATUSES = DUE_MESSAGE_STATUSES
 GIVE_UP_AFTER = timedelta(hours=24)  # then a person takes over (Notify itself stops trying texts after 72 hours)
+# The provider's own words for a message it has and has not failed (GOV.UK Notify's statuses, not ours).
 LIVE_AT_PROVIDER = ("created", "sending", "pending", "sent", "delivered", "accepted")
 
 
@@ -124,8 +127,8 @@ class OutboxSender:
         stale = now - self.stale_after
         with session_scope(self.db_url) as session:
             q = select(Message.id, Message.reference, Message.channel).where(
-                ((Message.status == "sending") & (Message.sending_since <= stale))
-                | ((Message.status == "retry") & (Message.due_at <= now) & (Message.attempts > 0))
+                ((Message.status == MessageStatus.SENDING) & (Message.sending_since <= stale))
+                | ((Message.status == MessageStatus.RETRY) & (Message.due_at <= now) & (Message.attempts > 0))
             ).limit(self.batch)
             return list(session.exec(q))
 
@@ -135,7 +138,7 @@ class OutboxSender:
         if not candidates or self.notify is None:
             return found
         for message_id, reference, channel in candidates:
-            if channel == "email" and self.email_via == "smtp":
+            if channel == Channel.EMAIL and self.email_via == "smtp":
                 continue  # SMTP has no look-up; the Message-ID header lets mail systems drop a repeat
             try:
                 matches = await self.notify.find_by_reference(reference)
@@ -143,7 +146,7 @@ class OutboxSender:
                 found[message_id] = "unknown"
                 log.warning("could not check a message at the provider (%s)", type(exc).__name__)
                 continue
-            live = [m for m in matches if m.status in LIVE_AT_PROVIDER or m.status == "delivered"]
+            live = [m for m in matches if m.status in LIVE_AT_PROVIDER]
             if live:
                 found[message_id] = live[0].id
         return found
@@ -157,59 +160,62 @@ class OutboxSender:
         with session_scope(self.db_url) as session:
             q = (select(Message).where(
                 (Message.status.in_(DUE_STATUSES) & (Message.due_at <= now))
-                | ((Message.status == "sending") & (Message.sending_since <= stale)))
+                | ((Message.status == MessageStatus.SENDING) & (Message.sending_since <= stale)))
                 .order_by(Message.due_at, Message.id).limit(self.batch))
             if self._postgres:
                 q = q.with_for_update(skip_locked=True)
             for message in session.exec(q).all():
-                may_have_gone = message.status == "sending" or (message.status == "retry" and message.attempts > 0)
+                may_have_gone = (message.status == MessageStatus.SENDING
+                                 or (message.status == MessageStatus.RETRY and message.attempts > 0))
                 if may_have_gone and message.id not in checked:
                     continue  # not looked up at the provider yet: next pass
                 provider_id = found.get(message.id)
                 if provider_id == "unknown":
                     continue
                 if provider_id is not None:
-                    message.status, message.provider_id = "sent", provider_id
+                    message.status, message.provider_id = MessageStatus.SENT, provider_id
                     message.sent_at = message.sent_at or now
                     message.updated_at = now
-                    log_event(session, message, "sent", "found at the provider after an interrupted attempt")
+                    log_event(session, message, MessageStatus.SENT,
+                              "found at the provider after an interrupted attempt")
                     result.recovered += 1
                     continue
                 stale_reason = no_longer_relevant(session, message)
                 if stale_reason:
-                    message.status, message.reason, message.updated_at = "cancelled", stale_reason, now
-                    log_event(session, message, "cancelled", stale_reason)
+                    message.status, message.reason, message.updated_at = MessageStatus.CANCELLED, stale_reason, now
+                    log_event(session, message, MessageStatus.CANCELLED, stale_reason)
                     continue
                 decision = safety.decide(safety_context(session, message, now), self.rules)
                 message.rule, message.reason, message.updated_at = decision.rule, decision.reason, now
-                if decision.action != "send" and message.incident_id:
+                if decision.action != safety.Action.SEND and message.incident_id:
                     result.incidents.add(message.incident_id)
-                if decision.action == "hold":
-                    message.status, message.due_at = "held", decision.release_at or now + timedelta(minutes=5)
-                    log_event(session, message, "held", decision.reason)
+                if decision.action == safety.Action.HOLD:
+                    message.status = MessageStatus.HELD
+                    message.due_at = decision.release_at or now + timedelta(minutes=5)
+                    log_event(session, message, MessageStatus.HELD, decision.reason)
                     result.held += 1
                     continue
-                if decision.action == "block":
-                    message.status = "blocked"
-                    log_event(session, message, "blocked", decision.reason)
+                if decision.action == safety.Action.BLOCK:
+                    message.status = MessageStatus.BLOCKED
+                    log_event(session, message, MessageStatus.BLOCKED, decision.reason)
                     if decision.make_task:
-                        task = open_task(session, kind="contact_victim", title="Tell the victim in person",
+                        task = open_task(session, kind=TaskKind.CONTACT_VICTIM, title="Tell the victim in person",
                                          detail=f"An automated '{message.template}' message was stopped: "
                                                 f"{decision.reason} Tell the victim safely and record how.",
                                          incident_id=message.incident_id, victim_id=message.victim_id,
                                          message_id=message.id, due_at=task_due(session, message, now),
                                          occurrence_id=message.occurrence_id, duty_id=message.duty_id)
-                        log_event(session, message, "task", f"task {task.id} for a person")
+                        log_event(session, message, MessageNote.TASK, f"task {task.id} for a person")
                     result.blocked += 1
                     continue
                 try:
                     rendered = render_for_send(session, message)
                 except Exception as exc:
-                    message.status, message.reason = "failed", f"could not render: {type(exc).__name__}"
-                    log_event(session, message, "failed", message.reason)
+                    message.status, message.reason = MessageStatus.FAILED, f"could not render: {type(exc).__name__}"
+                    log_event(session, message, MessageStatus.FAILED, message.reason)
                     result.failed += 1
                     continue
-                message.status, message.sending_since = "sending", now
+                message.status, message.sending_since = MessageStatus.SENDING, now
                 message.attempts += 1
                 outgoing.append(Outgoing(message.id, message.reference, message.channel, message.destination,
                                          rendered.subject or "", rendered.body))
@@ -231,7 +237,7 @@ class OutboxSender:
             return None
 
     async def _send(self, item: Outgoing) -> str:
-        if item.channel == "sms":
+        if item.channel == Channel.SMS:
             sent = await self.notify.send_sms(item.destination, self.sms_template_id, {"body": item.body},
                                               item.reference)
             return sent.id
@@ -249,9 +255,10 @@ class OutboxSender:
         with session_scope(self.db_url) as session:
             for message_id, provider_id in answers:
                 message = session.get(Message, message_id)
-                message.status, message.provider_id, message.sent_at = "sent", provider_id, now
+                message.status, message.provider_id, message.sent_at = MessageStatus.SENT, provider_id, now
                 message.updated_at, message.sending_since = now, None
-                log_event(session, message, "sent", f"accepted by the provider on attempt {message.attempts}")
+                log_event(session, message, MessageStatus.SENT,
+                          f"accepted by the provider on attempt {message.attempts}")
 
     def _store_failure(self, message_id: int, exc: Exception, retryable: bool) -> None:
         now = self._now()
@@ -267,13 +274,13 @@ class OutboxSender:
                     # The provider may still be working on the request we gave up on: wait until it must
                     # have finished, so the look-up before the retry sees it if it went through.
                     delay = max(delay, self.stale_after.total_seconds())
-                message.status, message.due_at = "retry", now + timedelta(seconds=delay)
+                message.status, message.due_at = MessageStatus.RETRY, now + timedelta(seconds=delay)
                 message.reason = f"provider error ({detail}); retrying"
-                log_event(session, message, "retry", message.reason)
+                log_event(session, message, MessageStatus.RETRY, message.reason)
             else:
-                message.status = "failed"
+                message.status = MessageStatus.FAILED
                 message.reason = f"provider refused the message ({detail})"
-                log_event(session, message, "failed", message.reason)
+                log_event(session, message, MessageStatus.FAILED, message.reason)
                 fall_back(session, message, now)
 
 

@@ -5,7 +5,7 @@ from typing import Optional
 
 from sqlmodel import Session
 
-from rxapp.domain.contact import ContactPoints, choose_channel
+from rxapp.domain.contact import Channel, ContactPoints, choose_channel
 from rxapp.victims.models import Victim, VictimContactState
 
 
@@ -19,7 +19,7 @@ def contact_state(session: Session, victim_id: int) -> VictimContactState:
     return state
 
 
-def usable_channel(victim: Victim, state: VictimContactState) -> Optional[tuple[str, str]]:
+def usable_channel(victim: Victim, state: VictimContactState) -> Optional[tuple[Channel, str]]:
     """(channel, address) the victim can be reached on by automation now, or None."""
     return choose_channel(ContactPoints(
         phone=victim.phone, email=victim.email, sms_consent=victim.sms_consent,
