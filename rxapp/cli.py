@@ -2,6 +2,7 @@
 
     python -m rxapp.cli serve                  check the configuration, migrate, then run Reflex in production
     python -m rxapp.cli check-config           print every configuration problem, or "configuration OK"
+    python -m rxapp.cli build                  build the pages once, at install or image build time
     python -m rxapp.cli create-user NAME --role fcr
     python -m rxapp.cli set-password NAME
     python -m rxapp.cli migrate
@@ -48,6 +49,37 @@ def _check_config(args) -> int:
     return 0
 
 
+def _reflex_and_environment() -> tuple[str | None, dict[str, str]]:
+    """Reflex, and the environment to run it in; None (after saying why) when it or bun is missing."""
+    env = serve_environment()
+    reflex = shutil.which("reflex", path=env["PATH"])
+    if reflex is None:
+        print("error: reflex is not installed: pip install -r requirements.txt -c constraints.txt", file=sys.stderr)
+    elif shutil.which("bun", path=env["PATH"]) is None:
+        print("error: bun is not installed (Reflex builds the pages with it): "
+              "npm install --prefix .tools bun@1.4.5", file=sys.stderr)
+        reflex = None
+    return reflex, env
+
+
+def _build(args) -> int:
+    """Initialise Reflex's .web folder and fetch the pages' packages (from the npm registry) once, where the
+    network is in reach: at install or image build time. A start-up after it rebuilds from what this fetched
+    and writes only in .web, .states and reflex.lock, so the rest of the checkout can be read-only."""
+    problems = check(production=False)
+    if problems:
+        count = "1 problem" if len(problems) == 1 else f"{len(problems)} problems"
+        _print_problems(f"The configuration has {count}:", problems)
+        return CONFIG_PROBLEM
+    reflex, env = _reflex_and_environment()
+    if reflex is None:
+        return CONFIG_PROBLEM
+    os.chdir(ROOT)
+    sys.stderr.flush()
+    os.execve(reflex, [reflex, "export", "--frontend-only", "--no-zip", "--env", "prod"], env)
+    return 0  # not reached
+
+
 def _serve(args) -> int:
     """Refuse before anything starts when the configuration is not fit to run for real; otherwise migrate
     and replace this process with `reflex run --env prod`, so a supervisor (systemd, the container runtime)
@@ -57,14 +89,8 @@ def _serve(args) -> int:
         count = "1 problem" if len(problems) == 1 else f"{len(problems)} problems"
         _print_problems(f"Victim Journey will not start: the configuration has {count}:", problems)
         return CONFIG_PROBLEM
-    env = serve_environment()
-    reflex = shutil.which("reflex", path=env["PATH"])
+    reflex, env = _reflex_and_environment()
     if reflex is None:
-        print("error: reflex is not installed: pip install -r requirements.txt -c constraints.txt", file=sys.stderr)
-        return CONFIG_PROBLEM
-    if shutil.which("bun", path=env["PATH"]) is None:
-        print("error: bun is not installed (Reflex builds the pages with it): "
-              "npm install --prefix .tools bun@1.4.5", file=sys.stderr)
         return CONFIG_PROBLEM
     cfg = settings()
     host = args.host or cfg.listen_host
@@ -98,9 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("check-config", help="print every configuration problem, or 'configuration OK'")
     p.add_argument("--development", action="store_true",
                    help="only check that each value is well formed (what the demo and the tests need)")
+    sub.add_parser("build", help="build the pages once, at install or image build time (needs the npm registry)")
     p = sub.add_parser("create-user", help="create a staff account")
     p.add_argument("username")
-    p.add_argument("--role", required=True, choices=_roles())
+    p.add_argument("--role", required=True, help="fcr, officer, supervisor or admin")
     p.add_argument("--name", default="", help="display name")
     p.add_argument("--password-stdin", action="store_true")
     p = sub.add_parser("set-password", help="reset a staff password and clear any lock-out")
@@ -110,14 +137,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "check-config":
         return _check_config(args)
+    if args.command == "build":
+        return _build(args)
     if args.command == "serve":
         if args.port is not None and not 1 <= args.port <= 65535:
             parser.error("--port must be between 1 and 65535")
         return _serve(args)
     try:
+        # Imported here, not at the top: check-config and serve's refusal need neither the database nor the
+        # tables, so a broken configuration is reported without them.
         from rxapp.plumbing.db import migrate, session_scope
-        from rxapp.staff.accounts import create_user, set_password
+        from rxapp.staff.accounts import ROLES, create_user, set_password
 
+        if args.command == "create-user" and args.role not in ROLES:
+            parser.error(f"argument --role: invalid choice: {args.role!r} (choose from {', '.join(ROLES)})")
         migrate()
         if args.command == "create-user":
             password = _read_password(args)
@@ -135,12 +168,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return CONFIG_PROBLEM
     return 0
-
-
-def _roles() -> tuple[str, ...]:
-    from rxapp.staff.accounts import ROLES
-
-    return tuple(ROLES)
 
 
 if __name__ == "__main__":

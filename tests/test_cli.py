@@ -172,6 +172,16 @@ def test_serve_refuses_without_bun(box, monkeypatch, capsys):
         in capsys.readouterr().err
 
 
+def test_build_prepares_the_pages_with_the_same_environment_and_no_secret(box):
+    env = {k: v for k, v in production_env(box).items() if k in ("PATH", "PYTHONPATH", "HOME", "VJ_DATA_DIR")}
+    done = cli(env, "build")
+    assert done.returncode == 0, done.stderr
+    ran = json.loads(box["record"].read_text())
+    assert ran["argv"] == ["export", "--frontend-only", "--no-zip", "--env", "prod"]
+    assert ran["cwd"] == str(ROOT) and ran["env"]["REFLEX_USE_SYSTEM_BUN"] == "1"
+    assert not box["data"].exists(), "an image build must not hold a generated secret or a database"
+
+
 def test_other_commands_refuse_a_malformed_configuration(box):
     env = production_env(box, STAFF_LOCKOUT_ATTEMPTS="lots")
     done = subprocess.run([sys.executable, "-m", "rxapp.cli", "create-user", "jsmith", "--role", "fcr",
