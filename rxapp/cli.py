@@ -6,6 +6,7 @@
     python -m rxapp.cli create-user NAME --role fcr
     python -m rxapp.cli set-password NAME
     python -m rxapp.cli migrate
+    python -m rxapp.cli --env-file /etc/victim-journey/env COMMAND ...   (the service's configuration)
 
 Passwords are read from a prompt (or `--password-stdin`), never from the command line, so they do not
 land in shell history or process lists. Configuration problems exit with status 2, before anything starts.
@@ -18,7 +19,7 @@ import os
 import shutil
 import sys
 
-from rxapp.plumbing.config import ROOT, check, serve_environment, settings
+from rxapp.plumbing.config import ROOT, check, serve_environment, settings, use_env_file
 
 CONFIG_PROBLEM = 2
 
@@ -117,6 +118,9 @@ def _serve(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rxapp.cli", description="Victim Journey administration")
+    parser.add_argument("--env-file", metavar="PATH",
+                        help="read the configuration from this file too (as systemd does), "
+                             "e.g. /etc/victim-journey/env")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("serve", help="check the configuration, migrate the database, run the product for real")
     p.add_argument("--host", help="address to listen on (default LISTEN_HOST, 127.0.0.1)")
@@ -135,6 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--password-stdin", action="store_true")
     sub.add_parser("migrate", help="bring the database schema up to date")
     args = parser.parse_args(argv)
+    if args.env_file:
+        try:
+            use_env_file(args.env_file)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return CONFIG_PROBLEM
     if args.command == "check-config":
         return _check_config(args)
     if args.command == "build":

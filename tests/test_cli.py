@@ -189,3 +189,33 @@ def test_other_commands_refuse_a_malformed_configuration(box):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "error: the configuration has 1 problem:\n  - STAFF_LOCKOUT_ATTEMPTS must be a whole number" in done.stderr
+
+
+def test_env_file_is_read_as_systemd_reads_it(box):
+    env_file = box["tmp"] / "env"
+    env = production_env(box)
+    lines = ["# the service's configuration", ""]
+    lines += [f"{name}={value}" for name, value in env.items() if name not in ("PATH", "PYTHONPATH", "HOME")]
+    lines += ['GRADE_TARGETS={"PRIORITY":45}', "STATUS_CODES='{\"9\": \"en_route\"}'"]
+    env_file.write_text("\n".join(lines) + "\n")
+    bare = {k: env[k] for k in ("PATH", "PYTHONPATH", "HOME")}
+    assert cli(bare, "check-config").returncode == 2
+    done = cli(bare, "--env-file", str(env_file), "check-config")
+    assert done.returncode == 0 and done.stdout.strip() == "configuration OK", done.stderr
+    done = subprocess.run([sys.executable, "-m", "rxapp.cli", "--env-file", str(env_file), "create-user", "jsmith",
+                           "--role", "admin", "--password-stdin"], input="a-long-enough-password\n", env=bare,
+                          cwd=box["tmp"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(box["db"]) as conn:
+        assert conn.execute("SELECT username, role FROM staffuser").fetchall() == [("jsmith", "admin")]
+
+
+def test_a_broken_env_file_is_named_by_its_line_not_its_value(box):
+    env_file = box["tmp"] / "env"
+    env_file.write_text(f"SECRET_KEY={SECRET}\nthis line holds {SECRET}\n")
+    done = cli(production_env(box), "--env-file", str(env_file), "check-config")
+    assert done.returncode == 2
+    assert f"error: {env_file}, line 2: expected NAME=value" in done.stderr
+    assert SECRET not in done.stderr
+    done = cli(production_env(box), "--env-file", str(box["tmp"] / "missing"), "check-config")
+    assert done.returncode == 2 and "cannot read the environment file" in done.stderr

@@ -13,7 +13,6 @@ at module level, and nothing here writes a file until the generated secret is fi
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import secrets
@@ -21,8 +20,9 @@ import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional
-from urllib.parse import urlsplit
+from typing import Mapping, Optional
+
+from rxapp.plumbing.settings_reader import SettingsReader
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = Path(os.environ.get("VJ_DATA_DIR") or ROOT / "data")
@@ -34,7 +34,6 @@ MIN_SECRET_LENGTH = 32
 MIN_CALLBACK_TOKEN_LENGTH = 32
 FAILPOINTS = ("after_provider_answer",)  # fault tests only; production refuses any
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 class ConfigError(ValueError):
@@ -103,6 +102,25 @@ class Settings:
     def email_through_notify(self) -> bool:
         return self.email_via == "notify"
 
+    @property
+    def channel_providers(self) -> dict[str, str]:
+        """Which provider sends each channel this deployment can send on: {"sms": "notify", "email": "smtp"}.
+        Texts need Notify; email goes over SMTP when EMAIL_VIA is smtp or there is no Notify key."""
+        routes = {}
+        if self.notify_api_key and self.notify_sms_template_id:
+            routes["sms"] = "notify"
+        if self.smtp_url and (self.email_via == "smtp" or not self.notify_api_key):
+            routes["email"] = "smtp"
+        elif self.notify_api_key and self.notify_email_template_id:
+            routes["email"] = "notify"
+        return routes
+
+    @property
+    def offered_channels(self) -> frozenset[str] | None:
+        """The channels contact choice may offer: those with a provider, or None (every channel) when no
+        provider is configured at all, so that messages wait in the outbox until one is."""
+        return frozenset(self.channel_providers) or None
+
 
 def _stored_secret(data_dir: Path) -> str:
     path = data_dir / "secret.key"
@@ -121,96 +139,6 @@ def _stored_secret(data_dir: Path) -> str:
         finally:
             tmp.unlink()
     return path.read_text().strip()
-
-
-class _Reader:
-    """Reads variables from one environment, collecting problems instead of stopping at the first."""
-
-    def __init__(self, env: Mapping[str, str]):
-        self.env = env
-        self.problems: list[str] = []
-        self.malformed: set[str] = set()  # variables already reported, so no rule reports them twice
-
-    def problem(self, message: str) -> None:
-        """`message` starts with the variable's name."""
-        self.problems.append(message)
-        self.malformed.add(re.match(r"[A-Z_]*", message).group(0))
-
-    def given(self, name: str) -> bool:
-        return bool((self.env.get(name) or "").strip())
-
-    def text(self, name: str, default: Optional[str] = None) -> Optional[str]:
-        raw = (self.env.get(name) or "").strip()
-        return raw or default
-
-    def boolean(self, name: str, default: bool) -> bool:
-        raw = self.text(name)
-        if raw is None:
-            return default
-        if raw.lower() in _TRUE:
-            return True
-        if raw.lower() in _FALSE:
-            return False
-        self.problem(f"{name} must be true or false, not {raw[:20]!r}")
-        return default
-
-    def number(self, name: str, default: float, low: float, high: float, *, whole: bool = False) -> float:
-        raw = self.text(name)
-        if raw is None:
-            return default
-        kind = "a whole number" if whole else "a number"
-        try:
-            value = int(raw) if whole else float(raw)
-        except ValueError:
-            self.problem(f"{name} must be {kind} between {low:g} and {high:g}, not {raw[:20]!r}")
-            return default
-        if not math.isfinite(value) or not low <= value <= high:
-            self.problem(f"{name} must be {kind} between {low:g} and {high:g}, not {raw[:20]}")
-            return default
-        return value
-
-    def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
-        raw = self.text(name, default)
-        if raw not in allowed:
-            self.problem(f"{name} must be one of {', '.join(allowed)}, not {raw[:30]!r}")
-            return default
-        return raw
-
-    def url(self, name: str, schemes: tuple[str, ...], example: str, default: Optional[str] = None, *,
-            origin: bool = False) -> Optional[str]:
-        """A URL with one of `schemes` and a host (`origin`: nothing after the host and port). The value is
-        never quoted: URLs may carry credentials."""
-        raw = self.text(name)
-        if raw is None:
-            return default
-        expected = f"{name} must be a URL starting with {' or '.join(s + '://' for s in schemes)}" + (
-            ", with nothing after the host and port" if origin else "") + f", e.g. {example}"
-        try:
-            parts = urlsplit(raw)
-            parts.port  # noqa: B018  (raises on a port that is not a number)
-        except ValueError:
-            self.problem(expected)
-            return default
-        if parts.scheme.lower() not in schemes or not parts.hostname:
-            self.problem(expected)
-            return default
-        if origin and (parts.path not in ("", "/") or parts.query or parts.fragment or parts.username
-                       or parts.password):
-            self.problem(expected)
-            return default
-        return raw.rstrip("/") if origin else raw
-
-    def parsed(self, name: str, parse: Callable[[str], Any]) -> Any:
-        """A value checked by the parser its consumer uses; its ValueError becomes a problem."""
-        raw = self.text(name)
-        if raw is None:
-            return None
-        try:
-            return parse(raw)
-        except ValueError as exc:
-            message = str(exc)
-            self.problem(message if message.startswith(name) else f"{name}: {message}")
-            return None
 
 
 def parse_status_codes(raw: str) -> dict[str, str]:
@@ -260,8 +188,8 @@ def _smtp_url(raw: str):
     return parse_smtp_url(raw)
 
 
-def _read(env: Mapping[str, str]) -> tuple[Settings, _Reader]:
-    r = _Reader(env)
+def _read(env: Mapping[str, str]) -> tuple[Settings, SettingsReader]:
+    r = SettingsReader(env)
     data_dir = Path(r.text("VJ_DATA_DIR") or ROOT / "data")
 
     database_url = r.text("DATABASE_URL") or f"sqlite:///{data_dir / 'victim_journey.db'}"
@@ -368,7 +296,7 @@ def _read(env: Mapping[str, str]) -> tuple[Settings, _Reader]:
     return settings, r
 
 
-def _production_problems(s: Settings, r: _Reader) -> list[str]:
+def _production_problems(s: Settings, r: SettingsReader) -> list[str]:
     """What running for real needs beyond well-formed values. A variable already reported as malformed is
     not reported again. Never quotes a value."""
     problems: list[str] = []
@@ -454,6 +382,38 @@ def serve_environment(*, root: Path = ROOT) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join([str(root), *[p for p in env.get("PYTHONPATH", "").split(os.pathsep)
                                                       if p and p != str(root)]])
     return env
+
+
+def read_env_file(path: str | Path) -> dict[str, str]:
+    """KEY=VALUE lines, as systemd's EnvironmentFile= reads them: blank lines and # comments skipped, one pair
+    of outer quotes removed, nothing else interpreted (so JSON needs no quoting). Errors name the line, never
+    its value."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ValueError(f"cannot read the environment file {path}: {exc.strerror}") from None
+    values: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        name, value = name.strip(), value.strip()
+        if line.startswith("export "):
+            name = name[len("export "):].strip()
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ValueError(f"{path}, line {number}: expected NAME=value")
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[name] = value
+    return values
+
+
+def use_env_file(path: str | Path) -> None:
+    """Add an environment file's variables to this process's environment (they win, as in systemd), for the
+    command line: `python -m rxapp.cli --env-file /etc/victim-journey/env check-config`."""
+    os.environ.update(read_env_file(path))
+    reset_settings()
 
 
 _settings: Settings | None = None
