@@ -2,11 +2,13 @@
 it expects and never quoting a secret; and what running for real (`serve`) needs on top."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from integrations.govuk_notify.simulator import DEFAULT_EMAIL_TEMPLATE_ID, DEFAULT_SMS_TEMPLATE_ID, DEMO_API_KEY
 from rxapp.domain.attendance import DEFAULT_STATUS_CODES
-from rxapp.plumbing.config import ConfigError, check, load_settings
+from rxapp.plumbing.config import ROOT, ConfigError, check, load_settings
 
 SECRET = "s3cr3t-value-that-must-never-be-printed-0123456789"
 CALLBACK = "callback-token-that-must-never-be-printed-0123"
@@ -268,3 +270,54 @@ def test_a_rules_file_that_does_not_load_is_refused_for_real(tmp_path):
     env = production(VJ_CODE_RULES=str(rules))
     assert problems(env, production_mode=False) == []
     assert one_problem(env, production_mode=True).startswith("VJ_CODE_RULES: the rules file is not usable")
+
+
+# ---- the documentation keeps up -------------------------------------------------------------------------
+
+ENV_EXAMPLE = ROOT / "deploy" / "env.example"
+
+
+class RecordingEnv(dict):
+    """An environment that remembers every variable asked for."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.asked: set[str] = set()
+
+    def get(self, key, default=None):
+        self.asked.add(key)
+        return super().get(key, default)
+
+
+def example_lines() -> tuple[dict[str, str], dict[str, str]]:
+    """(active, commented-out) assignments in deploy/env.example."""
+    active, commented = {}, {}
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        match = re.match(r"^(#?)([A-Z][A-Z0-9_]*)=(.*)$", line)
+        if match:
+            (commented if match[1] else active)[match[2]] = match[3]
+    return active, commented
+
+
+def test_every_variable_read_is_documented_in_env_example_and_the_readme():
+    env = RecordingEnv(production(SMTP_URL="smtp://relay.local"))
+    check(env, production=True)
+    asked = env.asked - {"PATH", "PYTHONPATH"}
+    active, commented = example_lines()
+    documented = set(active) | set(commented) | set(re.findall(r"\b([A-Z][A-Z0-9_]{3,})=", ENV_EXAMPLE.read_text()))
+    assert asked - documented == set()
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    assert {name for name in asked if f"`{name}`" not in table} == set()
+
+
+def test_env_example_is_valid_once_its_blanks_are_filled():
+    active, commented = example_lines()
+    blanks = {"SECRET_KEY": SECRET, "NOTIFY_API_KEY": DEMO_API_KEY, "NOTIFY_CALLBACK_TOKEN": CALLBACK,
+              "NOTIFY_SMS_TEMPLATE_ID": DEFAULT_SMS_TEMPLATE_ID, "NOTIFY_EMAIL_TEMPLATE_ID": DEFAULT_EMAIL_TEMPLATE_ID,
+              "STORM_FEED_TOKEN": "storm-token", "NICHE_FEED_TOKEN": "niche-token"}
+    assert {name for name, value in active.items() if not value} == set(blanks)
+    assert check({**active, **blanks}, production=True) == []
+    for name, value in commented.items():
+        if name not in ("VJ_CODE_RULES",):  # names a file the force writes
+            assert check({name: value}, production=False) == [], name
