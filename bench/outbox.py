@@ -87,8 +87,8 @@ def _fresh_db(url: str | None) -> str:
 
 
 def _queue(url: str, count: int) -> list[str]:
-    from rxapp.plumbing.db import session_scope
     from rxapp.messaging.outbox import enqueue
+    from rxapp.plumbing.db import session_scope
     from rxapp.victims.models import Victim
 
     refs = []
@@ -110,19 +110,24 @@ def _queue(url: str, count: int) -> list[str]:
 
 def _sender(url, server, clock, timeout=5.0, concurrency=16):
     from integrations.govuk_notify.client import NotifyClient
-    from integrations.govuk_notify.simulator import DEFAULT_EMAIL_TEMPLATE_ID, DEFAULT_SMS_TEMPLATE_ID, DEMO_API_KEY
+    from integrations.govuk_notify.simulator import (
+        DEFAULT_EMAIL_TEMPLATE_ID,
+        DEFAULT_SMS_TEMPLATE_ID,
+        DEMO_API_KEY,
+    )
+    from rxapp.messaging.providers import notify_providers
     from rxapp.messaging.sender import OutboxSender
 
-    return OutboxSender(url, notify=NotifyClient(DEMO_API_KEY, server.url, timeout=timeout),
-                        sms_template_id=DEFAULT_SMS_TEMPLATE_ID, email_template_id=DEFAULT_EMAIL_TEMPLATE_ID,
+    return OutboxSender(url, providers=notify_providers(NotifyClient(DEMO_API_KEY, server.url, timeout=timeout),
+                        sms_template_id=DEFAULT_SMS_TEMPLATE_ID, email_template_id=DEFAULT_EMAIL_TEMPLATE_ID),
                         concurrency=concurrency, now=clock, stale_after=timedelta(seconds=0))
 
 
 def _left(url) -> int:
     from sqlmodel import func, select
 
-    from rxapp.plumbing.db import session_scope
     from rxapp.messaging.models import Message
+    from rxapp.plumbing.db import session_scope
 
     with session_scope(url) as s:
         return s.exec(select(func.count()).select_from(Message).where(
@@ -176,8 +181,8 @@ async def faults(url: str, count: int) -> dict:
         counts = [by_ref.get(ref, 0) for ref in refs]
         from sqlmodel import func, select
 
-        from rxapp.plumbing.db import session_scope
         from rxapp.messaging.models import Message
+        from rxapp.plumbing.db import session_scope
 
         with session_scope(url) as s:
             statuses = dict(s.exec(select(Message.status, func.count()).group_by(Message.status)).all())

@@ -1,7 +1,7 @@
 """What administrators see of the feeds: a records feed that refused our credentials is an alert."""
 from __future__ import annotations
 
-from rxapp.feeds.admin_state import load_feed_health
+from rxapp.feeds.views import load_feed_health
 from rxapp.plumbing.columns import utcnow
 from rxapp.plumbing.jobs import Loop, StatusReport, write_status
 

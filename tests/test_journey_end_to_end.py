@@ -14,20 +14,26 @@ import pytest
 from sqlmodel import select
 
 from integrations.govuk_notify.client import NotifyClient
-from integrations.govuk_notify.simulator import DEFAULT_EMAIL_TEMPLATE_ID, DEFAULT_SMS_TEMPLATE_ID, DEMO_API_KEY, NotifyServer
+from integrations.govuk_notify.simulator import (
+    DEFAULT_EMAIL_TEMPLATE_ID,
+    DEFAULT_SMS_TEMPLATE_ID,
+    DEMO_API_KEY,
+    NotifyServer,
+)
 from integrations.niche.investigations import investigations
 from integrations.niche.poller import NichePoller
 from integrations.niche.simulator import NicheSimulator
-from rxapp.attendance.service import AttendanceService
-from rxapp.plumbing.db import session_scope
-from rxapp.domain.journey import duty_status
-from rxapp.investigation.service import JourneyService
-from rxapp.investigation.models import Duty, Occurrence
 from rxapp.attendance.models import Incident
+from rxapp.attendance.service import AttendanceService
+from rxapp.domain.journey import duty_status
+from rxapp.investigation.models import Duty, Occurrence
+from rxapp.investigation.service import JourneyService
 from rxapp.messaging.models import Message
+from rxapp.messaging.providers import notify_providers
+from rxapp.messaging.sender import OutboxSender
+from rxapp.plumbing.db import session_scope
 from rxapp.tasks.models import Task
 from rxapp.victims.models import Victim
-from rxapp.messaging.sender import OutboxSender
 
 from .helpers import parsed, renumbered
 
@@ -52,8 +58,8 @@ async def run_investigations(db_url, notify, days=45, step=timedelta(hours=3)):
     epoch = lambda: clock["now"].timestamp()  # noqa: E731
     sim = NicheSimulator.from_timeline(investigations(START), start=START, clock=epoch, token="t0ken").start()
     service = JourneyService(db_url, now=lambda: clock["now"])
-    sender = OutboxSender(db_url, notify=NotifyClient(DEMO_API_KEY, notify.url, timeout=5),
-                          sms_template_id=DEFAULT_SMS_TEMPLATE_ID, email_template_id=DEFAULT_EMAIL_TEMPLATE_ID,
+    sender = OutboxSender(db_url, providers=notify_providers(NotifyClient(DEMO_API_KEY, notify.url, timeout=5),
+                          sms_template_id=DEFAULT_SMS_TEMPLATE_ID, email_template_id=DEFAULT_EMAIL_TEMPLATE_ID),
                           now=lambda: clock["now"])
     poller = NichePoller(sim.url, service, token="t0ken", limit=20)
     try:

@@ -16,20 +16,26 @@ import pytest
 from sqlmodel import select
 
 from integrations.govuk_notify.client import NotifyClient
-from integrations.govuk_notify.simulator import DEFAULT_EMAIL_TEMPLATE_ID, DEFAULT_SMS_TEMPLATE_ID, DEMO_API_KEY, NotifyServer
+from integrations.govuk_notify.simulator import (
+    DEFAULT_EMAIL_TEMPLATE_ID,
+    DEFAULT_SMS_TEMPLATE_ID,
+    DEMO_API_KEY,
+    NotifyServer,
+)
 from integrations.niche.protocol import parse_change
-from rxapp.plumbing import config
-from rxapp.investigation import duties as journey
 from rxapp.attendance.service import AttendanceService
-from rxapp.plumbing.db import session_scope
 from rxapp.domain.code_rules import DEFAULT_PATH
-from rxapp.investigation.service import JourneyService
 from rxapp.feeds.models import DeadLetter, FeedCursor
+from rxapp.investigation import duties as journey
 from rxapp.investigation.models import Duty, Occurrence
+from rxapp.investigation.service import JourneyService
 from rxapp.messaging.models import Message
+from rxapp.messaging.providers import notify_providers
+from rxapp.messaging.sender import OutboxSender
+from rxapp.plumbing import config
+from rxapp.plumbing.db import session_scope
 from rxapp.tasks.models import Task
 from rxapp.victims.models import Victim, VictimContactState
-from rxapp.messaging.sender import OutboxSender
 
 from .helpers import parsed, renumbered
 
@@ -66,8 +72,8 @@ class Clock:
 
 def _sender(notify, db_url, clock):
     client = NotifyClient(DEMO_API_KEY, notify.url, timeout=5)
-    return OutboxSender(db_url, notify=client, sms_template_id=DEFAULT_SMS_TEMPLATE_ID,
-                        email_template_id=DEFAULT_EMAIL_TEMPLATE_ID, now=clock)
+    return OutboxSender(db_url, providers=notify_providers(client, sms_template_id=DEFAULT_SMS_TEMPLATE_ID,
+                        email_template_id=DEFAULT_EMAIL_TEMPLATE_ID), now=clock)
 
 
 async def play(db_url, notify, changes, until=None, *, step=timedelta(hours=1)):

@@ -13,17 +13,23 @@ import pytest
 from sqlmodel import select
 
 from integrations.govuk_notify.client import NotifyClient
-from integrations.govuk_notify.simulator import DEFAULT_EMAIL_TEMPLATE_ID, DEFAULT_SMS_TEMPLATE_ID, DEMO_API_KEY, NotifyServer
-from rxapp.plumbing import config
+from integrations.govuk_notify.simulator import (
+    DEFAULT_EMAIL_TEMPLATE_ID,
+    DEFAULT_SMS_TEMPLATE_ID,
+    DEMO_API_KEY,
+    NotifyServer,
+)
+from rxapp.attendance.models import Incident
 from rxapp.attendance.service import AttendanceService
+from rxapp.messaging.models import Message
+from rxapp.messaging.outbox import enqueue
+from rxapp.messaging.providers import notify_providers
+from rxapp.messaging.sender import OutboxSender
+from rxapp.plumbing import config
 from rxapp.plumbing.db import session_scope
 from rxapp.plumbing.links import derive_token
-from rxapp.messaging.outbox import enqueue
-from rxapp.attendance.models import Incident
-from rxapp.messaging.models import Message
 from rxapp.tasks.models import Task
 from rxapp.victims.models import Victim, VictimContactState
-from rxapp.messaging.sender import OutboxSender
 
 from .helpers import AppApiServer, parsed, shifted
 
@@ -41,8 +47,8 @@ def notify():
 
 def sender_for(server, db_url, *, timeout=5.0, clock=None, stale_after=timedelta(seconds=60)):
     client = NotifyClient(DEMO_API_KEY, server.url, timeout=timeout)
-    return OutboxSender(db_url, notify=client, sms_template_id=DEFAULT_SMS_TEMPLATE_ID,
-                        email_template_id=DEFAULT_EMAIL_TEMPLATE_ID, now=clock or (lambda: datetime.now(timezone.utc)),
+    return OutboxSender(db_url, providers=notify_providers(client, sms_template_id=DEFAULT_SMS_TEMPLATE_ID,
+                        email_template_id=DEFAULT_EMAIL_TEMPLATE_ID), now=clock or (lambda: datetime.now(timezone.utc)),
                         stale_after=stale_after)
 
 

@@ -10,7 +10,6 @@ import asyncio
 import dataclasses
 import json
 import logging
-import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Iterable, Optional
@@ -18,7 +17,13 @@ from typing import Iterable, Optional
 from sqlmodel import Session, select
 
 from rxapp.attendance import texts as attendance_texts
-from rxapp.attendance.models import Assignment, Incident, IncidentStep, ResourceFix, stored_estimate
+from rxapp.attendance.models import (
+    Assignment,
+    Incident,
+    IncidentStep,
+    ResourceFix,
+    stored_estimate,
+)
 from rxapp.domain import attendance as rules
 from rxapp.domain.attendance import IncidentStatus, ResourceState
 from rxapp.domain.eta import estimate_arrival, shown_text, window_changed
@@ -64,10 +69,7 @@ class AttendanceService:
         self.feed = feed
         self._now = now or utcnow
         self.rural_areas = RuralAreas.from_json(settings().rural_areas_json)
-        self.status_codes = dict(rules.DEFAULT_STATUS_CODES)
-        raw_codes = os.environ.get("STATUS_CODES")
-        if raw_codes:
-            self.status_codes.update(_parse_status_codes(raw_codes))
+        self.status_codes = {**rules.DEFAULT_STATUS_CODES, **settings().status_codes}
         self.link_ttl = timedelta(hours=settings().link_ttl_hours)
 
     # ---- FeedSink ---------------------------------------------------------------------------------
@@ -455,18 +457,6 @@ def session_of(instance) -> Session:
     from sqlalchemy.orm import object_session
 
     return object_session(instance)
-
-
-def _parse_status_codes(raw: str) -> dict[str, str]:
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"STATUS_CODES is not valid JSON: {exc.msg}") from None
-    valid = {ResourceState.EN_ROUTE, ResourceState.AT_SCENE, ResourceState.ACKNOWLEDGED, ResourceState.CLEARED,
-             ResourceState.COMMITTED, ResourceState.OFFICER_EMERGENCY}
-    if not isinstance(data, dict) or not all(isinstance(v, str) and v in valid for v in data.values()):
-        raise ValueError(f"STATUS_CODES must map codes to one of {sorted(state.value for state in valid)}")
-    return {str(k): v for k, v in data.items()}
 
 
 def _event_summary(event: DispatchEvent) -> str:

@@ -43,12 +43,18 @@ class ContactPoints:
     opted_out_email: bool = False
 
 
-def choose_channel(points: ContactPoints) -> Optional[tuple[Channel, str]]:
+def choose_channel(points: ContactPoints,
+                   offered: Optional[frozenset[str]] = None) -> Optional[tuple[Channel, str]]:
     """The victim's channel and address: a text where they agreed to texts, else email. None when neither is
-    usable."""
-    if points.phone and points.sms_consent and not points.phone_failed_permanently and not points.opted_out_sms:
+    usable. `offered`: the channels this deployment can send on (None: every channel, the messages wait in
+    the outbox until a provider is configured)."""
+    def open_(channel: Channel) -> bool:
+        return offered is None or channel in offered
+
+    if (open_(Channel.SMS) and points.phone and points.sms_consent and not points.phone_failed_permanently
+            and not points.opted_out_sms):
         return Channel.SMS, points.phone
-    if points.email and not points.email_failed_permanently and not points.opted_out_email:
+    if open_(Channel.EMAIL) and points.email and not points.email_failed_permanently and not points.opted_out_email:
         return Channel.EMAIL, points.email
     return None
 

@@ -9,7 +9,11 @@ from sqlmodel import Session, func, select
 
 from rxapp.attendance.models import Incident
 from rxapp.domain import safety
-from rxapp.domain.contact import Channel, attendance_happening_now, officer_text_outdated
+from rxapp.domain.contact import (
+    Channel,
+    attendance_happening_now,
+    officer_text_outdated,
+)
 from rxapp.domain.safety import MessageKind
 from rxapp.investigation.models import Occurrence
 from rxapp.messaging.models import Message

@@ -11,6 +11,7 @@ import uuid
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
+from types import EllipsisType
 from typing import Optional
 
 from sqlmodel import Session
@@ -55,14 +56,16 @@ def log_event(session: Session, message: Message, status: str, detail: str = "")
 def enqueue(session: Session, *, victim: Victim, template: str, kind: str, personalisation: dict,
             incident: Optional[Incident] = None, due_at: Optional[datetime] = None,
             channel: Optional[str] = None, now: Optional[datetime] = None,
-            occurrence_id: Optional[int] = None, duty_id: Optional[int] = None) -> Optional[Message]:
+            occurrence_id: Optional[int] = None, duty_id: Optional[int] = None,
+            offered: Optional[frozenset[str]] | EllipsisType = ...) -> Optional[Message]:
     """Put a message in the outbox (inside the caller's transaction). Returns None, with a task where the
-    Code requires contact, when the victim has no usable channel at all."""
+    Code requires contact, when the victim has no usable channel at all. `offered`: the channels it may go
+    on (by default those this deployment has a provider for)."""
     now = now or utcnow()
     tpl = templates()[template]
     state = contact_state(session, victim.id)
     if channel is None:
-        chosen = usable_channel(victim, state)
+        chosen = usable_channel(victim, state, offered)
         if (chosen is not None and tpl.channel == Channel.SMS and chosen[0] == Channel.EMAIL
                 and not tpl.has_email_version):
             chosen = None

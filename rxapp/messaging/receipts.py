@@ -67,12 +67,29 @@ def fall_back(session: Session, message: Message, now: datetime) -> None:
     else:
         state.email_failed_permanently = True
     state.updated_at = now
+    _another_way_or_a_task(session, message, victim, now, ..., "could not be delivered")
+
+
+def send_another_way(session: Session, message: Message, now: datetime, offered: frozenset[str],
+                     why: str) -> None:
+    """A message that cannot go on its channel (no provider for it any more): cancelled with `why`, and sent
+    on another channel the victim can be reached on, else a task for a person. The destination is not marked
+    as failed: nothing is wrong with it."""
+    message.status, message.reason, message.updated_at = MessageStatus.CANCELLED, why[:300], now
+    log_event(session, message, MessageStatus.CANCELLED, why)
+    victim = session.get(Victim, message.victim_id) if message.victim_id else None
+    if victim is not None:
+        _another_way_or_a_task(session, message, victim, now, offered - {message.channel}, "could not be sent")
+
+
+def _another_way_or_a_task(session: Session, message: Message, victim: Victim, now: datetime, offered,
+                           what_happened: str) -> None:
     incident = session.get(Incident, message.incident_id) if message.incident_id else None
     personalisation = json.loads(message.personalisation or "{}")
     replacement = None
     if templates()[message.template].has_email_version or message.channel == Channel.EMAIL:
         replacement = enqueue(session, victim=victim, template=message.template, kind=message.kind,
-                              personalisation=personalisation, incident=incident, now=now,
+                              personalisation=personalisation, incident=incident, now=now, offered=offered,
                               occurrence_id=message.occurrence_id, duty_id=message.duty_id)
     if replacement is not None and replacement.channel != message.channel:
         log_event(session, message, MessageNote.FALLBACK,
@@ -82,7 +99,7 @@ def fall_back(session: Session, message: Message, now: datetime) -> None:
         replacement.status = MessageStatus.CANCELLED
         replacement.reason = "same channel failed permanently"
     task = open_task(session, kind=TaskKind.DELIVERY_FAILED, title="Message could not be delivered",
-                     detail=(f"The {message.channel} message '{message.template}' could not be delivered and "
+                     detail=(f"The {message.channel} message '{message.template}' {what_happened} and "
                              "there is no other channel. Contact the victim another way (phone call or letter) "
                              "and record how they were told."),
                      incident_id=message.incident_id, victim_id=message.victim_id, message_id=message.id,

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from integrations.email.smtp import SmtpSender
-from integrations.govuk_notify.client import NotifyClient
 from rxapp.messaging.sender import OutboxSender
 from rxapp.plumbing import realtime
 from rxapp.plumbing.config import Settings, settings
@@ -19,15 +17,10 @@ PASSES_PER_RUN = 20
 
 def build_sender(cfg: Settings | None = None) -> OutboxSender | None:
     """The outbox sender for this configuration, or None when no provider is configured."""
-    cfg = cfg or settings()
-    notify = NotifyClient(cfg.notify_api_key, cfg.notify_base_url) if cfg.notify_api_key else None
-    smtp = SmtpSender(cfg.smtp_url, from_address=cfg.email_from) if cfg.smtp_url else None
-    if notify is None and smtp is None:
+    sender = OutboxSender.from_settings(cfg or settings())
+    if sender is None:
         log.warning("neither NOTIFY_API_KEY nor SMTP_URL is set: messages stay in the outbox")
-        return None
-    return OutboxSender(notify=notify, smtp=smtp, sms_template_id=cfg.notify_sms_template_id,
-                        email_template_id=cfg.notify_email_template_id,
-                        email_via=cfg.email_via if smtp is not None else "notify")
+    return sender
 
 
 async def send_outbox(sender: OutboxSender) -> None:

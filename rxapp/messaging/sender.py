@@ -8,7 +8,7 @@ One pass (`run_once`):
    reason, and a task for a person where the Code still requires contact) or marked `sending` and committed
    before the provider is called.
 3. Sends run concurrently; each answer is stored in its own short transaction.
-Runs in the one elected runner process (see `rxapp/runner.py`); on PostgreSQL the claim also uses
+Runs in the one elected runner process (see `rxapp/plumbing/runner.py`); on PostgreSQL the claim also uses
 `FOR UPDATE SKIP LOCKED` so a second sender could never take the same row.
 """
 from __future__ import annotations
@@ -20,26 +20,32 @@ import random
 import signal
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Optional
+from typing import Mapping, Optional
 
 from sqlmodel import select
 
+from integrations.outbound import Lookup, OutboundMessage, Provider, ProviderError
 from rxapp.domain import safety
-from rxapp.domain.contact import Channel
-from rxapp.domain.statuses import DUE_MESSAGE_STATUSES, MessageNote, MessageStatus, TaskKind
+from rxapp.domain.statuses import (
+    DUE_MESSAGE_STATUSES,
+    MessageNote,
+    MessageStatus,
+    TaskKind,
+)
 from rxapp.messaging.checks import no_longer_relevant, safety_context
 from rxapp.messaging.models import Message
 from rxapp.messaging.outbox import log_event, render_for_send
-from rxapp.messaging.receipts import fall_back, task_due
+from rxapp.messaging.providers import providers_from_settings
+from rxapp.messaging.receipts import fall_back, send_another_way, task_due
 from rxapp.plumbing.columns import utcnow
-from rxapp.plumbing.db import engine, session_scope
+from rxapp.plumbing.config import Settings, settings
+from rxapp.plumbing.db import engine, migrate, session_scope
 from rxapp.tasks.service import open_task
 
 log = logging.getLogger(__name__)
 DUE_STATUSES = DUE_MESSAGE_STATUSES
 GIVE_UP_AFTER = timedelta(hours=24)  # then a person takes over (Notify itself stops trying texts after 72 hours)
-# The provider's own words for a message it has and has not failed (GOV.UK Notify's statuses, not ours).
-LIVE_AT_PROVIDER = ("created", "sending", "pending", "sent", "delivered", "accepted")
+UNKNOWN = "unknown"  # a look-up that could not be made: neither found nor not found
 
 
 @dataclass
@@ -60,24 +66,35 @@ class PassResult:
     retried: int = 0
     failed: int = 0
     recovered: int = 0
+    rerouted: int = 0  # sent another way: no provider for their channel
     errors: list[str] = field(default_factory=list)
     incidents: set[int] = field(default_factory=set)  # whose message history changed in a way staff see
 
 
 class OutboxSender:
-    def __init__(self, db_url: Optional[str] = None, *, notify=None, smtp=None, sms_template_id: str = "",
-                 email_template_id: str = "", email_via: str = "notify", concurrency: int = 16, batch: int = 500,
-                 stale_after: timedelta = timedelta(seconds=60), rules: safety.SafetyRules | None = None,
-                 now=utcnow):
+    """Delivers the outbox through one provider per channel (`providers`: channel -> `Provider`)."""
+
+    def __init__(self, db_url: Optional[str] = None, *, providers: Mapping[str, Provider], concurrency: int = 16,
+                 batch: int = 500, stale_after: timedelta = timedelta(seconds=60),
+                 rules: safety.SafetyRules | None = None, now=utcnow, failpoint: Optional[str] = None):
         self.db_url = db_url
-        self.notify, self.smtp = notify, smtp
-        self.sms_template_id, self.email_template_id = sms_template_id, email_template_id
-        self.email_via = email_via
+        self.providers = dict(providers)
+        self.failpoint = failpoint
         self.concurrency, self.batch = concurrency, batch
         self.stale_after = stale_after
         self.rules = rules or safety.SafetyRules()
         self._now = now
         self._postgres = (db_url or str(engine().url)).startswith("postgresql")
+
+    @classmethod
+    def from_settings(cls, cfg: Settings) -> Optional["OutboxSender"]:
+        """The sender for this configuration, or None when no provider is configured."""
+        providers = providers_from_settings(cfg)
+        return cls(providers=providers, failpoint=cfg.failpoint) if providers else None
+
+    async def aclose(self) -> None:
+        for provider in self.providers.values():
+            await provider.aclose()
 
     # ---- one pass ---------------------------------------------------------------------------------
 
@@ -99,7 +116,7 @@ class OutboxSender:
                         answers.append((item.message_id, provider_id))
 
             await asyncio.gather(*(one(item) for item in outgoing))
-            if os.environ.get("VJ_FAILPOINT") == "after_provider_answer" and answers:
+            if self.failpoint == "after_provider_answer" and answers:
                 # Fault tests only: die exactly between the provider's answers and the commit.
                 os.kill(os.getpid(), signal.SIGKILL)
             # One commit for the pass's answers: until it lands they stay "sending", and a restart looks
@@ -113,11 +130,11 @@ class OutboxSender:
         total = PassResult()
         for _ in range(max_passes):
             r = await self.run_once()
-            for name in ("sent", "held", "blocked", "retried", "failed", "recovered"):
+            for name in ("sent", "held", "blocked", "retried", "failed", "recovered", "rerouted"):
                 setattr(total, name, getattr(total, name) + getattr(r, name))
             total.errors += r.errors
             total.incidents |= r.incidents
-            if not (r.sent or r.retried or r.recovered or r.blocked or r.held or r.failed):
+            if not (r.sent or r.retried or r.recovered or r.blocked or r.held or r.failed or r.rerouted):
                 break
         return total
 
@@ -135,20 +152,20 @@ class OutboxSender:
     async def _check_provider(self, candidates) -> dict[int, Optional[str]]:
         """message id -> provider id for messages the provider already has (live, not failed)."""
         found: dict[int, Optional[str]] = {}
-        if not candidates or self.notify is None:
-            return found
         for message_id, reference, channel in candidates:
-            if channel == Channel.EMAIL and self.email_via == "smtp":
-                continue  # SMTP has no look-up; the Message-ID header lets mail systems drop a repeat
+            provider = self.providers.get(channel)
+            if provider is None:
+                continue  # no provider for it now: the claim sends it another way
             try:
-                matches = await self.notify.find_by_reference(reference)
-            except Exception as exc:  # cannot tell: leave it for the next pass rather than risk a repeat
-                found[message_id] = "unknown"
+                answer = await provider.find_by_reference(reference)
+            except Exception as exc:  # cannot ask just now: leave it for the next pass rather than risk a repeat
+                found[message_id] = UNKNOWN
                 log.warning("could not check a message at the provider (%s)", type(exc).__name__)
                 continue
-            live = [m for m in matches if m.status in LIVE_AT_PROVIDER]
-            if live:
-                found[message_id] = live[0].id
+            if answer is Lookup.CANNOT_TELL:
+                continue  # SMTP has no look-up; the Message-ID header lets mail systems drop a repeat
+            if answer is not None:
+                found[message_id] = answer
         return found
 
     # ---- step 2: safety rules, then claim ---------------------------------------------------------
@@ -170,7 +187,7 @@ class OutboxSender:
                 if may_have_gone and message.id not in checked:
                     continue  # not looked up at the provider yet: next pass
                 provider_id = found.get(message.id)
-                if provider_id == "unknown":
+                if provider_id == UNKNOWN:
                     continue
                 if provider_id is not None:
                     message.status, message.provider_id = MessageStatus.SENT, provider_id
@@ -179,6 +196,12 @@ class OutboxSender:
                     log_event(session, message, MessageStatus.SENT,
                               "found at the provider after an interrupted attempt")
                     result.recovered += 1
+                    continue
+                if message.channel not in self.providers:
+                    # Configured away (no Notify key any more, say): another channel now, never a long retry.
+                    send_another_way(session, message, now, frozenset(self.providers),
+                                     f"no provider for {message.channel} is configured")
+                    result.rerouted += 1
                     continue
                 stale_reason = no_longer_relevant(session, message)
                 if stale_reason:
@@ -227,9 +250,11 @@ class OutboxSender:
         try:
             return await self._send(item)
         except Exception as exc:
-            retryable = bool(getattr(exc, "retryable", True))
-            await asyncio.to_thread(self._store_failure, item.message_id, exc, retryable)
-            if retryable:
+            failure = exc if isinstance(exc, ProviderError) else ProviderError(
+                # Not the provider's answer but a fault of ours: retry, and look it up first.
+                f"unexpected {type(exc).__name__}", retryable=True, outcome_unknown=True)
+            await asyncio.to_thread(self._store_failure, item.message_id, failure)
+            if failure.retryable:
                 result.retried += 1
             else:
                 result.failed += 1
@@ -237,16 +262,8 @@ class OutboxSender:
             return None
 
     async def _send(self, item: Outgoing) -> str:
-        if item.channel == Channel.SMS:
-            sent = await self.notify.send_sms(item.destination, self.sms_template_id, {"body": item.body},
-                                              item.reference)
-            return sent.id
-        if self.email_via == "smtp":
-            await self.smtp.send(item.destination, item.subject, item.body, item.reference)
-            return "smtp:" + item.reference
-        sent = await self.notify.send_email(item.destination, self.email_template_id,
-                                            {"subject": item.subject, "body": item.body}, item.reference)
-        return sent.id
+        return await self.providers[item.channel].send(
+            OutboundMessage(item.reference, item.destination, item.body, item.subject))
 
     def _store_sent(self, answers: list[tuple[int, str]]) -> None:
         if not answers:
@@ -260,17 +277,17 @@ class OutboxSender:
                 log_event(session, message, MessageStatus.SENT,
                           f"accepted by the provider on attempt {message.attempts}")
 
-    def _store_failure(self, message_id: int, exc: Exception, retryable: bool) -> None:
+    def _store_failure(self, message_id: int, exc: ProviderError) -> None:
         now = self._now()
-        detail = f"{type(exc).__name__} {getattr(exc, 'status_code', '') or ''}".strip()
+        detail, retryable = exc.reason, exc.retryable
         with session_scope(self.db_url) as session:
             message = session.get(Message, message_id)
             message.updated_at, message.sending_since = now, None
             if retryable and now - message.created_at < GIVE_UP_AFTER:
                 # Exponential backoff with jitter; a rate limit waits at least a minute.
-                base = 60 if getattr(exc, "status_code", None) == 429 else 2 ** message.attempts
+                base = 60 if exc.rate_limited else 2 ** message.attempts
                 delay = min(600, base) * (0.5 + random.random() / 2)
-                if getattr(exc, "outcome_unknown", True):
+                if exc.outcome_unknown:
                     # The provider may still be working on the request we gave up on: wait until it must
                     # have finished, so the look-up before the retry sees it if it went through.
                     delay = max(delay, self.stale_after.total_seconds())
@@ -285,19 +302,16 @@ class OutboxSender:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m rxapp.sender --once`: one drain of the outbox with the configured providers."""
+    """`python -m rxapp.messaging.sender --once`: one drain of the outbox with the configured providers."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m rxapp.sender", description="Deliver the outbox")
+    parser = argparse.ArgumentParser(prog="python -m rxapp.messaging.sender", description="Deliver the outbox")
     parser.add_argument("--once", action="store_true", help="drain what is due, then exit")
     parser.add_argument("--stale-after", type=float, default=60.0,
                         help="seconds after which an unanswered attempt is checked at the provider")
     args = parser.parse_args(argv)
-    from rxapp.plumbing.db import migrate
-    from rxapp.plumbing.runner import build_sender
-
     migrate()
-    sender = build_sender()
+    sender = OutboxSender.from_settings(settings())
     if sender is None:
         print("error: configure NOTIFY_API_KEY (and NOTIFY_BASE_URL) or SMTP_URL", file=__import__("sys").stderr)
         return 2

@@ -19,7 +19,6 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from rxapp.attendance import scheduled as attendance_scheduled
 from rxapp.investigation import scheduled as investigation_scheduled
 from rxapp.messaging import scheduled as messaging_scheduled
-from rxapp.messaging.scheduled import build_sender  # noqa: F401  (`python -m rxapp.messaging.sender` finds it here)
 from rxapp.plumbing.columns import utcnow
 from rxapp.plumbing.config import DATA_DIR, Settings, settings
 from rxapp.plumbing.db import engine
