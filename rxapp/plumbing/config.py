@@ -95,14 +95,6 @@ class Settings:
         return self.secret_key_given or _stored_secret(self.data_dir)
 
     @property
-    def sends_with_notify(self) -> bool:
-        return bool(self.notify_api_key)
-
-    @property
-    def email_through_notify(self) -> bool:
-        return self.email_via == "notify"
-
-    @property
     def channel_providers(self) -> dict[str, str]:
         """Which provider sends each channel this deployment can send on: {"sms": "notify", "email": "smtp"}.
         Texts need Notify; email goes over SMTP when EMAIL_VIA is smtp or there is no Notify key."""
