@@ -1,8 +1,8 @@
 """Alembic environment: the product's own engine and models, so migrations run on SQLite and PostgreSQL alike."""
 from alembic import context
 
-from rxapp.plumbing.tables import metadata
 from rxapp.plumbing.db import make_engine
+from rxapp.plumbing.tables import metadata
 
 config = context.config
 if config.get_main_option("sqlalchemy.url") in (None, "", "from-settings"):

@@ -49,12 +49,12 @@ import logging  # noqa: E402
 
 logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-from integrations.storm.protocol import encode_event, parse_frame  # noqa: E402
-from rxapp.plumbing import db as rxdb  # noqa: E402
-from rxapp.attendance.service import AttendanceService  # noqa: E402
-from rxapp.attendance.models import Incident  # noqa: E402
-
 import feedgen  # noqa: E402
+
+from integrations.storm.protocol import encode_event, parse_frame  # noqa: E402
+from rxapp.attendance.models import Incident  # noqa: E402
+from rxapp.attendance.service import AttendanceService  # noqa: E402
+from rxapp.plumbing import db as rxdb  # noqa: E402
 
 TARGET = 1_000
 BATCH_MAX = 500
@@ -121,8 +121,8 @@ def _check(url: str, workload: Workload) -> dict:
     """What the run left behind: every incident still en route with a window, the cursor at the last seq."""
     from sqlmodel import func, select
 
-    from rxapp.plumbing.db import session_scope
     from rxapp.feeds.models import FeedCursor
+    from rxapp.plumbing.db import session_scope
 
     with session_scope(url) as s:
         with_window = s.exec(select(func.count()).select_from(Incident).where(Incident.eta_point != None)).one()  # noqa: E711

@@ -49,9 +49,8 @@ os.environ["SECRET_KEY"] = SECRET
 os.environ["VJ_DATA_DIR"] = str(_TMP)
 os.environ["DATABASE_URL"] = f"sqlite:///{_TMP / 'app.db'}"
 
-import httpx  # noqa: E402
-
 import feedgen  # noqa: E402
+import httpx  # noqa: E402
 import liveapp  # noqa: E402
 from viewer import Compiled, Viewer  # noqa: E402
 

@@ -32,8 +32,8 @@ import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from datetime import time as dtime
-from zoneinfo import ZoneInfo
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import ingest  # noqa: E402  (sets up a temporary data folder and secret)
+
 from integrations.storm.protocol import parse_frame  # noqa: E402
 
 
@@ -60,9 +61,9 @@ def main(argv: list[str] | None = None) -> dict:
     reads: list[float] = []
 
     def reader() -> None:
-        from rxapp.plumbing.db import session_scope
         from rxapp.attendance.models import Incident
         from rxapp.attendance.views import victim_view
+        from rxapp.plumbing.db import session_scope
 
         ident = 0
         while not stop.wait(0.1):

@@ -15,7 +15,11 @@ import sys
 import time
 from pathlib import Path
 
-from integrations.govuk_notify.simulator import DEFAULT_EMAIL_TEMPLATE_ID, DEFAULT_SMS_TEMPLATE_ID, DEMO_API_KEY
+from integrations.govuk_notify.simulator import (
+    DEFAULT_EMAIL_TEMPLATE_ID,
+    DEFAULT_SMS_TEMPLATE_ID,
+    DEMO_API_KEY,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,8 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     })
     os.environ.update(env)
 
-    from rxapp.staff.accounts import create_user
     from rxapp.plumbing.db import migrate, session_scope
+    from rxapp.staff.accounts import create_user
 
     migrate()
     password = secrets.token_urlsafe(12)
@@ -99,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
                                "--received-text-callback-url", f"{base}/notify/received-texts",
                                "--callback-token", env["NOTIFY_CALLBACK_TOKEN"]], env=env, cwd=ROOT)
     sim = subprocess.Popen([sys.executable, "-m", "integrations.storm.simulator", "--port", str(args.feed_port),
-                            "--speed", str(args.speed), "--token", env["STORM_FEED_TOKEN"], "--compress-time"], env=env, cwd=ROOT)
+                            "--speed", str(args.speed), "--token", env["STORM_FEED_TOKEN"], "--compress-time"],
+                           env=env, cwd=ROOT)
     records_cmd = [sys.executable, "-m", "integrations.niche.simulator", "--port", str(args.records_port),
                    "--token", env["NICHE_FEED_TOKEN"], "--investigations", "--time-scale",
                    str(86400 / args.day_seconds)]
@@ -124,8 +129,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from sqlmodel import select
 
-    from rxapp.plumbing.links import derive_token
     from rxapp.attendance.models import Incident
+    from rxapp.plumbing.links import derive_token
 
     printed: set[str] = set()
     shown_texts: set[str] = set()

@@ -7,23 +7,23 @@ from contextlib import suppress
 
 import reflex as rx
 
+from rxapp.attendance.board_page import board_page
+from rxapp.attendance.board_state import BoardView
+from rxapp.attendance.publish import ReflexPublisher
+from rxapp.attendance.track_page import track_page
+from rxapp.attendance.track_state import TrackView
+from rxapp.feeds.admin_page import admin_feed_page
+from rxapp.feeds.admin_state import FeedAdmin
+from rxapp.investigation.case_pages import case_page, cases_page
+from rxapp.investigation.case_state import CaseDetail, CaseList
+from rxapp.messaging.history_page import history_page
+from rxapp.messaging.history_state import MessageHistory
 from rxapp.plumbing import realtime
-from rxapp.plumbing.http import api
 from rxapp.plumbing.config import settings
 from rxapp.plumbing.db import migrate
-from rxapp.feeds.admin_page import admin_feed_page
-from rxapp.attendance.board_page import board_page
-from rxapp.investigation.case_pages import case_page, cases_page
-from rxapp.messaging.history_page import history_page
-from rxapp.staff.pages import index_page, login_page
-from rxapp.attendance.track_page import track_page
-from rxapp.attendance.publish import ReflexPublisher
+from rxapp.plumbing.http import api
 from rxapp.plumbing.runner import run_background
-from rxapp.feeds.admin_state import FeedAdmin
-from rxapp.attendance.board_state import BoardView
-from rxapp.investigation.case_state import CaseDetail, CaseList
-from rxapp.messaging.history_state import MessageHistory
-from rxapp.attendance.track_state import TrackView
+from rxapp.staff.pages import index_page, login_page
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 for _noisy in ("apscheduler", "alembic", "httpx"):  # httpx logs every poll and every text at INFO
@@ -44,12 +44,14 @@ logging.getLogger("reflex.app").addFilter(_SharedTokenPushes())
 STYLE = """
 .skip-link{position:absolute;left:-9999px}
 .skip-link:focus{left:0.5rem;top:0.5rem;background:#ffdd00;color:#0b0c0c;padding:0.5rem;z-index:10}
-a{color:#1d70b8} a:focus,button:focus,select:focus,input:focus{outline:3px solid #ffdd00;outline-offset:0;box-shadow:0 0 0 5px #0b0c0c}
+a{color:#1d70b8}
+a:focus,button:focus,select:focus,input:focus{outline:3px solid #ffdd00;outline-offset:0;box-shadow:0 0 0 5px #0b0c0c}
 body{margin:0}
 @media (max-width: 760px){
  .board-table thead{position:absolute;left:-9999px}
  .board-table tr{display:block;border-bottom:2px solid #0b0c0c;padding:0.5rem 0}
- .board-table td{display:grid;grid-template-columns:6.5rem 1fr;gap:0.5rem;border:none !important;padding:0.15rem 0 !important}
+ .board-table td{display:grid;grid-template-columns:6.5rem 1fr;gap:0.5rem;border:none !important;
+  padding:0.15rem 0 !important}
  .board-table td::before{content:attr(data-label);font-weight:700}
 }
 """

@@ -5,6 +5,9 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 status=0
 
+echo "== Lint: ruff (settings in pyproject.toml)"
+ruff check . || status=1
+
 echo "== SQLite lane: unit and integration tests"
 python -m pytest -q -m "not browser" || status=1
 

@@ -7,9 +7,9 @@ from pathlib import Path
 from sqlmodel import select
 
 from integrations.storm.protocol import parse_frame
-from rxapp.plumbing.db import session_scope
 from rxapp.attendance.models import Assignment, Incident, IncidentStep, ResourceFix
 from rxapp.feeds.models import DeadLetter, FeedCursor
+from rxapp.plumbing.db import session_scope
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "integrations" / "storm" / "scenarios"
 

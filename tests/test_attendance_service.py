@@ -7,12 +7,12 @@ from datetime import timedelta
 
 from sqlmodel import select
 
+from rxapp.attendance.models import Incident, IncidentStep, ResourceFix
 from rxapp.attendance.service import AttendanceService, find_incident_by_token
+from rxapp.attendance.views import victim_view
+from rxapp.feeds.models import DeadLetter
 from rxapp.plumbing.db import session_scope
 from rxapp.plumbing.links import derive_token
-from rxapp.feeds.models import DeadLetter
-from rxapp.attendance.models import Incident, IncidentStep, ResourceFix
-from rxapp.attendance.views import victim_view
 
 from .helpers import parsed, renumbered, scenario_lines, snapshot
 

@@ -10,9 +10,9 @@ from sqlmodel import select
 
 from integrations.niche.protocol import RecordsChange, parse_change
 from rxapp.attendance.service import AttendanceService
+from rxapp.investigation.service import JourneyService
 from rxapp.investigation.views import case_detail, case_list_rows
 from rxapp.plumbing.db import session_scope
-from rxapp.investigation.service import JourneyService
 from rxapp.tasks.models import Task
 from rxapp.victims.models import Victim
 

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from integrations.niche.protocol import EVENTS as RECORDS_EVENTS
-
 from rxapp.domain.code_rules import DEFAULT_PATH, load_code, parse_code
 from rxapp.domain.working_days import WorkingCalendar
 

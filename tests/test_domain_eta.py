@@ -10,9 +10,22 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from rxapp.domain.eta import (
-    APPOINTMENT, NONE, POSITION, STALE_POSITION, EtaEstimate, EtaParams, RouteResult, Router,
-    StraightLineRouter, describe_clock_window, describe_window, estimate_arrival, estimate_from_appointment,
-    shown_text, straight_line_route, window_changed,
+    APPOINTMENT,
+    NONE,
+    POSITION,
+    STALE_POSITION,
+    EtaEstimate,
+    EtaParams,
+    Router,
+    RouteResult,
+    StraightLineRouter,
+    describe_clock_window,
+    describe_window,
+    estimate_arrival,
+    estimate_from_appointment,
+    shown_text,
+    straight_line_route,
+    window_changed,
 )
 from rxapp.domain.geo import bng_to_wgs84, distance_m
 

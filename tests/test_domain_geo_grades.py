@@ -10,7 +10,14 @@ from pyproj import Transformer
 
 from rxapp.domain import geo
 from rxapp.domain.grades import (
-    AT_RISK, BREACHED, OK, UNASSIGNED, GradeTargets, SpeedModel, assess_breach, target_deadline,
+    AT_RISK,
+    BREACHED,
+    OK,
+    UNASSIGNED,
+    GradeTargets,
+    SpeedModel,
+    assess_breach,
+    target_deadline,
 )
 
 UTC = timezone.utc

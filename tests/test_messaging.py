@@ -2,20 +2,19 @@
 replies. (Sending itself is tested against the local Notify server in test_outbox_sender.py.)"""
 from __future__ import annotations
 
-import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from sqlmodel import select
 
-from rxapp.attendance.service import AttendanceService
-from rxapp.plumbing.db import session_scope
 from integrations.govuk_notify.callbacks import parse_delivery_receipt, parse_received_text
+from rxapp.attendance.models import Incident
+from rxapp.attendance.service import AttendanceService
 from rxapp.domain.contact import is_stop
+from rxapp.messaging.models import InboundText, Message
 from rxapp.messaging.outbox import enqueue
 from rxapp.messaging.receipts import record_receipt
 from rxapp.messaging.replies import record_inbound
-from rxapp.attendance.models import Incident
-from rxapp.messaging.models import InboundText, Message
+from rxapp.plumbing.db import session_scope
 from rxapp.tasks.models import Task
 from rxapp.victims.models import Victim, VictimContactState
 

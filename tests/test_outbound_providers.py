@@ -19,8 +19,13 @@ from integrations.email.providers import SmtpEmailProvider
 from integrations.email.smtp import SmtpSender
 from integrations.govuk_notify.client import NotifyClient
 from integrations.govuk_notify.providers import NotifyEmailProvider, NotifySmsProvider
-from integrations.govuk_notify.simulator import (DEFAULT_EMAIL_TEMPLATE_ID, DEFAULT_SMS_TEMPLATE_ID, DEMO_API_KEY,
-                                                 PERM_FAIL_NUMBER, NotifyServer)
+from integrations.govuk_notify.simulator import (
+    DEFAULT_EMAIL_TEMPLATE_ID,
+    DEFAULT_SMS_TEMPLATE_ID,
+    DEMO_API_KEY,
+    PERM_FAIL_NUMBER,
+    NotifyServer,
+)
 from integrations.outbound import CANNOT_TELL, Lookup, OutboundMessage, Provider, ProviderError
 
 PHONE = "07700900123"

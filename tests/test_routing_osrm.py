@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from integrations.routing import OsrmRouter
-from rxapp.domain.eta import RouteResult, Router
+from rxapp.domain.eta import Router, RouteResult
 
 ORIGIN = (54.529752, -1.234013)
 DEST = (54.550003, -1.261992)

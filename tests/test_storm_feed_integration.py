@@ -12,10 +12,10 @@ from sqlmodel import select
 
 from integrations.storm.client import StormClient
 from integrations.storm.simulator import StormSimulator, bundled_scenarios
-from rxapp.attendance.service import AttendanceService
-from rxapp.plumbing.db import session_scope
-from rxapp.feeds.models import DeadLetter
 from rxapp.attendance.models import Incident
+from rxapp.attendance.service import AttendanceService
+from rxapp.feeds.models import DeadLetter
+from rxapp.plumbing.db import session_scope
 
 from .helpers import snapshot
 

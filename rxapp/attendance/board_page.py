@@ -3,9 +3,6 @@ from __future__ import annotations
 
 import reflex as rx
 
-from rxapp.ui.native_form import native_form
-
-from rxapp.ui.layout import MUTED, WARNING, page
 from rxapp.attendance.board_state import (
     GRADE_CHOICES,
     STATUS_CHOICES,
@@ -13,8 +10,10 @@ from rxapp.attendance.board_state import (
     BoardFilter,
     BoardView,
 )
-from rxapp.staff.states import StaffState
 from rxapp.attendance.views import GRADE_LABELS
+from rxapp.staff.states import StaffState
+from rxapp.ui.layout import MUTED, WARNING, page
+from rxapp.ui.native_form import native_form
 
 RISK_STYLE = {
     "breached": {"background": WARNING, "color": "white"},

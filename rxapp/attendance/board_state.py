@@ -5,10 +5,10 @@ import asyncio
 
 import reflex as rx
 
-from rxapp.staff.accounts import BOARD_ROLES
-from rxapp.domain.events import GRADES
-from rxapp.domain.attendance import OPEN_STATUSES, STATUS_LABELS
 from rxapp.attendance.views import load_board
+from rxapp.domain.attendance import OPEN_STATUSES, STATUS_LABELS
+from rxapp.domain.events import GRADES
+from rxapp.staff.accounts import BOARD_ROLES
 from rxapp.staff.states import StaffState, current_staff
 
 BOARD_TOKEN = "board"

@@ -1,4 +1,5 @@
-"""The attendance's tables: a STORM incident, the resources sent to it, their newest fixes, its steps. Every change to them is an Alembic migration in `alembic/versions/`."""
+"""The attendance's tables: a STORM incident, the resources sent to it, their newest fixes, its steps.
+Every change to them is an Alembic migration in `alembic/versions/`."""
 from __future__ import annotations
 
 from datetime import datetime

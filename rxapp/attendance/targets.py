@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from rxapp.plumbing.config import settings
 from rxapp.domain.grades import GradeTargets
+from rxapp.plumbing.config import settings
 
 
 @lru_cache(maxsize=1)

@@ -4,13 +4,14 @@ rules at send time decide whether it may go at all (nothing for flagged or unsaf
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+
 from sqlmodel import Session, select
 
+from rxapp.attendance.models import Incident
 from rxapp.domain.eta import describe_clock_window
 from rxapp.domain.grades import GradeTargets
 from rxapp.domain.safety import MessageKind
 from rxapp.messaging.outbox import LINK_PLACEHOLDER, enqueue
-from rxapp.attendance.models import Incident
 from rxapp.victims.models import Victim
 
 ARRIVING_SOON = timedelta(minutes=10)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import reflex as rx
 
-from rxapp.ui.layout import ACCENT, MUTED, WARNING, page
 from rxapp.attendance.track_state import TrackPage, TrackView
+from rxapp.ui.layout import ACCENT, MUTED, WARNING, page
 
 
 def danger_box() -> rx.Component:

@@ -10,15 +10,21 @@ from typing import Optional
 
 from sqlmodel import Session, select
 
-from rxapp.domain import attendance as rules
+from rxapp.attendance.models import (
+    Assignment,
+    Incident,
+    IncidentStep,
+    ResourceFix,
+    stored_estimate,
+)
 from rxapp.attendance.service import find_incident_by_token
 from rxapp.attendance.targets import grade_targets
-from rxapp.messaging.views import held_back_summary
-from rxapp.plumbing.db import session_scope
+from rxapp.domain import attendance as rules
 from rxapp.domain.eta import describe_clock_window, describe_window
 from rxapp.domain.grades import GradeTargets, assess_breach
-from rxapp.attendance.models import Assignment, Incident, IncidentStep, ResourceFix, stored_estimate
+from rxapp.messaging.views import held_back_summary
 from rxapp.plumbing.columns import utcnow
+from rxapp.plumbing.db import session_scope
 
 GRADE_LABELS = {
     "EMERGENCY": "Emergency",

@@ -1,4 +1,5 @@
-"""What every feed ingest keeps: its resume point, the events already applied, and the dead letters. Every change to them is an Alembic migration in `alembic/versions/`."""
+"""What every feed ingest keeps: its resume point, the events already applied, and the dead letters.
+Every change to them is an Alembic migration in `alembic/versions/`."""
 from __future__ import annotations
 
 from datetime import datetime

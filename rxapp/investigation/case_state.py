@@ -12,7 +12,13 @@ from rxapp.investigation.service import (
     TASK_OUTCOMES,
     JourneyService,
 )
-from rxapp.investigation.views import FILTERS, load_case, load_case_list, normalise_collar, task_on_case
+from rxapp.investigation.views import (
+    FILTERS,
+    load_case,
+    load_case_list,
+    normalise_collar,
+    task_on_case,
+)
 from rxapp.staff.states import StaffState, current_staff
 
 CASE_ROLES = ("fcr", "officer", "supervisor", "admin")

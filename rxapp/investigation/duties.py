@@ -16,7 +16,13 @@ from sqlmodel import Session, select
 from rxapp.domain import journey as rules
 from rxapp.domain.code_rules import VictimsCode, load_code
 from rxapp.domain.contact import Channel
-from rxapp.domain.statuses import DutyState, HowTold, MessageStatus, OccurrenceStatus, TaskStatus
+from rxapp.domain.statuses import (
+    DutyState,
+    HowTold,
+    MessageStatus,
+    OccurrenceStatus,
+    TaskStatus,
+)
 from rxapp.investigation.models import Duty, Occurrence, OccurrenceEvent
 from rxapp.messaging.models import Message
 from rxapp.plumbing.columns import utcnow

@@ -1,4 +1,5 @@
-"""The investigation journey's tables: the recorded crime, the Code's duties to its victim, its timeline. Every change to them is an Alembic migration in `alembic/versions/`."""
+"""The investigation journey's tables: the recorded crime, the Code's duties to its victim, its timeline.
+Every change to them is an Alembic migration in `alembic/versions/`."""
 from __future__ import annotations
 
 from datetime import datetime

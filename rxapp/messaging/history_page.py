@@ -34,7 +34,8 @@ def message_row(row: rx.Var) -> rx.Component:
 
 def message_table(rows) -> rx.Component:
     return rx.box(rx.el.table(
-        rx.el.thead(rx.el.tr(*[rx.el.th(h, scope="col", style=HEAD) for h in ("When", "Message", "Channel", "Status")])),
+        rx.el.thead(rx.el.tr(*[rx.el.th(h, scope="col", style=HEAD)
+                               for h in ("When", "Message", "Channel", "Status")])),
         rx.el.tbody(rx.foreach(rows, message_row)),
         class_name="board-table", style={"border_collapse": "collapse", "width": "100%"},
     ), style={"overflow_x": "auto"})

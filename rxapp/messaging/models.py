@@ -1,4 +1,5 @@
-"""The outbox (every message to a victim), its history, and the texts victims send us. Every change to them is an Alembic migration in `alembic/versions/`."""
+"""The outbox (every message to a victim), its history, and the texts victims send us.
+Every change to them is an Alembic migration in `alembic/versions/`."""
 from __future__ import annotations
 
 from datetime import datetime

@@ -20,7 +20,7 @@ from rxapp.attendance import scheduled as attendance_scheduled
 from rxapp.investigation import scheduled as investigation_scheduled
 from rxapp.messaging import scheduled as messaging_scheduled
 from rxapp.plumbing.columns import utcnow
-from rxapp.plumbing.config import DATA_DIR, Settings, settings
+from rxapp.plumbing.config import Settings, settings
 from rxapp.plumbing.db import engine
 from rxapp.plumbing.jobs import Job, Loop, StatusReport, write_status
 
@@ -41,7 +41,8 @@ class Leadership:
 
     def try_acquire(self) -> bool:
         if self.db_url.startswith("sqlite"):
-            path = Path(self.db_url.split("///", 1)[-1] + ".runner.lock") if "///" in self.db_url else DATA_DIR / "runner.lock"
+            path = (Path(self.db_url.split("///", 1)[-1] + ".runner.lock") if "///" in self.db_url
+                    else settings().data_dir / "runner.lock")
             path.parent.mkdir(parents=True, exist_ok=True)
             handle = open(path, "a+")
             try:

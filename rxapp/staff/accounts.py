@@ -16,14 +16,15 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlmodel import Session, select
 
 from rxapp.domain.statuses import StaffRole
+from rxapp.plumbing.columns import utcnow
 from rxapp.plumbing.config import settings
 from rxapp.plumbing.db import session_scope
 from rxapp.staff.models import StaffSession, StaffUser
-from rxapp.plumbing.columns import utcnow
 
 # The names as plain strings: the command line offers them as choices, and argparse shows those with repr().
 ROLES = tuple(role.value for role in StaffRole)
 SESSION_COOKIE = "vj_staff"
+LOCKED = "This account is locked after too many failed attempts. Try again later or ask an administrator."
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,79}$")
 MIN_PASSWORD = 12
 
@@ -93,7 +94,7 @@ def sign_in(session: Session, username: str, password: str, now: Optional[dateti
             pass
         raise AuthError("The username or password is not right.")
     if user.locked_until is not None and user.locked_until > now:
-        raise AuthError("This account is locked after too many failed attempts. Try again later or ask an administrator.")
+        raise AuthError(LOCKED)
     try:
         _hasher.verify(user.password_hash, password or "")
     except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -102,7 +103,7 @@ def sign_in(session: Session, username: str, password: str, now: Optional[dateti
             user.locked_until = now + timedelta(minutes=cfg.lockout_minutes)
             user.failed_attempts = 0
             session.commit()
-            raise AuthError("This account is locked after too many failed attempts. Try again later or ask an administrator.")
+            raise AuthError(LOCKED)
         session.commit()
         raise AuthError("The username or password is not right.") from None
     if _hasher.check_needs_rehash(user.password_hash):
@@ -115,7 +116,8 @@ def sign_in(session: Session, username: str, password: str, now: Optional[dateti
     return token
 
 
-def identity_for_token(session: Session, token: Optional[str], now: Optional[datetime] = None) -> Optional[StaffIdentity]:
+def identity_for_token(session: Session, token: Optional[str],
+                       now: Optional[datetime] = None) -> Optional[StaffIdentity]:
     if not token or len(token) > 100:
         return None
     now = now or utcnow()

@@ -1,4 +1,5 @@
-"""Staff accounts and their server-side sessions. Every change to them is an Alembic migration in `alembic/versions/`."""
+"""Staff accounts and their server-side sessions.
+Every change to them is an Alembic migration in `alembic/versions/`."""
 from __future__ import annotations
 
 from datetime import datetime

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import reflex as rx
 
-from rxapp.ui.native_form import native_form
-
 from rxapp.ui.layout import WARNING, page
+from rxapp.ui.native_form import native_form
 
 
 class LoginPage(rx.State):
@@ -28,7 +27,8 @@ class LoginPage(rx.State):
 
 def field(label: str, name: str, kind: str, autocomplete: str) -> rx.Component:
     return rx.el.div(
-        rx.el.label(label, html_for=name, style={"display": "block", "font_weight": "700", "margin": "0.75rem 0 0.2rem"}),
+        rx.el.label(label, html_for=name,
+                    style={"display": "block", "font_weight": "700", "margin": "0.75rem 0 0.2rem"}),
         rx.el.input(id=name, name=name, type=kind, autocomplete=autocomplete, required=True,
                     style={"width": "100%", "padding": "0.5rem", "border": "2px solid #0b0c0c", "font_size": "1rem"}),
     )

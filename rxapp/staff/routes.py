@@ -11,7 +11,13 @@ from starlette.routing import Route
 
 from rxapp.plumbing.config import settings
 from rxapp.plumbing.db import session_scope
-from rxapp.staff.accounts import SESSION_COOKIE, AuthError, sign_in, sign_out, token_from_cookie_header
+from rxapp.staff.accounts import (
+    SESSION_COOKIE,
+    AuthError,
+    sign_in,
+    sign_out,
+    token_from_cookie_header,
+)
 from rxapp.staff.models import StaffUser
 
 log = logging.getLogger(__name__)

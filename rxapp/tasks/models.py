@@ -1,4 +1,5 @@
-"""Work for a person: what automation must not or cannot do. Every change to them is an Alembic migration in `alembic/versions/`."""
+"""Work for a person: what automation must not or cannot do.
+Every change to them is an Alembic migration in `alembic/versions/`."""
 from __future__ import annotations
 
 from datetime import datetime

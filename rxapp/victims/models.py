@@ -1,4 +1,5 @@
-"""The victim: the person a force keeps promises to, and what they told us about contact. Every change to them is an Alembic migration in `alembic/versions/`."""
+"""The victim: the person a force keeps promises to, and what they told us about contact.
+Every change to them is an Alembic migration in `alembic/versions/`."""
 from __future__ import annotations
 
 from datetime import date, datetime

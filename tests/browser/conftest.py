@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -127,7 +127,12 @@ class Feed:
 
 @pytest.fixture(scope="session")
 def live_app(tmp_path_factory):
-    from integrations.govuk_notify.simulator import DEFAULT_EMAIL_TEMPLATE_ID, DEFAULT_SMS_TEMPLATE_ID, DEMO_API_KEY, NotifyServer
+    from integrations.govuk_notify.simulator import (
+        DEFAULT_EMAIL_TEMPLATE_ID,
+        DEFAULT_SMS_TEMPLATE_ID,
+        DEMO_API_KEY,
+        NotifyServer,
+    )
 
     data = tmp_path_factory.mktemp("app")
     port = _free_port()

@@ -57,9 +57,9 @@ def cases(live_app):
     """The sample cases in the running app's database, applied change by change at their own times, and an
     officer to sign in as."""
     from integrations.niche.protocol import parse_change
-    from rxapp.staff.accounts import create_user
-    from rxapp.plumbing.db import session_scope
     from rxapp.investigation.service import JourneyService
+    from rxapp.plumbing.db import session_scope
+    from rxapp.staff.accounts import create_user
 
     with session_scope(live_app["db_url"]) as s:
         create_user(s, OFFICER, OFFICER_PASSWORD, "officer", "Officer Cases")

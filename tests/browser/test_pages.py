@@ -43,9 +43,9 @@ def urn_of(events) -> str:
 
 
 def wait_token(app, urn: str, timeout: float = 15) -> str:
+    from rxapp.attendance.models import Incident
     from rxapp.plumbing.db import session_scope
     from rxapp.plumbing.links import derive_token
-    from rxapp.attendance.models import Incident
 
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -128,8 +128,8 @@ def test_invalid_and_expired_links_are_refused(live_app, browser):
     events = scenario("scheduled-appointment", start=datetime.now(timezone.utc) - timedelta(hours=30))
     send_all(live_app, events)
     token = wait_token(live_app, urn_of(events))
-    from rxapp.plumbing.db import session_scope
     from rxapp.attendance.models import Incident
+    from rxapp.plumbing.db import session_scope
 
     deadline = time.time() + 10
     while time.time() < deadline:
@@ -214,8 +214,8 @@ def test_board_shows_attendances_live_with_filters(live_app, browser, artifacts)
 
 
 def test_repeated_wrong_passwords_lock_the_account(live_app, browser):
-    from rxapp.staff.accounts import create_user
     from rxapp.plumbing.db import session_scope
+    from rxapp.staff.accounts import create_user
 
     with session_scope(live_app["db_url"]) as s:
         create_user(s, "locked.out", "a-long-enough-password", "fcr")
@@ -237,8 +237,8 @@ def test_repeated_wrong_passwords_lock_the_account(live_app, browser):
 
 
 def test_administrators_see_dead_letters(live_app, browser, artifacts):
-    from rxapp.staff.accounts import create_user
     from rxapp.plumbing.db import session_scope
+    from rxapp.staff.accounts import create_user
 
     with session_scope(live_app["db_url"]) as s:
         create_user(s, "admin.one", "admin-password-long", "admin", "Admin One")

@@ -178,7 +178,7 @@ class NotifyApi:
             raise Refused(400, "BadRequestError",
                            f"{template.type} template is not suitable for {notification_type} notification")
         personalisation = body.get("personalisation") or {}
-        missing = missing_placeholders(template, personalisation)
+        missing = missing_placeholders(template.subject, template.body, personalisation)
         if missing:
             raise Refused(400, "BadRequestError", f"Missing personalisation: {', '.join(missing)}")
         rendered_body = render(template.body, personalisation, notification_type)

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 import phonenumbers
-
-if TYPE_CHECKING:
-    from .models import Template
 
 MAX_REFERENCE = 1000
 MAX_SMS_CHARACTERS = 918  # Notify's limit: 6 fragments of 153 characters
@@ -175,9 +172,10 @@ def placeholders(text: Optional[str]) -> list[str]:
     return names
 
 
-def missing_placeholders(template: Template, personalisation: dict) -> list[str]:
+def missing_placeholders(subject: Optional[str], body: str, personalisation: dict) -> list[str]:
+    """The template's placeholders (`subject`, `body`) that `personalisation` does not fill."""
     supplied = {placeholder_key(str(k)) for k, v in personalisation.items() if v is not None}
-    names = placeholders(template.subject) + placeholders(template.body)
+    names = placeholders(subject) + placeholders(body)
     missing = []
     for name in names:
         if placeholder_key(name) not in supplied and name not in missing:
