@@ -41,10 +41,7 @@ def _print_problems(headline: str, problems: list[str]) -> None:
 
 
 def _check_config(args) -> int:
-    problems = check(production=not args.development)
-    if problems:
-        count = "1 problem" if len(problems) == 1 else f"{len(problems)} problems"
-        _print_problems(f"The configuration has {count}:", problems)
+    if _refused(check(production=not args.development), "The configuration has {count}:"):
         return CONFIG_PROBLEM
     print("configuration OK" + (" (well formed; `serve` needs more)" if args.development else ""))
     return 0
@@ -63,14 +60,19 @@ def _reflex_and_environment() -> tuple[str | None, dict[str, str]]:
     return reflex, env
 
 
+def _refused(problems: list[str], heading: str) -> bool:
+    """Print the configuration's problems under `heading` (with "{count}" in it); True when there are any."""
+    if problems:
+        count = "1 problem" if len(problems) == 1 else f"{len(problems)} problems"
+        _print_problems(heading.format(count=count), problems)
+    return bool(problems)
+
+
 def _build(args) -> int:
     """Initialise Reflex's .web folder and fetch the pages' packages (from the npm registry) once, where the
     network is in reach: at install or image build time. A start-up after it rebuilds from what this fetched
     and writes only in .web, .states and reflex.lock, so the rest of the checkout can be read-only."""
-    problems = check(production=False)
-    if problems:
-        count = "1 problem" if len(problems) == 1 else f"{len(problems)} problems"
-        _print_problems(f"The configuration has {count}:", problems)
+    if _refused(check(production=False), "The configuration has {count}:"):
         return CONFIG_PROBLEM
     reflex, env = _reflex_and_environment()
     if reflex is None:
@@ -85,10 +87,7 @@ def _serve(args) -> int:
     """Refuse before anything starts when the configuration is not fit to run for real; otherwise migrate
     and replace this process with `reflex run --env prod`, so a supervisor (systemd, the container runtime)
     sees and signals Reflex itself."""
-    problems = check(production=True)
-    if problems:
-        count = "1 problem" if len(problems) == 1 else f"{len(problems)} problems"
-        _print_problems(f"Victim Journey will not start: the configuration has {count}:", problems)
+    if _refused(check(production=True), "Victim Journey will not start: the configuration has {count}:"):
         return CONFIG_PROBLEM
     reflex, env = _reflex_and_environment()
     if reflex is None:

@@ -9,27 +9,20 @@ from rxapp.feeds.admin_state import FeedAdmin
 from rxapp.staff.states import StaffState
 from rxapp.ui.layout import MUTED, WARNING, page
 
+CELL = {"padding": "0.4rem", "border_bottom": "1px solid #b1b4b6", "vertical_align": "top"}
+
+
+def _row(*cells) -> rx.Component:
+    return rx.el.tr(*[rx.el.td(content, style=CELL) for content in cells])
+
 
 def letter(row: rx.Var) -> rx.Component:
-    cell = {"padding": "0.4rem", "border_bottom": "1px solid #b1b4b6", "vertical_align": "top"}
-    return rx.el.tr(
-        rx.el.td(row["when"], style=cell),
-        rx.el.td(row["feed"], style=cell),
-        rx.el.td(row["seq"], style=cell),
-        rx.el.td(row["reason"], style=cell),
-        rx.el.td(rx.el.code(row["raw"], style={"word_break": "break-all", "font_size": "0.85rem"}), style=cell),
-    )
+    return _row(row["when"], row["feed"], row["seq"], row["reason"],
+                rx.el.code(row["raw"], style={"word_break": "break-all", "font_size": "0.85rem"}))
 
 
 def job_row(row: rx.Var) -> rx.Component:
-    cell = {"padding": "0.4rem", "border_bottom": "1px solid #b1b4b6", "vertical_align": "top"}
-    return rx.el.tr(
-        rx.el.td(row["id"], style=cell),
-        rx.el.td(row["every"], style=cell),
-        rx.el.td(row["started"], style=cell),
-        rx.el.td(row["finished"], style=cell),
-        rx.el.td(row["outcome"], style=cell),
-    )
+    return _row(row["id"], row["every"], row["started"], row["finished"], row["outcome"])
 
 
 def admin_feed_page() -> rx.Component:
