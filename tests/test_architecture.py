@@ -12,6 +12,7 @@ Each rule is also run on a small tree that breaks it, so the checker itself is s
 from __future__ import annotations
 
 import ast
+import re
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -275,3 +276,22 @@ def test_the_checker_sees_the_environment_read_outside_the_config(broken):
 
 def test_the_checker_sees_a_long_module(broken):
     assert long_modules(broken) == [f"integrations.big ({MAX_LINES + 1} lines)"]
+
+
+def test_the_readme_layout_table_matches_the_tree():
+    """Every path the README's layout table names exists, and every capability folder is in it."""
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    named_paths = [p for row in rows for p in re.findall(r"`([a-z_./]+/?)`", row.split("|")[1])]
+    assert named_paths and [p for p in named_paths if not (ROOT / p).exists()] == []
+    # Files a row names inside its folder, e.g. `service.py` or `track_*` in the rxapp/attendance/ row.
+    for row in rows:
+        folder, what = row.split("|")[1].strip().strip("`"), row.split("|")[2]
+        if not folder.endswith("/"):
+            continue
+        for name in re.findall(r"`([a-z_]+(?:\.py|_\*))`", what):
+            pattern = name.replace("_*", "_*.py")
+            assert list((ROOT / folder).glob(pattern)), f"{folder}{name} is in the README but not in the tree"
+    packages = {f"rxapp/{p.name}/" for p in (ROOT / "rxapp").iterdir() if (p / "__init__.py").exists()}
+    assert packages - set(named_paths) == set()
