@@ -78,7 +78,7 @@ def _rows(n: int):
     ends = [_end_of_day(today + timedelta(days=d)) for d in range(29)]
     stamp = NOW.strftime(fmt)
     for start in range(0, n, CHUNK):
-        victims, states, occurrences, duties, tasks = [], [], [], [], []
+        victims, states, occurrences, case_victims, duties, tasks = [], [], [], [], [], []
         for i in range(start, min(n, start + CHUNK)):
             vid = oid = i + 1
             reported = NOW - timedelta(days=(i % 90) + 1, minutes=i % 600)
@@ -94,8 +94,9 @@ def _rows(n: int):
                             "SMS", "", False, False, False, True, True))
             states.append((vid, False, False, False, True, False, False, stamp))
             occurrences.append((oid, f"BN{i:09d}", f"BN/26/{i:07d}", "28/1", "Burglary - residential - home",
-                                reported.strftime(fmt), reported.strftime(fmt), vid, "", f"PC {1000 + i % 900}",
-                                "Bench Team", False, "", "open", stamp, stamp))
+                                reported.strftime(fmt), reported.strftime(fmt), "", f"PC {1000 + i % 900}",
+                                "Bench Team", "open", stamp, stamp))
+            case_victims.append((oid, oid, vid, False, "", stamp, stamp))
             base = 2 * i + 1
             duties.append((base, oid, vid, "written_confirmation", "written_confirmation", 3,
                            "Written confirmation", reported.strftime(fmt), (reported + timedelta(days=1)).strftime(fmt),
@@ -109,7 +110,7 @@ def _rows(n: int):
                 tasks.append((i // 10 + 1, oid, vid, "tell_victim", "Phone the victim (enhanced rights)",
                               "Bench task", "open", task_due.strftime(fmt), stamp, oid,
                               f"PC {1000 + i % 900}", task_due.strftime(fmt)))
-        yield victims, states, occurrences, duties, tasks
+        yield victims, states, occurrences, case_victims, duties, tasks
 
 
 VICTIM_COLS = ("id", "phone", "email", "sms_consent", "language", "created_at", "person_id", "preferred_channel",
@@ -118,8 +119,8 @@ VICTIM_COLS = ("id", "phone", "email", "sms_consent", "language", "created_at", 
 STATE_COLS = ("victim_id", "opted_out_all", "opted_out_sms", "opted_out_email", "safe_contact_confirmed",
               "phone_failed_permanently", "email_failed_permanently", "updated_at")
 OCC_COLS = ("id", "occurrence_number", "crime_reference", "classification_code", "classification_text",
-            "reported_at", "recorded_at", "victim_id", "flags", "oic_collar", "oic_team", "enhanced",
-            "enhanced_reasons", "status", "created_at", "updated_at")
+            "reported_at", "recorded_at", "flags", "oic_collar", "oic_team", "status", "created_at", "updated_at")
+CASE_VICTIM_COLS = ("id", "occurrence_id", "victim_id", "enhanced", "enhanced_reasons", "linked_at", "updated_at")
 DUTY_COLS = ("id", "occurrence_id", "victim_id", "key", "milestone", "right", "title", "triggered_at", "due_at",
              "state", "late", "done_at", "done_how", "message_id", "task_id", "template", "personalisation",
              "check_at", "created_at", "updated_at")
@@ -133,7 +134,7 @@ def load(url: str, n: int) -> float:
     started = time.perf_counter()
     eng = engine(url)
     tables = (("victim", VICTIM_COLS), ("victimcontactstate", STATE_COLS), ("occurrence", OCC_COLS),
-              ("duty", DUTY_COLS), ("task", TASK_COLS))
+              ("casevictim", CASE_VICTIM_COLS), ("duty", DUTY_COLS), ("task", TASK_COLS))
     if url.startswith("postgresql"):
         raw = eng.raw_connection()
         try:

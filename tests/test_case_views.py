@@ -87,10 +87,10 @@ def test_the_domestic_abuse_case_is_with_people_and_sends_nothing(db_url):
     header = case["header"]
     assert header["crime_reference"] == "CL/26/041915"
     assert header["oic"] == "DC 2210 Priya Shah, Hartlepool Safeguarding"
-    assert header["enhanced"] == "Yes" and "domestic abuse" in header["enhanced_reasons"]
-    assert header["safe_contact"].startswith("Not confirmed") and header["safe_contact_confirmed"] == ""
-    assert header["preferred_channel"] == "Phone call"
-    assert header["needs"] == "Contact notes: Call only between 10:00 and 12:00; do not leave voicemail"
+    assert case["victims"][0]["enhanced"] == "Yes" and "domestic abuse" in case["victims"][0]["enhanced_reasons"]
+    assert case["victims"][0]["safe_contact"].startswith("Not confirmed") and case["victims"][0]["safe_contact_confirmed"] == ""
+    assert case["victims"][0]["preferred_channel"] == "Phone call"
+    assert case["victims"][0]["needs"] == "Contact notes: Call only between 10:00 and 12:00; do not leave voicemail"
     assert header["reported"] == "Fri 20 Nov 2026, 10:25"  # London time (GMT in November)
     assert case["messages"] == []  # no safe contact confirmed: nothing automated
     open_tasks = [t for t in case["tasks"] if t["open"] == "yes"]
@@ -119,8 +119,8 @@ def test_the_burglary_case_shows_written_confirmation_and_its_messages_masked(db
     crime_recorded = next(m for m in case["messages"] if m["template"] == "crime_recorded")
     assert crime_recorded["what"] == "Crime recorded: written confirmation"
     assert crime_recorded["to"] == "…0123" and "CL/26/041877" in crime_recorded["body"]
-    assert case["header"]["safe_contact"] == "Confirmed"
-    assert case["header"]["contacts"] == "mobile …0123, email a…@example.org"
+    assert case["victims"][0]["safe_contact"] == "Confirmed"
+    assert case["victims"][0]["contacts"] == "mobile …0123, email a…@example.org"
 
 
 def test_no_phone_number_email_or_address_appears_in_clear(db_url):

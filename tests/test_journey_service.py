@@ -27,6 +27,7 @@ from rxapp.attendance.service import AttendanceService
 from rxapp.domain.code_rules import DEFAULT_PATH
 from rxapp.feeds.models import DeadLetter, FeedCursor
 from rxapp.investigation import duties as journey
+from rxapp.investigation.duties import case_victims
 from rxapp.investigation.models import Duty, Occurrence
 from rxapp.investigation.service import JourneyService
 from rxapp.messaging.models import Message
@@ -44,6 +45,12 @@ SAMPLE = Path(__file__).resolve().parent.parent / "integrations" / "niche" / "sc
 LONDON = ZoneInfo("Europe/London")
 UTC = timezone.utc
 BURGLARY, DOMESTIC = "26CL0041877", "26CL0041915"
+
+
+def sole_victim(s, occ):
+    """The case's one victim (these cases have one each)."""
+    (victim,) = case_victims(s, occ)
+    return victim
 
 
 def end_of(y, m, d):
@@ -128,8 +135,8 @@ async def test_the_sample_page_worked_out_by_hand(db_url, notify):
     with session_scope(db_url) as s:
         occ = s.exec(select(Occurrence).where(Occurrence.occurrence_number == BURGLARY)).one()
         # It continues the attendance of the dispatch sample: the same victim, not a new one.
-        assert occ.incident_id is not None and not occ.enhanced
-        victim = s.get(Victim, occ.victim_id)
+        assert occ.incident_id is not None and not sole_victim(s, occ).enhanced
+        victim = s.get(Victim, sole_victim(s, occ).victim_id)
         assert victim.phone == "+447700900123" and victim.person_id == "P-88120"
         assert s.exec(select(Victim).where(Victim.person_id == "P-88120")).all() == [victim]
     expected = {
@@ -170,8 +177,8 @@ async def test_the_sample_page_worked_out_by_hand(db_url, notify):
     d = duties(db_url, DOMESTIC)
     with session_scope(db_url) as s:
         occ = s.exec(select(Occurrence).where(Occurrence.occurrence_number == DOMESTIC)).one()
-        assert occ.enhanced
-        assert occ.enhanced_reasons == "a victim of domestic abuse; feels fear or distress about giving evidence"
+        assert sole_victim(s, occ).enhanced
+        assert sole_victim(s, occ).enhanced_reasons == "a victim of domestic abuse; feels fear or distress about giving evidence"
         # Nothing automated reached her: no message about the case at all.
         assert s.exec(select(Message).where(Message.occurrence_id == occ.id)).all() == []
     assert texts_to(notify, "+447700900789") == []

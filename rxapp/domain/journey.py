@@ -226,3 +226,24 @@ def event_words(p: InvestigationEvent) -> tuple[str, str]:
     if p.kind:
         staff += f" ({p.kind})"
     return EVENT_WORDS.get(p.event, staff), staff
+
+
+def task_detail(code: VictimsCode, what: str, plan: Plan, milestone: Optional[Milestone],
+                contact_notes: Optional[str], *, overdue: bool = False) -> str:
+    """What the officer's task says: what to tell the victim, why a person tells them (the plan's reason,
+    e.g. a safe-contact warning), the Victims' Right to Review where the milestone carries it (its time
+    limit from the rules file), and the victim's contact notes."""
+    parts = []
+    if overdue:
+        parts.append("The Victims' Code deadline for this has passed and it is not done: tell the victim now "
+                     "and record how.")
+    parts.append(f"Tell the victim: {what}.")
+    if plan.reason:
+        parts.append(plan.reason)
+    if milestone is not None and milestone.tell_right_to_review:
+        months = code.right_to_review.request_within_months
+        parts.append(f"Tell them about the Victims' Right to Review: they can ask for this decision to be "
+                     f"reviewed within {months} months of being told of it.")
+    if contact_notes:
+        parts.append(f"Contact notes: {contact_notes}")
+    return " ".join(parts)

@@ -27,6 +27,8 @@ class ProcessedEvent(SQLModel, table=True):
     feed: str = Field(max_length=40)
     seq: int = Field(sa_type=sa.BigInteger)
     processed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    # A digest of the event as applied, so an id repeated with other content is told apart from a replay.
+    digest: Optional[str] = Field(default=None, max_length=64)
 
 
 class DeadLetter(SQLModel, table=True):

@@ -133,43 +133,76 @@ def fact(term: str, *value) -> rx.Component:
     )
 
 
+FACTS_GRID = {"display": "grid", "grid_template_columns": "repeat(auto-fit, minmax(15rem, 1fr))",
+              "column_gap": "1.5rem", "margin": "0.5rem 0 1rem"}
+
+
+def victim_facts(v: rx.Var) -> rx.Component:
+    """One victim of the case: each has their own entitlement, contact safety and rhythm of updates."""
+    return rx.el.section(
+        rx.el.h3(v["label"], ": ", v["name"], style={"font_size": "1.15rem", "margin": "0.75rem 0 0"}),
+        rx.el.dl(
+            fact("Enhanced rights", v["enhanced"],
+                 rx.cond(v["enhanced_reasons"] != "", rx.el.span(": ", v["enhanced_reasons"]))),
+            fact("Prefers", v["preferred_channel"]),
+            fact("Safe contact", rx.cond(
+                v["safe_contact_confirmed"] == "yes", rx.el.span(v["safe_contact"]),
+                rx.el.strong(v["safe_contact"], style={"color": WARNING}))),
+            fact("Contact details", v["contacts"],
+                 rx.cond(v["updates"] != "", rx.el.div(rx.el.strong(v["updates"])))),
+            fact("Last update to them", v["last_update"]),
+            fact("Routine updates", v["routine_every"]),
+            fact("Needs", v["needs"]),
+            style=FACTS_GRID,
+        ),
+        class_name="victim-facts",
+        data_victim=v["victim_id"],
+    )
+
+
 def case_header() -> rx.Component:
     h = CaseDetail.header
     return rx.fragment(
         rx.el.h1(h["crime_reference"], id="case-title", style={"font_size": "1.6rem", "margin": "0.25rem 0 0"}),
         rx.el.p("Occurrence ", h["occurrence_number"], ", ", h["classification"], style={"margin": "0"}),
-        rx.el.dl(
-            fact("Reported", h["reported"]),
-            fact("Recorded", h["recorded"]),
-            fact("Officer in charge", h["oic"]),
-            fact("Enhanced rights", h["enhanced"],
-                 rx.cond(h["enhanced_reasons"] != "", rx.el.span(": ", h["enhanced_reasons"]))),
-            fact("Flags", h["flags"]),
-            fact("Case status", h["status"]),
-            fact("Victim prefers", h["preferred_channel"]),
-            fact("Safe contact", rx.cond(
-                h["safe_contact_confirmed"] == "yes", rx.el.span(h["safe_contact"]),
-                rx.el.strong(h["safe_contact"], style={"color": WARNING}))),
-            fact("Contact details", h["contacts"],
-                 rx.cond(h["updates"] != "", rx.el.div(rx.el.strong(h["updates"])))),
-            fact("Last update to the victim", h["last_update"]),
-            fact("Routine updates", h["routine_every"]),
-            fact("Victim's needs", h["needs"]),
+        rx.el.div(
+            rx.el.dl(
+                fact("Reported", h["reported"]),
+                fact("Recorded", h["recorded"]),
+                fact("Officer in charge", h["oic"]),
+                fact("Flags", h["flags"]),
+                fact("Case status", h["status"]),
+                fact("Victims", h["victim"]),
+                style=FACTS_GRID,
+            ),
+            rx.foreach(CaseDetail.victims, victim_facts),
             id="case-facts",
-            style={"display": "grid", "grid_template_columns": "repeat(auto-fit, minmax(15rem, 1fr))",
-                   "column_gap": "1.5rem", "margin": "1rem 0"},
         ),
     )
 
 
+def victim_option(v: rx.Var) -> rx.Component:
+    return rx.el.option(v["label"], ": ", v["name"], value=v["victim_id"])
+
+
 def frequency_form() -> rx.Component:
-    """How often the victim agreed to hear when nothing has happened (the Code lets them choose)."""
+    """How often a victim agreed to hear when nothing has happened (the Code lets each of them choose)."""
     return rx.el.form(
+        rx.cond(
+            CaseDetail.victims.length() > 1,
+            rx.el.div(
+                rx.el.label("Which victim agreed?", html_for="frequency-victim",
+                            style={"display": "block", "font_weight": "700"}),
+                rx.el.select(rx.foreach(CaseDetail.victims, victim_option), id="frequency-victim",
+                             name="victim_id", style={**FIELD, "max_width": "100%"}),
+                style={"margin_bottom": "0.5rem"},
+            ),
+        ),
         rx.el.label("Routine updates agreed with the victim: every how many days? (empty for the Code's default)",
                     html_for="every-days", style={"display": "block", "font_weight": "700"}),
         rx.el.div(
             rx.el.input(id="every-days", name="every_days", type="number", min="1", max="90", inputmode="numeric",
-                        default_value=CaseDetail.header["routine_every_days"], key=CaseDetail.occ,
+                        default_value=CaseDetail.frequency_default, key=CaseDetail.occ,
                         style={**FIELD, "width": "6rem"}),
             rx.el.button("Save", type="submit", style=BUTTON),
             style={"display": "flex", "gap": "0.75rem", "align_items": "center", "margin_top": "0.35rem"},
@@ -182,6 +215,7 @@ def frequency_form() -> rx.Component:
 
 def duty_row(duty: rx.Var) -> rx.Component:
     return rx.el.tr(
+        _cell("Victim", rx.el.span(duty["victim"], style=NOWRAP)),
         _cell("Owed", rx.el.div(duty["title"]), rx.el.div(duty["right"], " of the Victims' Code",
                                                           style={"color": MUTED, "font_size": "0.9rem"})),
         _cell("Due by", rx.el.span(duty["due"], style=NOWRAP)),
@@ -197,7 +231,8 @@ def duties_table() -> rx.Component:
     return rx.cond(
         CaseDetail.duties.length() > 0,
         rx.box(rx.el.table(
-            rx.el.thead(rx.el.tr(*[rx.el.th(h, scope="col", style=HEAD) for h in ("Owed", "Due by", "Status")])),
+            rx.el.thead(rx.el.tr(*[rx.el.th(h, scope="col", style=HEAD)
+                                   for h in ("Victim", "Owed", "Due by", "Status")])),
             rx.el.tbody(rx.foreach(CaseDetail.duties, duty_row)),
             class_name="board-table", id="duties",
             style={"border_collapse": "collapse", "width": "100%"},

@@ -69,6 +69,8 @@ class CaseDetail(rx.State):
     found: bool = False
     occ: str = ""
     header: dict[str, str] = {}
+    victims: list[dict[str, str]] = []  # each victim's facts; their duties are rows of `duties`
+    frequency_default: str = ""
     duties: list[dict[str, str]] = []
     tasks: list[dict[str, str]] = []
     timeline: list[dict[str, str]] = []
@@ -78,7 +80,7 @@ class CaseDetail(rx.State):
     notice: str = ""
 
     def _clear(self):
-        self.found, self.header = False, {}
+        self.found, self.header, self.victims, self.frequency_default = False, {}, [], ""
         self.duties, self.tasks, self.timeline, self.messages = [], [], [], []
 
     async def _reload(self) -> None:
@@ -87,6 +89,9 @@ class CaseDetail(rx.State):
             self._clear()
             return
         self.found = True
+        # The page lists every victim's duties in one table (each row says whose): the cards carry facts only.
+        data["victims"] = [{k: v for k, v in card.items() if k != "duties"} for card in data["victims"]]
+        self.frequency_default = data["victims"][0]["routine_every_days"] if data["victims"] else ""
         for key, value in data.items():
             setattr(self, key, value)
 
@@ -165,9 +170,12 @@ class CaseDetail(rx.State):
             self.error = (f"Enter a number of days from {MIN_EVERY_DAYS} to {MAX_EVERY_DAYS}, or leave it empty "
                           "for the Code's default.")
             return None
+        raw_victim = str(form_data.get("victim_id", "")).strip()
+        victim_id = int(raw_victim) if raw_victim.isdigit() else None
         by = staff.display_name or staff.username
         try:
-            await asyncio.to_thread(JourneyService().agree_update_frequency, self.occ, days, by=by)
+            await asyncio.to_thread(JourneyService().agree_update_frequency, self.occ, days, by=by,
+                                    victim_id=victim_id)
         except (ValueError, LookupError) as exc:
             self.error = f"The agreed frequency could not be saved: {exc}."
             return None

@@ -1,4 +1,4 @@
-"""The Code's duties on a case, kept in step with the messages and tasks that meet them.
+"""The Code's duties to each victim of a case, kept in step with the messages and tasks that meet them.
 
 A duty follows what happens to its message (sent: done; failed: owed again, or taken over by a task) and
 to its task (completed: done, with how the victim was told). The routine "nothing new yet" heartbeat is
@@ -23,7 +23,7 @@ from rxapp.domain.statuses import (
     OccurrenceStatus,
     TaskStatus,
 )
-from rxapp.investigation.models import Duty, Occurrence, OccurrenceEvent
+from rxapp.investigation.models import CaseVictim, Duty, Occurrence, OccurrenceEvent
 from rxapp.messaging.models import Message
 from rxapp.plumbing.columns import utcnow
 from rxapp.plumbing.config import settings
@@ -49,6 +49,7 @@ def code() -> VictimsCode:
     path = settings().code_rules_path
     return load_code(path) if path else load_code()
 
+
 def message_outcome(session: Session, message: Message, status: str) -> None:
     """A message carrying a duty changed status (called from `messaging.log_event`)."""
     duty = session.get(Duty, message.duty_id)
@@ -68,20 +69,19 @@ def message_outcome(session: Session, message: Message, status: str) -> None:
         if first:
             close_open_tasks(session, duty, now, message.channel, f"Told by {how} after all.")
             occurrence = session.get(Occurrence, duty.occurrence_id)
-            if duty.key != "written_confirmation":  # the first update is about the investigation itself
-                told(session, code(), occurrence, duty.done_at)
-            if duty.milestone == rules.ROUTINE and occurrence.status == OccurrenceStatus.OPEN:
-                number = int(duty.key.split(":")[1]) + 1 if duty.key.startswith("routine:") else 2
-                if duty_for(session, occurrence, f"routine:{number}") is None:
-                    schedule_routine(session, code(), occurrence, number, duty.done_at, now)
+            victim = case_victim(session, duty.occurrence_id, duty.victim_id)
+            if duty.key != "written_confirmation" and victim is not None:
+                # The first update is about the investigation itself; any later one restarts the heartbeat.
+                told(session, code(), occurrence, victim, duty.done_at, message.channel, now)
     elif status in _MESSAGE_DID_NOT_GO and duty.message_id == message.id:
         if duty.state == DutyState.DONE:
             duty.state, duty.done_at, duty.done_how = DutyState.DUE, None, None
         duty.check_at = duty.due_at if duty.due_at > now else now
         duty.updated_at = now
 
+
 def task_opened(session: Session, task: Task) -> None:
-    """A task was opened on a case (called from `messaging.open_task`): it goes to the officer in charge,
+    """A task was opened on a case (called from `tasks.open_task`): it goes to the officer in charge,
     and a duty it carries is now with a person."""
     occurrence = session.get(Occurrence, task.occurrence_id)
     if occurrence is not None and task.assignee is None:
@@ -94,54 +94,109 @@ def task_opened(session: Session, task: Task) -> None:
             duty.check_at = None if duty.late else duty.due_at
             duty.updated_at = utcnow()
 
-def told(session: Session, rules_code: VictimsCode, occurrence: Occurrence, at: datetime) -> None:
-    """The victim heard something about the case: the routine heartbeat restarts from then."""
-    occurrence.last_update_at = max(occurrence.last_update_at or at, at)
-    reschedule_routine(session, rules_code, occurrence, at)
 
-def reschedule_routine(session: Session, rules_code: VictimsCode, occurrence: Occurrence, at: datetime) -> None:
-    """Move the routine update still to come to what the last update and the agreed frequency now say."""
+def told(session: Session, rules_code: VictimsCode, occurrence: Occurrence, victim: CaseVictim, at: datetime,
+         how_told: str, now: datetime) -> None:
+    """The victim heard something about the case at `at` (`how_told`: a HowTold, or the channel of the message
+    that told them). That is the update a routine duty owed them when one is already with a person or late:
+    it is met by this one and its task closes. A routine update still to come restarts its clock from then."""
+    victim.last_update_at = max(victim.last_update_at or at, at)
+    victim.updated_at = now
+    words = TASK_OUTCOMES.get(how_told, how_told)
+    for duty in open_routine_duties(session, occurrence, victim):
+        if duty.state == DutyState.HANDED or duty.late:
+            mark_done(duty, at, f"an update about the case, {words}")
+            close_open_tasks(session, duty, now, how_told, f"The victim was given an update about the case, {words}.")
+    if occurrence.status == OccurrenceStatus.OPEN:
+        schedule_next_routine(session, rules_code, occurrence, victim, at, now)  # none if one is still to come
+    reschedule_routine(session, rules_code, occurrence, victim, at)
+
+
+def open_routine_duties(session: Session, occurrence: Occurrence, victim: CaseVictim) -> list[Duty]:
+    return list(session.exec(select(Duty).where(
+        Duty.occurrence_id == occurrence.id, Duty.victim_id == victim.victim_id, Duty.milestone == rules.ROUTINE,
+        Duty.state.in_((DutyState.DUE, DutyState.HANDED)))))
+
+
+def reschedule_routine(session: Session, rules_code: VictimsCode, occurrence: Occurrence, victim: CaseVictim,
+                       at: datetime) -> None:
+    """Move the victim's routine update still to come to what their last update and agreed frequency say."""
     for duty in session.exec(select(Duty).where(Duty.occurrence_id == occurrence.id,
+                                                Duty.victim_id == victim.victim_id,
                                                 Duty.milestone == rules.ROUTINE, Duty.state == DutyState.DUE,
+                                                Duty.late == False,  # noqa: E712
                                                 Duty.message_id == None)):  # noqa: E711
-        duty.due_at = rules_code.routine_update_due(occurrence.reported_at, occurrence.last_update_at,
-                                                    occurrence.enhanced, rules_code.calendar(),
-                                                    occurrence.routine_every_days)
-        duty.check_at = routine_first_check(rules_code, duty.due_at, at, occurrence.id)
+        duty.due_at = rules_code.routine_update_due(occurrence.reported_at, victim.last_update_at,
+                                                    victim.enhanced, rules_code.calendar(),
+                                                    victim.routine_every_days)
+        duty.check_at = routine_first_check(rules_code, duty.due_at, at, victim.id)
         duty.updated_at = at
+
 
 def routine_first_check(rules_code: VictimsCode, due_at: datetime, now: datetime, spread_key: int) -> datetime:
     """When the sweep first looks at a routine update: two days before its send time (a person's update
     is handed over then; an automated one is put back to its send time)."""
     return max(now, rules.routine_send_at(rules_code, due_at, now, spread_key) - timedelta(days=2))
 
-def schedule_routine(session: Session, rules_code: VictimsCode, occurrence: Occurrence, number: int,
-                     last_update_at: Optional[datetime], now: datetime) -> Duty:
-    due = rules_code.routine_update_due(occurrence.reported_at, last_update_at, occurrence.enhanced,
-                                        rules_code.calendar(), occurrence.routine_every_days)
-    duty = Duty(occurrence_id=occurrence.id, victim_id=occurrence.victim_id, key=f"routine:{number}",
+
+def schedule_routine(session: Session, rules_code: VictimsCode, occurrence: Occurrence, victim: CaseVictim,
+                     number: int, last_update_at: Optional[datetime], now: datetime) -> Duty:
+    due = rules_code.routine_update_due(occurrence.reported_at, last_update_at, victim.enhanced,
+                                        rules_code.calendar(), victim.routine_every_days)
+    duty = Duty(occurrence_id=occurrence.id, victim_id=victim.victim_id, key=f"routine:{number}",
                 milestone=rules.ROUTINE, right=6,
                 title="Routine update (nothing new yet)" if number > 1 else "First update on the investigation",
                 triggered_at=last_update_at or occurrence.reported_at, due_at=due,
                 template=rules_code.routine_updates.template,
-                check_at=routine_first_check(rules_code, due, now, occurrence.id), created_at=now, updated_at=now)
+                check_at=routine_first_check(rules_code, due, now, victim.id), created_at=now, updated_at=now)
     session.add(duty)
     session.flush()
     return duty
 
+
+def schedule_next_routine(session: Session, rules_code: VictimsCode, occurrence: Occurrence, victim: CaseVictim,
+                          last_update_at: datetime, now: datetime) -> Optional[Duty]:
+    """The victim's next routine update after one was met, unless one is already owed."""
+    if open_routine_duties(session, occurrence, victim):
+        return None
+    numbers = [int(key.split(":")[1]) for key in session.exec(select(Duty.key).where(
+        Duty.occurrence_id == occurrence.id, Duty.victim_id == victim.victim_id, Duty.milestone == rules.ROUTINE))
+        if key.startswith("routine:")]
+    return schedule_routine(session, rules_code, occurrence, victim, max(numbers, default=0) + 1, last_update_at,
+                            now)
+
+
+def case_victims(session: Session, occurrence: Occurrence) -> list[CaseVictim]:
+    return list(session.exec(select(CaseVictim).where(CaseVictim.occurrence_id == occurrence.id)
+                             .order_by(CaseVictim.id)))
+
+
+def case_victim(session: Session, occurrence_id: int, victim_id: Optional[int]) -> Optional[CaseVictim]:
+    if victim_id is None:
+        return None
+    return session.exec(select(CaseVictim).where(CaseVictim.occurrence_id == occurrence_id,
+                                                 CaseVictim.victim_id == victim_id)).first()
+
+
 def case_flags(occurrence: Occurrence) -> list[str]:
     return [f for f in occurrence.flags.split(",") if f]
 
-def duty_for(session: Session, occurrence: Occurrence, key: str) -> Optional[Duty]:
-    return session.exec(select(Duty).where(Duty.occurrence_id == occurrence.id, Duty.key == key)).first()
+
+def duty_for(session: Session, occurrence: Occurrence, victim_id: int, key: str) -> Optional[Duty]:
+    return session.exec(select(Duty).where(Duty.occurrence_id == occurrence.id, Duty.victim_id == victim_id,
+                                           Duty.key == key)).first()
+
 
 def open_task_for(session: Session, duty: Duty) -> Optional[Task]:
     return session.exec(select(Task).where(Task.duty_id == duty.id, Task.status == TaskStatus.OPEN)).first()
 
+
 def mark_done(duty: Duty, at: datetime, how: str) -> None:
+    """Met at `at`, the moment of the fact (a message sent, a consent recorded), which decides lateness."""
     duty.state, duty.done_at, duty.done_how, duty.check_at = DutyState.DONE, at, how[:200], None
     duty.late = duty.late or at > duty.due_at
     duty.updated_at = at
+
 
 def close_open_tasks(session: Session, duty: Duty, now: datetime, how: Optional[str], outcome: str) -> None:
     for task in session.exec(select(Task).where(Task.duty_id == duty.id, Task.status == TaskStatus.OPEN)):
@@ -149,7 +204,8 @@ def close_open_tasks(session: Session, duty: Duty, now: datetime, how: Optional[
         task.completed_at, task.escalate_at = now, None
         task.how_told, task.outcome, task.completed_by = how, outcome[:300], "records system" if how else None
 
+
 def add_to_timeline(session: Session, occurrence: Occurrence, at: datetime, kind: str, text: str, staff_text: str,
-              change_id: Optional[str], public: bool = True) -> None:
+                    change_id: Optional[str], public: bool = True) -> None:
     session.add(OccurrenceEvent(occurrence_id=occurrence.id, at=at, kind=kind[:40], public=public and bool(text),
                                 text=text[:500], staff_text=staff_text[:1000], change_id=change_id))

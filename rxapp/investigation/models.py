@@ -13,7 +13,8 @@ from rxapp.plumbing.columns import UTCDateTime, utc_field, utcnow
 
 
 class Occurrence(SQLModel, table=True):
-    """A crime recorded in the records system (NICHE), and the victim the force owes updates to."""
+    """A crime recorded in the records system (NICHE). Its victims, and what each is owed, are `CaseVictim`
+    rows: a household burgled, two people assaulted, a family targeted by a hate crime."""
 
     id: Optional[int] = Field(default=None, primary_key=True)
     occurrence_number: str = Field(max_length=40, unique=True, index=True)
@@ -24,21 +25,35 @@ class Occurrence(SQLModel, table=True):
     recorded_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     incident_urn: Optional[str] = Field(default=None, max_length=64)  # the STORM incident it came from
     incident_id: Optional[int] = Field(default=None, foreign_key="incident.id", index=True)
-    victim_id: Optional[int] = Field(default=None, foreign_key="victim.id", index=True)
     flags: str = Field(default="", max_length=300)  # comma-separated contract flags
     oic_collar: Optional[str] = Field(default=None, max_length=40, index=True)
     oic_name: Optional[str] = Field(default=None, max_length=200)
     oic_email: Optional[str] = Field(default=None, max_length=320)
     oic_team: Optional[str] = Field(default=None, max_length=200)
-    enhanced: bool = False
-    enhanced_reasons: str = Field(default="", max_length=1000)  # "; "-separated plain English
     status: str = Field(default=OccurrenceStatus.OPEN, max_length=20, index=True)  # an OccurrenceStatus
     result: Optional[str] = Field(default=None, max_length=200)
     finalised_at: Optional[datetime] = utc_field()
-    last_update_at: Optional[datetime] = utc_field()  # when the victim was last sent any update about it
-    # How often the victim and the officer agreed routine updates should come; null: the Code's default.
-    routine_every_days: Optional[int] = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class CaseVictim(SQLModel, table=True):
+    """One victim of one recorded crime: a person may be the victim of several crimes, and a crime may have
+    several victims. Each has their own entitlement under the Code (enhanced rights follow the person: their
+    age at the offence, their vulnerabilities), their own duties, messages and tasks, and their own routine
+    update rhythm."""
+
+    __table_args__ = (sa.UniqueConstraint("occurrence_id", "victim_id", name="uq_casevictim_occurrence_victim"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    occurrence_id: int = Field(foreign_key="occurrence.id", index=True)
+    victim_id: int = Field(foreign_key="victim.id", index=True)
+    enhanced: bool = False
+    enhanced_reasons: str = Field(default="", max_length=1000)  # "; "-separated plain English
+    last_update_at: Optional[datetime] = utc_field()  # when this victim was last sent any update about the case
+    # How often this victim and the officer agreed routine updates should come; null: the Code's default.
+    routine_every_days: Optional[int] = None
+    linked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
@@ -52,11 +67,11 @@ class Duty(SQLModel, table=True):
     index, so its cost follows the work due, not the number of open cases.
     """
 
-    __table_args__ = (sa.UniqueConstraint("occurrence_id", "key", name="uq_duty_occurrence_key"),)
+    __table_args__ = (sa.UniqueConstraint("occurrence_id", "victim_id", "key", name="uq_duty_victim_key"),)
 
     id: Optional[int] = Field(default=None, primary_key=True)
     occurrence_id: int = Field(foreign_key="occurrence.id", index=True)
-    victim_id: Optional[int] = Field(default=None, foreign_key="victim.id")
+    victim_id: int = Field(foreign_key="victim.id", index=True)  # whose duty: each victim is owed their own
     key: str = Field(max_length=120)  # e.g. written_confirmation, support_referral, routine:2, event:<change>
     milestone: str = Field(max_length=60)  # the rules file's milestone (or "routine_update")
     right: int

@@ -24,13 +24,16 @@ from rxapp.feeds.ingest import Rejected
 from rxapp.investigation.duties import (
     add_to_timeline,
     case_flags,
+    case_victim,
+    case_victims,
     close_open_tasks,
     duty_for,
     mark_done,
     open_task_for,
     schedule_routine,
 )
-from rxapp.investigation.models import Duty, Occurrence, OccurrenceEvent
+from rxapp.investigation.models import CaseVictim, Duty, Occurrence, OccurrenceEvent
+from rxapp.investigation.people import copy_linked_person, copy_person_update
 from rxapp.investigation.telling import CaseContact
 from rxapp.tasks.models import Task
 from rxapp.victims.contact import contact_state
@@ -83,97 +86,56 @@ class RecordsApplier(CaseContact):
         session.flush()
         if new:
             add_to_timeline(session, occurrence, change.occurred_at, "recorded",
-                      f"Your report was recorded as a crime (reference {p.crime_reference or 'to follow'}).",
-                      f"Recorded as {p.classification.code} {p.classification.text}", change.change_id)
-        self._refresh_entitlement(session, occurrence)
-        self._open_case_duties(session, occurrence, now)
+                            f"Your report was recorded as a crime (reference {p.crime_reference or 'to follow'}).",
+                            f"Recorded as {p.classification.code} {p.classification.text}", change.change_id)
+        # A re-recorded crime (new flags, a new date) may change what each victim is owed.
+        for victim in case_victims(session, occurrence):
+            self._refresh_entitlement(session, occurrence, victim)
+            self._open_case_duties(session, occurrence, victim, change.occurred_at, now)
 
     def _person_linked(self, session: Session, occurrence: Occurrence, p: PersonLinked, change: RecordsChange,
                        now: datetime) -> None:
+        """A victim linked to the case: the same person again (their record refreshed), the caller of the
+        attendance the crime came from, the same person from another case, or someone new. Another person
+        never changes an existing victim's record."""
         _link_attendance(session, occurrence)  # the attendance may have reached us after the record
-        victim = session.get(Victim, occurrence.victim_id) if occurrence.victim_id else None
-        if victim is None:
-            victim = session.exec(select(Victim).where(Victim.person_id == p.person_id)
+        person = _victim_on_case(session, occurrence, p.person_id) or _attendance_caller(session, occurrence)
+        if person is None:
+            person = session.exec(select(Victim).where(Victim.person_id == p.person_id)
                                   .order_by(Victim.id.desc())).first()
-        continuing = victim is not None
-        if victim is None:
-            victim = Victim(created_at=now)
-            session.add(victim)
-        victim.person_id = p.person_id
-        name = " ".join(x for x in (p.name.given, p.name.family) if x)
-        contact, needs, consent = p.contact, p.needs, p.consent
-        if not continuing:
-            victim.name = name or None
-            victim.phone, victim.email = contact.mobile, contact.email
-            victim.language = contact.language or "en"
-            victim.sms_consent = bool(contact.mobile) and consent.updates is not False and \
-                (contact.preferred_channel in (None, "SMS"))
-        else:
-            # Same person, same contact choices: fill only what the attendance did not have.
-            victim.name = victim.name or name or None
-            victim.phone = victim.phone or contact.mobile
-            victim.email = victim.email or contact.email
-        victim.date_of_birth = p.date_of_birth
-        victim.postal_address = contact.postal_address
-        victim.preferred_channel = victim.preferred_channel or contact.preferred_channel
-        victim.contact_notes = contact.contact_notes
-        victim.vulnerabilities = ",".join(needs.vulnerable or ())
-        victim.intimidated = bool(needs.intimidated)
-        victim.persistently_targeted = bool(needs.persistently_targeted)
-        victim.interpreter = bool(needs.interpreter)
-        victim.accessibility = needs.accessibility
-        victim.consent_updates = consent.updates
-        victim.consent_referral = consent.support_referral
+        continuing = person is not None
+        if person is None:
+            person = Victim(created_at=now)
+            session.add(person)
+        copy_linked_person(person, p, continuing)
         session.flush()
-        occurrence.victim_id = victim.id
-        _apply_contact_safety(session, victim, contact.safe_to_contact, consent.updates, now)
+        victim = case_victim(session, occurrence.id, person.id)
+        if victim is None:
+            victim = CaseVictim(occurrence_id=occurrence.id, victim_id=person.id, linked_at=now, updated_at=now)
+            session.add(victim)
+            session.flush()
+        _apply_contact_safety(session, person, p.contact.safe_to_contact, p.consent.updates, now)
         occurrence.updated_at = now
-        self._refresh_entitlement(session, occurrence)
-        self._open_case_duties(session, occurrence, now)
+        self._refresh_entitlement(session, occurrence, victim)
+        self._open_case_duties(session, occurrence, victim, change.occurred_at, now)
 
     def _person_updated(self, session: Session, occurrence: Occurrence, p: PersonUpdated, change: RecordsChange,
                         now: datetime) -> bool:
-        victim = session.get(Victim, occurrence.victim_id) if occurrence.victim_id else None
-        if victim is None or victim.person_id != p.person_id:
-            return False  # not the victim of this case
+        person = _victim_on_case(session, occurrence, p.person_id)
+        if person is None:
+            if p.role is not None and p.role != "VICTIM":
+                return False  # a suspect's or a witness's details: not this product's business
+            raise Rejected("person.updated for a person not linked to this occurrence as a victim")
+        victim = case_victim(session, occurrence.id, person.id)
+        copy_person_update(person, p)
         c = p.changed
-        if p.name is not None and "name" in " ".join(c):
-            victim.name = " ".join(x for x in (p.name.given, p.name.family) if x) or victim.name
-        if "date_of_birth" in c:
-            victim.date_of_birth = p.date_of_birth
-        contact, needs, consent = p.contact, p.needs, p.consent
-        if contact is not None:
-            for path, attr, value in (("contact.mobile", "phone", contact.mobile),
-                                      ("contact.email", "email", contact.email),
-                                      ("contact.postal_address", "postal_address", contact.postal_address),
-                                      ("contact.preferred_channel", "preferred_channel", contact.preferred_channel),
-                                      ("contact.contact_notes", "contact_notes", contact.contact_notes),
-                                      ("contact.language", "language", contact.language or "en")):
-                if path in c:
-                    setattr(victim, attr, value)
-            if "contact.preferred_channel" in c:
-                # Texts only where the victim now asks for them; email, a letter or a call otherwise.
-                victim.sms_consent = contact.preferred_channel == "SMS" and bool(victim.phone)
-        if needs is not None:
-            if "needs.vulnerable" in c:
-                victim.vulnerabilities = ",".join(needs.vulnerable or ())
-            for name in ("intimidated", "persistently_targeted", "interpreter"):
-                if f"needs.{name}" in c:
-                    setattr(victim, name, bool(getattr(needs, name)))
-            if "needs.accessibility" in c:
-                victim.accessibility = needs.accessibility
-        if consent is not None:
-            if "consent.updates" in c:
-                victim.consent_updates = consent.updates
-            if "consent.support_referral" in c:
-                victim.consent_referral = consent.support_referral
-        safe = contact.safe_to_contact if contact is not None and "contact.safe_to_contact" in c else ...
-        updates = consent.updates if consent is not None and "consent.updates" in c else ...
-        _apply_contact_safety(session, victim, safe, updates, now)
+        safe = p.contact.safe_to_contact if p.contact is not None and "contact.safe_to_contact" in c else ...
+        updates = p.consent.updates if p.consent is not None and "consent.updates" in c else ...
+        _apply_contact_safety(session, person, safe, updates, now)
         occurrence.updated_at = now
-        self._refresh_entitlement(session, occurrence)
+        self._refresh_entitlement(session, occurrence, victim)
         if "consent.support_referral" in c:
-            self._referral_consent_changed(session, occurrence, victim, now)
+            self._referral_consent_changed(session, occurrence, victim, change.occurred_at, now)
         return True
 
     def _oic_changed(self, session: Session, occurrence: Occurrence, p: OicChanged, change: RecordsChange,
@@ -186,11 +148,13 @@ class RecordsApplier(CaseContact):
                                                     Task.status == TaskStatus.OPEN)):
             task.assignee = occurrence.oic_collar
         add_to_timeline(session, occurrence, change.occurred_at, "oic_changed",
-                  "A new officer is in charge of your case.",
-                  f"Officer in charge changed from {before or 'none'} to {occurrence.oic_collar}", change.change_id)
+                        "A new officer is in charge of your case.",
+                        f"Officer in charge changed from {before or 'none'} to {occurrence.oic_collar}",
+                        change.change_id)
         if before and before != occurrence.oic_collar:
-            self._milestone(session, occurrence, self.code.milestone("oic_changed"), "oic_changed",
-                            f"oic:{change.change_id}", change.change_id, change.occurred_at, now)
+            for victim in case_victims(session, occurrence):
+                self.milestone(session, occurrence, victim, self.code.milestone("oic_changed"), "oic_changed",
+                               f"oic:{change.change_id}", change.occurred_at, now)
 
     def _investigation_event(self, session: Session, occurrence: Occurrence, p: InvestigationEvent,
                              change: RecordsChange, now: datetime) -> None:
@@ -200,57 +164,60 @@ class RecordsApplier(CaseContact):
         found = self.code.milestone_for_event(p.event)
         if found is not None:
             milestone, template = found
-            self._milestone(session, occurrence, milestone, template, f"event:{change.change_id}",
-                            change.change_id, at, now)
-            if p.event == "CHARGED":
-                self._vps_offer(session, occurrence, at, now)
+            for victim in case_victims(session, occurrence):
+                self.milestone(session, occurrence, victim, milestone, template, f"event:{change.change_id}", at,
+                               now)
+                if p.event == "CHARGED":
+                    self._vps_offer(session, occurrence, victim, at, now)
             return
-        if p.event == "SUPPORT_REFERRAL_MADE":
-            service = p.detail.get("service") if isinstance(p.detail.get("service"), str) else None
-            how = f"referral made{f' to {service}' if service else ''} (records system)"
-            self._met_by_records(session, occurrence, "support_referral", at, how, now)
-            victim = session.get(Victim, occurrence.victim_id) if occurrence.victim_id else None
-            if victim is not None:
+        # A referral or a statement is one person's: the one the detail names, else every victim of the case.
+        named = p.detail.get("person_id") if isinstance(p.detail.get("person_id"), str) else None
+        person = _victim_on_case(session, occurrence, named) if named else None
+        victims = [case_victim(session, occurrence.id, person.id)] if person else case_victims(session, occurrence)
+        for victim in victims:
+            if p.event == "SUPPORT_REFERRAL_MADE":
+                service = p.detail.get("service") if isinstance(p.detail.get("service"), str) else None
+                how = f"referral made{f' to {service}' if service else ''} (records system)"
+                self._met_by_records(session, occurrence, victim, "support_referral", at, how, now)
                 # Telling the victim who will contact them is courtesy, not a separate Code deadline.
-                self._tell(session, occurrence, victim, None, "support_referral_made", None, now)
-        elif p.event in ("VPS_OFFERED", "VPS_TAKEN"):
-            self._met_by_records(session, occurrence, "vps_offer", at,
-                                 "VPS offered by the officer" if p.event == "VPS_OFFERED" else "VPS taken", now)
+                self.tell(session, occurrence, victim, None, "support_referral_made", None, now)
+            elif p.event in ("VPS_OFFERED", "VPS_TAKEN"):
+                self._met_by_records(session, occurrence, victim, "vps_offer", at,
+                                     "VPS offered by the officer" if p.event == "VPS_OFFERED" else "VPS taken", now)
 
     def _finalised(self, session: Session, occurrence: Occurrence, p: OccurrenceFinalised, change: RecordsChange,
                    now: datetime) -> None:
         occurrence.status, occurrence.result = OccurrenceStatus.FINALISED, p.result[:200]
         occurrence.finalised_at, occurrence.updated_at = change.occurred_at, now
         add_to_timeline(session, occurrence, change.occurred_at, "finalised", "Your case has been closed.",
-                  f"Finalised: {p.result}", change.change_id)
+                        f"Finalised: {p.result}", change.change_id)
         # The heartbeat stops with the case; milestone duties already owed stay owed.
         for duty in session.exec(select(Duty).where(Duty.occurrence_id == occurrence.id,
                                                     Duty.milestone == rules.ROUTINE, Duty.state == DutyState.DUE)):
             duty.state, duty.check_at, duty.updated_at = DutyState.CANCELLED, None, now
 
-    def _refresh_entitlement(self, session: Session, occurrence: Occurrence) -> None:
-        victim = session.get(Victim, occurrence.victim_id) if occurrence.victim_id else None
+    def _refresh_entitlement(self, session: Session, occurrence: Occurrence, victim: CaseVictim) -> None:
+        """Enhanced rights follow the crime (its flags) and the person (age at the offence, needs)."""
+        person = session.get(Victim, victim.victim_id)
         enhanced, reasons = rules.entitlement(
-            self.code, feed_flags=case_flags(occurrence), date_of_birth=victim.date_of_birth if victim else None,
+            self.code, feed_flags=case_flags(occurrence), date_of_birth=person.date_of_birth,
             offence_at=occurrence.reported_at,
-            vulnerabilities=(victim.vulnerabilities.split(",") if victim and victim.vulnerabilities else ()),
-            intimidated=bool(victim and victim.intimidated),
-            persistently_targeted=bool(victim and victim.persistently_targeted))
-        occurrence.enhanced, occurrence.enhanced_reasons = enhanced, "; ".join(reasons)[:1000]
+            vulnerabilities=(person.vulnerabilities.split(",") if person.vulnerabilities else ()),
+            intimidated=bool(person.intimidated), persistently_targeted=bool(person.persistently_targeted))
+        victim.enhanced, victim.enhanced_reasons = enhanced, "; ".join(reasons)[:1000]
 
-    def _open_case_duties(self, session: Session, occurrence: Occurrence, now: datetime) -> None:
-        """Written confirmation, support referral and the first routine update: owed once the case has
-        both its record and its victim. Idempotent (each has one key per case)."""
-        victim = session.get(Victim, occurrence.victim_id) if occurrence.victim_id else None
-        if victim is None or victim.person_id is None:
-            return  # wait for the records system's person: their consent and needs decide the duties
-        self._milestone(session, occurrence, self.code.milestone("written_confirmation"), "crime_recorded",
-                        "written_confirmation", None, occurrence.recorded_at, now)
-        if duty_for(session, occurrence, "support_referral") is None:
-            self._referral(session, occurrence, victim, now)
+    def _open_case_duties(self, session: Session, occurrence: Occurrence, victim: CaseVictim, at: datetime,
+                          now: datetime) -> None:
+        """Written confirmation, support referral and the first routine update: owed to each victim once the
+        case has its record and the victim is linked. Idempotent (one key per victim and case)."""
+        self.milestone(session, occurrence, victim, self.code.milestone("written_confirmation"), "crime_recorded",
+                       "written_confirmation", occurrence.recorded_at, now)
+        if duty_for(session, occurrence, victim.victim_id, "support_referral") is None:
+            self._referral(session, occurrence, victim, at, now)
         if occurrence.status == OccurrenceStatus.OPEN and session.exec(select(Duty.id).where(
-                Duty.occurrence_id == occurrence.id, Duty.milestone == rules.ROUTINE)).first() is None:
-            schedule_routine(session, self.code, occurrence, 1, None, now)
+                Duty.occurrence_id == occurrence.id, Duty.victim_id == victim.victim_id,
+                Duty.milestone == rules.ROUTINE)).first() is None:
+            schedule_routine(session, self.code, occurrence, victim, 1, None, now)
         # Milestones the records system sent before it linked the victim are owed all the same, by the
         # deadlines counted from when they happened.
         for event in session.exec(select(OccurrenceEvent).where(
@@ -258,44 +225,46 @@ class RecordsApplier(CaseContact):
                 .order_by(OccurrenceEvent.at)):
             found = self.code.milestone_for_event(event.kind.upper())
             if found is not None:
-                self._milestone(session, occurrence, found[0], found[1], f"event:{event.change_id}",
-                                event.change_id, event.at, now)
+                self.milestone(session, occurrence, victim, found[0], found[1], f"event:{event.change_id}",
+                               event.at, now)
                 if event.kind == "charged":
-                    self._vps_offer(session, occurrence, event.at, now)
+                    self._vps_offer(session, occurrence, victim, event.at, now)
 
-    def _referral(self, session: Session, occurrence: Occurrence, victim: Victim, now: datetime) -> None:
+    def _referral(self, session: Session, occurrence: Occurrence, victim: CaseVictim, at: datetime,
+                  now: datetime) -> None:
         milestone = self.code.milestone("support_referral")
         due = self.code.deadline(milestone.key, occurrence.reported_at, False, self.calendar)
-        duty = Duty(occurrence_id=occurrence.id, victim_id=victim.id, key="support_referral",
+        duty = Duty(occurrence_id=occurrence.id, victim_id=victim.victim_id, key="support_referral",
                     milestone=milestone.key, right=milestone.right, title=milestone.label,
                     triggered_at=occurrence.reported_at, due_at=due, created_at=now, updated_at=now)
         session.add(duty)
         session.flush()
-        self._referral_consent_changed(session, occurrence, victim, now, duty)
+        self._referral_consent_changed(session, occurrence, victim, at, now, duty)
 
-    def _referral_consent_changed(self, session: Session, occurrence: Occurrence, victim: Victim, now: datetime,
-                                  duty: Optional[Duty] = None) -> None:
+    def _referral_consent_changed(self, session: Session, occurrence: Occurrence, victim: CaseVictim,
+                                  at: datetime, now: datetime, duty: Optional[Duty] = None) -> None:
         """The referral is made by a person in the records system; the product makes sure it is asked for
         the right way and on time. Explicit consent for sexual offences, domestic abuse and bereaved
-        relatives; otherwise the referral goes ahead unless the victim objects."""
-        duty = duty or duty_for(session, occurrence, "support_referral")
+        relatives; otherwise the referral goes ahead unless the victim objects. `at` is when the records
+        system recorded the victim's answer: that, not when we read it, decides whether it was in time."""
+        duty = duty or duty_for(session, occurrence, victim.victim_id, "support_referral")
         if duty is None or duty.state == DutyState.CANCELLED:
             return
-        consent = victim.consent_referral
+        consent = session.get(Victim, victim.victim_id).consent_referral
         explicit = self.code.referral_needs_explicit_consent(
             rules.code_flags(case_flags(occurrence)), bereaved="BEREAVED" in case_flags(occurrence))
         if duty.state == DutyState.DONE:
             if consent is True and (duty.done_how or "").startswith(("victim did not", "victim objected")):
-                # They said no, and now yes: the referral is owed again, two working days from now.
+                # They said no, and now yes: the referral is owed again, two working days from then.
                 duty.state, duty.done_at, duty.done_how, duty.late = DutyState.DUE, None, None, False
-                duty.due_at = self.code.deadline("support_referral", now, False, self.calendar)
+                duty.due_at = self.code.deadline("support_referral", at, False, self.calendar)
             else:
                 return
         if consent is False:
             # The duty to offer is met; no referral may be made (the records system says no consent).
             how = ("victim did not give the explicit consent a referral needs" if explicit
                    else "victim objected to a referral")
-            mark_done(duty, now, how)
+            mark_done(duty, at, how)
             close_open_tasks(session, duty, now, HowTold.DECLINED, f"Recorded in the records system: {how}.")
             return
         if consent is None and explicit:
@@ -312,23 +281,24 @@ class RecordsApplier(CaseContact):
         if existing is not None and existing.title == title:
             return
         close_open_tasks(session, duty, now, None, "Superseded: the victim's consent changed.")
-        self._hand_to_person(session, occurrence, duty, title, detail, now)
+        self.hand_to_person(session, occurrence, duty, title, detail, now)
 
-    def _vps_offer(self, session: Session, occurrence: Occurrence, charged_at: datetime, now: datetime) -> None:
-        if duty_for(session, occurrence, "vps_offer") is not None:
+    def _vps_offer(self, session: Session, occurrence: Occurrence, victim: CaseVictim, charged_at: datetime,
+                   now: datetime) -> None:
+        if duty_for(session, occurrence, victim.victim_id, "vps_offer") is not None:
             return  # already offered (or already owed)
-        self._milestone(session, occurrence, self.code.milestone("vps_offer"), "vps_offer", "vps_offer", None,
-                        charged_at, now)
+        self.milestone(session, occurrence, victim, self.code.milestone("vps_offer"), "vps_offer", "vps_offer",
+                       charged_at, now)
 
-    def _met_by_records(self, session: Session, occurrence: Occurrence, key: str, at: datetime, how: str,
-                        now: datetime) -> None:
+    def _met_by_records(self, session: Session, occurrence: Occurrence, victim: CaseVictim, key: str,
+                        at: datetime, how: str, now: datetime) -> None:
         """A duty the records system says a person has met (a referral made, a VPS offered)."""
-        duty = duty_for(session, occurrence, key)
+        duty = duty_for(session, occurrence, victim.victim_id, key)
         if duty is None:
             milestone = self.code.milestone(key)
-            duty = Duty(occurrence_id=occurrence.id, victim_id=occurrence.victim_id, key=key,
+            duty = Duty(occurrence_id=occurrence.id, victim_id=victim.victim_id, key=key,
                         milestone=milestone.key, right=milestone.right, title=milestone.label, triggered_at=at,
-                        due_at=self.code.deadline(key, at, occurrence.enhanced, self.calendar),
+                        due_at=self.code.deadline(key, at, victim.enhanced, self.calendar),
                         created_at=now, updated_at=now)
             session.add(duty)
             session.flush()
@@ -338,21 +308,38 @@ class RecordsApplier(CaseContact):
 
 
 def _link_attendance(session: Session, occurrence: Occurrence) -> None:
-    """A crime that came from an attendance continues that victim's journey: the same person, with the
-    contact choices and opt-outs they already made."""
+    """The attendance a crime came from: its crime reference, and its caller (the first victim linked)."""
     if not occurrence.incident_urn or occurrence.incident_id is not None:
         return
     incident = session.exec(select(Incident).where(Incident.urn == occurrence.incident_urn)).first()
     if incident is None:
         return
     occurrence.incident_id = incident.id
-    occurrence.victim_id = occurrence.victim_id or incident.victim_id
     if incident.crime_reference is None and occurrence.crime_reference:
         incident.crime_reference = occurrence.crime_reference
+
+
+def _victim_on_case(session: Session, occurrence: Occurrence, person_id: str) -> Optional[Victim]:
+    """The victim of this case whom the records system knows as `person_id`."""
+    return session.exec(select(Victim).join(CaseVictim, CaseVictim.victim_id == Victim.id).where(
+        CaseVictim.occurrence_id == occurrence.id, Victim.person_id == person_id)).first()
+
+
+def _attendance_caller(session: Session, occurrence: Occurrence) -> Optional[Victim]:
+    """The caller of the attendance the crime came from, until the records system names them: a crime that
+    came from an attendance continues that victim's journey (the same person, with the contact choices and
+    opt-outs they already made)."""
+    if occurrence.incident_id is None:
+        return None
+    incident = session.get(Incident, occurrence.incident_id)
+    caller = session.get(Victim, incident.victim_id) if incident and incident.victim_id else None
+    return caller if caller is not None and caller.person_id is None else None
+
 
 def _set_oic(occurrence: Occurrence, oic) -> None:
     occurrence.oic_collar, occurrence.oic_name = oic.collar_number, oic.name
     occurrence.oic_email, occurrence.oic_team = oic.email, oic.team
+
 
 def _apply_contact_safety(session: Session, victim: Victim, safe_to_contact, updates, now: datetime) -> None:
     """The records system's safe-to-contact answer and consent to updates. `...` means not in the change."""
@@ -363,6 +350,7 @@ def _apply_contact_safety(session: Session, victim: Victim, safe_to_contact, upd
     if updates is False:
         state.opted_out_all, state.opted_out_at = True, state.opted_out_at or now
     state.updated_at = now
+
 
 def change_summary(change: RecordsChange) -> str:
     """What is kept of a well-formed change that could not be applied: its envelope, not its people."""

@@ -24,6 +24,8 @@ from rxapp.feeds.models import FeedCursor
 from rxapp.investigation.duties import (
     TASK_OUTCOMES,
     add_to_timeline,
+    case_victim,
+    case_victims,
     code,
     mark_done,
     reschedule_routine,
@@ -135,14 +137,16 @@ class JourneyService:
                     mark_done(duty, now, f"{TASK_OUTCOMES[how_told]}, by {by}"[:200])
                     add_to_timeline(session, occurrence, now, "told_by_person", "",
                               f"{duty.title}: {TASK_OUTCOMES[how_told]}, by {by}", None, public=False)
-                    if how_told != HowTold.DECLINED and duty.key != "written_confirmation":
-                        told(session, self.code, occurrence, now)
+                    victim = case_victim(session, duty.occurrence_id, duty.victim_id)
+                    if how_told != HowTold.DECLINED and duty.key != "written_confirmation" and victim is not None:
+                        told(session, self.code, occurrence, victim, now, how_told, now)
             return task
 
     def agree_update_frequency(self, occurrence_number: str, every_days: Optional[int], *, by: str,
-                               now: Optional[datetime] = None) -> Occurrence:
-        """The victim and the officer agreed how often routine updates come (None: back to the Code's
-        default). The next routine update moves at once."""
+                               victim_id: Optional[int] = None, now: Optional[datetime] = None) -> Occurrence:
+        """A victim and the officer agreed how often routine updates come (None: back to the Code's default).
+        Their next routine update moves at once. `victim_id` says which victim of the case; it may be left out
+        only when the case has one."""
         now = now or self._now()
         if every_days is not None and not (MIN_EVERY_DAYS <= every_days <= MAX_EVERY_DAYS):
             raise ValueError(f"updates must be agreed every {MIN_EVERY_DAYS} to {MAX_EVERY_DAYS} days")
@@ -151,9 +155,16 @@ class JourneyService:
                 Occurrence.occurrence_number == occurrence_number)).first()
             if occurrence is None:
                 raise LookupError("no such case")
-            occurrence.routine_every_days, occurrence.updated_at = every_days, now
+            victims = case_victims(session, occurrence)
+            if victim_id is not None:
+                victims = [v for v in victims if v.victim_id == victim_id]
+            if len(victims) != 1:
+                raise LookupError("no such victim on this case" if victim_id is not None or not victims
+                                  else "this case has several victims: say which one agreed")
+            victim = victims[0]
+            victim.routine_every_days, victim.updated_at, occurrence.updated_at = every_days, now, now
             words = f"every {every_days} days" if every_days else "the Code's default"
             add_to_timeline(session, occurrence, now, "frequency_agreed", "",
-                      f"Routine updates agreed with the victim: {words} (recorded by {by})", None, public=False)
-            reschedule_routine(session, self.code, occurrence, now)
+                            f"Routine updates agreed with the victim: {words} (recorded by {by})", None, public=False)
+            reschedule_routine(session, self.code, occurrence, victim, now)
             return occurrence

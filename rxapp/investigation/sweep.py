@@ -12,8 +12,8 @@ from sqlmodel import Session, select
 
 from rxapp.domain import journey as rules
 from rxapp.domain.statuses import DutyState, OccurrenceStatus, TaskStatus
-from rxapp.investigation.duties import add_to_timeline
-from rxapp.investigation.models import Duty, Occurrence
+from rxapp.investigation.duties import add_to_timeline, case_victim
+from rxapp.investigation.models import CaseVictim, Duty, Occurrence
 from rxapp.investigation.telling import CaseContact
 from rxapp.plumbing.db import session_scope
 from rxapp.tasks.models import Task
@@ -57,8 +57,9 @@ class DeadlineSweep(CaseContact):
                         self._escalate(session, task, now, result)
                 duties = session.exec(select(Duty).where(Duty.check_at <= now)
                                       .order_by(Duty.check_at).limit(batch)).all()
-                # The batch's cases, victims and contact states in three queries, not three per duty.
+                # The batch's cases, victims and contact states in four queries, not four per duty.
                 held += (_preload(session, Occurrence, {d.occurrence_id for d in duties})
+                         + _preload(session, CaseVictim, {d.occurrence_id for d in duties}, CaseVictim.occurrence_id)
                          + _preload(session, Victim, {d.victim_id for d in duties})
                          + _preload(session, VictimContactState, {d.victim_id for d in duties},
                                     VictimContactState.victim_id))
@@ -89,19 +90,19 @@ class DeadlineSweep(CaseContact):
                 and now < duty.due_at):
             # The heartbeat falls due. A person's update is handed over two days ahead, so they have time
             # to make the call or write the letter; an automated one goes on its day at the send time.
-            victim = session.get(Victim, duty.victim_id) if duty.victim_id else None
+            victim = case_victim(session, duty.occurrence_id, duty.victim_id)
             duty.check_at = duty.due_at
             if victim is None or occurrence.status != OccurrenceStatus.OPEN:
                 duty.state, duty.check_at = DutyState.CANCELLED, None
                 return
-            send_at = rules.routine_send_at(self.code, duty.due_at, now, duty.occurrence_id)
-            if now < send_at and self._plan(session, occurrence, victim, None).automated:
+            send_at = rules.routine_send_at(self.code, duty.due_at, now, victim.id)
+            if now < send_at and self.plan(session, occurrence, victim, None).automated:
                 duty.check_at = send_at
                 return
-            next_due = self.code.routine_update_due(occurrence.reported_at, now, occurrence.enhanced, self.calendar,
-                                                    occurrence.routine_every_days)
-            self._tell(session, occurrence, victim, None, duty.template or self.code.routine_updates.template, duty,
-                       now, extra={"next_update": rules.day_words(next_due)})
+            next_due = self.code.routine_update_due(occurrence.reported_at, now, victim.enhanced, self.calendar,
+                                                    victim.routine_every_days)
+            self.tell(session, occurrence, victim, None, duty.template or self.code.routine_updates.template, duty,
+                      now, extra={"next_update": rules.day_words(next_due)})
             result.routine_queued += 1
             return
         if now >= duty.due_at:
@@ -109,12 +110,15 @@ class DeadlineSweep(CaseContact):
             result.became_late += 1
             add_to_timeline(session, occurrence, now, "duty_late", "", f"Code deadline missed: {duty.title}", None,
                       public=False)
-            if duty.state == DutyState.DUE:
+            victim = case_victim(session, duty.occurrence_id, duty.victim_id)
+            if duty.state == DutyState.DUE and victim is not None:
                 # Automation did not manage it in time (held, retrying, or waiting on a person's record):
-                # a person takes it over at once, and the task escalates straight away.
-                task = self._hand_to_person(session, occurrence, duty, f"Overdue: {duty.title}",
-                                            "The Victims' Code deadline for this has passed and it is not "
-                                            "done. Tell the victim now and record how.", now)
+                # a person takes it over at once, due by the deadline just missed, so it escalates straight
+                # away; the task says why automation may not tell this victim (safe contact, say).
+                milestone = self.code.milestones.get(duty.milestone)  # none for a routine update
+                plan = self.plan(session, occurrence, victim, milestone)
+                task = self.hand_to_person(session, occurrence, duty, f"Overdue: {duty.title}",
+                                           self.task_words(session, victim, plan, milestone, overdue=True), now)
                 result.tasks.append(task.id)
             return
         duty.check_at = duty.due_at

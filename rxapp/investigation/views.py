@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
 from rxapp.domain.journey import SAFE_CONTACT_FLAGS, duty_status, when_words
-from rxapp.investigation.duties import TASK_OUTCOMES
-from rxapp.investigation.models import Duty, Occurrence, OccurrenceEvent
+from rxapp.investigation.duties import TASK_OUTCOMES, case_victims
+from rxapp.investigation.models import CaseVictim, Duty, Occurrence, OccurrenceEvent
 from rxapp.messaging.views import mask, message_rows
 from rxapp.plumbing.columns import utcnow
 from rxapp.plumbing.db import session_scope
@@ -97,6 +97,8 @@ def case_list_rows(session: Session, now: datetime, *, only: Optional[str] = Non
     occurrences = session.exec(q).all()
     if not occurrences:
         return []
+    enhanced = set(session.exec(select(CaseVictim.occurrence_id).where(
+        CaseVictim.occurrence_id.in_([o.id for o in occurrences]), CaseVictim.enhanced == True)))  # noqa: E712
     duties: dict[int, list[Duty]] = {o.id: [] for o in occurrences}
     for duty in session.exec(select(Duty).where(Duty.occurrence_id.in_(list(duties)))):
         duties[duty.occurrence_id].append(duty)
@@ -116,7 +118,7 @@ def case_list_rows(session: Session, now: datetime, *, only: Optional[str] = Non
             "classification": o.classification_text or o.classification_code,
             "flags": _flag_words(o.flags),
             "oic": o.oic_collar or "None",
-            "enhanced": "Yes" if o.enhanced else "No",
+            "enhanced": "Yes" if o.id in enhanced else "No",
             **{k: str(v) for k, v in counts.items()},
             "next_due": _when(next_due) or "Nothing owed",
             "urgency": "bad" if counts["late"] else ("warn" if counts["with_person"] else "neutral"),
@@ -133,7 +135,8 @@ def occurrence_by_number(session: Session, occurrence_number: str) -> Optional[O
 
 
 def case_detail(session: Session, occurrence_number: str, now: datetime) -> Optional[dict]:
-    """One case: its header, what the victim is owed, the tasks for people, its timeline and its messages."""
+    """One case: its header, each victim with what they are owed (their own duties and deadlines), the tasks
+    for people, its timeline and its messages. `duties` lists every victim's duties, each row naming whose."""
     occ = occurrence_by_number(session, occurrence_number)
     if occ is None:
         return None
@@ -141,15 +144,23 @@ def case_detail(session: Session, occurrence_number: str, now: datetime) -> Opti
                          .order_by(Task.created_at.desc(), Task.id.desc())).all()
     assignees = {t.id: t.assignee for t in tasks}
     duties = session.exec(select(Duty).where(Duty.occurrence_id == occ.id)
-                          .order_by(Duty.triggered_at, Duty.id)).all()
+                          .order_by(Duty.victim_id, Duty.triggered_at, Duty.id)).all()
+    victims = [_victim_card(session, occ, number, victim) for number, victim in
+               enumerate(case_victims(session, occ), start=1)]
+    labels = {int(v["victim_id"]): v["label"] for v in victims}
+    duty_rows = [{**_duty_row(d, now, assignees.get(d.task_id)), "victim": labels.get(d.victim_id, ""),
+                  "victim_id": str(d.victim_id)} for d in duties]
+    for card in victims:
+        card["duties"] = [row for row in duty_rows if row["victim_id"] == card["victim_id"]]
     events = session.exec(select(OccurrenceEvent).where(OccurrenceEvent.occurrence_id == occ.id)
                           .order_by(OccurrenceEvent.at, OccurrenceEvent.id)).all()
     messages = message_rows(session, occurrence_id=occ.id, now=now)
     for row in messages:
         row["what"] = _template_label(row.get("template", ""))
     return {
-        "header": _header(session, occ),
-        "duties": [_duty_row(d, now, assignees.get(d.task_id)) for d in duties],
+        "header": _header(occ, len(victims)),
+        "victims": victims,
+        "duties": duty_rows,
         "tasks": [_task_row(t, now) for t in tasks],
         "timeline": [{
             "when": _when(e.at), "text": e.text, "staff_text": e.staff_text,
@@ -166,9 +177,27 @@ def _language_name(code: str) -> str:
     return Locale("en").languages.get((code or "").split("-")[0].lower(), code)
 
 
-def _header(session: Session, occ: Occurrence) -> dict:
-    victim = session.get(Victim, occ.victim_id) if occ.victim_id else None
-    state = session.get(VictimContactState, occ.victim_id) if occ.victim_id else None
+def _header(occ: Occurrence, victim_count: int) -> dict:
+    """The case itself; what belongs to each victim is in their card."""
+    oic = " ".join(x for x in (occ.oic_collar, occ.oic_name) if x)
+    return {
+        "occurrence_number": occ.occurrence_number,
+        "crime_reference": occ.crime_reference or "Not yet given",
+        "classification": " ".join(x for x in (occ.classification_code, occ.classification_text) if x),
+        "reported": _when(occ.reported_at),
+        "recorded": _when(occ.recorded_at),
+        "oic": (oic + (f", {occ.oic_team}" if occ.oic_team else "")) or "No officer in charge yet",
+        "flags": _flag_words(occ.flags) or "none",
+        "status": "Open" if occ.status == "open" else f"Finalised: {occ.result or 'no result given'}",
+        "victim": ("Not linked yet" if not victim_count else "Linked" if victim_count == 1
+                   else f"{victim_count} victims"),
+    }
+
+
+def _victim_card(session: Session, occ: Occurrence, number: int, case_victim: CaseVictim) -> dict:
+    """One victim of the case: how to reach them safely, what they need, their entitlement and rhythm."""
+    victim = session.get(Victim, case_victim.victim_id)
+    state = session.get(VictimContactState, case_victim.victim_id)
     flags = {f for f in occ.flags.split(",") if f}
     safe = bool(state and state.safe_contact_confirmed)
     if safe:
@@ -178,47 +207,38 @@ def _header(session: Session, occ: Occurrence) -> dict:
     else:
         safe_words = "Not confirmed"
     contacts = []
-    if victim is not None:
-        if victim.phone:
-            contacts.append(f"mobile {mask(victim.phone)}")
-        if victim.email:
-            contacts.append(f"email {mask(victim.email)}")
-        if victim.postal_address:
-            contacts.append("postal address on file")
-    oic = " ".join(x for x in (occ.oic_collar, occ.oic_name) if x)
+    if victim.phone:
+        contacts.append(f"mobile {mask(victim.phone)}")
+    if victim.email:
+        contacts.append(f"email {mask(victim.email)}")
+    if victim.postal_address:
+        contacts.append("postal address on file")
     needs = []
-    if victim is not None:
-        if (victim.language or "en") != "en":
-            needs.append(f"Messages in {_language_name(victim.language)}")
-        if victim.interpreter:
-            needs.append("Needs an interpreter")
-        if victim.accessibility:
-            needs.append(victim.accessibility)
-        if victim.contact_notes:
-            needs.append(f"Contact notes: {victim.contact_notes}")
+    if (victim.language or "en") != "en":
+        needs.append(f"Messages in {_language_name(victim.language)}")
+    if victim.interpreter:
+        needs.append("Needs an interpreter")
+    if victim.accessibility:
+        needs.append(victim.accessibility)
+    if victim.contact_notes:
+        needs.append(f"Contact notes: {victim.contact_notes}")
+    every = case_victim.routine_every_days
     return {
+        "victim_id": str(victim.id),
+        "label": f"Victim {number}",
+        "name": victim.name or "Name not given",
         "needs": "; ".join(needs) or "None recorded",
-        "occurrence_number": occ.occurrence_number,
-        "crime_reference": occ.crime_reference or "Not yet given",
-        "classification": " ".join(x for x in (occ.classification_code, occ.classification_text) if x),
-        "reported": _when(occ.reported_at),
-        "recorded": _when(occ.recorded_at),
-        "oic": (oic + (f", {occ.oic_team}" if occ.oic_team else "")) or "No officer in charge yet",
-        "enhanced": "Yes" if occ.enhanced else "No",
-        "enhanced_reasons": occ.enhanced_reasons,
-        "flags": _flag_words(occ.flags) or "none",
-        "status": "Open" if occ.status == "open" else f"Finalised: {occ.result or 'no result given'}",
-        "victim": "Linked" if victim is not None else "Not linked yet",
-        "preferred_channel": CHANNEL_WORDS.get((victim.preferred_channel or "").upper(), "Not said")
-        if victim is not None else "Not known",
+        "enhanced": "Yes" if case_victim.enhanced else "No",
+        "enhanced_reasons": case_victim.enhanced_reasons,
+        "preferred_channel": CHANNEL_WORDS.get((victim.preferred_channel or "").upper(), "Not said"),
         "safe_contact": safe_words,
         "safe_contact_confirmed": "yes" if safe else "",
         "updates": "Opted out of automated updates" if state and state.opted_out_all else "",
         "contacts": ", ".join(contacts) or "none on file",
-        "last_update": _when(occ.last_update_at) or "Not yet",
-        "routine_every": (f"Every {occ.routine_every_days} days, as agreed with the victim"
-                          if occ.routine_every_days else "The Code's default (every 28 days once updates begin)"),
-        "routine_every_days": str(occ.routine_every_days or ""),
+        "last_update": _when(case_victim.last_update_at) or "Not yet",
+        "routine_every": (f"Every {every} days, as agreed with the victim"
+                          if every else "The Code's default (every 28 days once updates begin)"),
+        "routine_every_days": str(every or ""),
     }
 
 
