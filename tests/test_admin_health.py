@@ -33,3 +33,16 @@ def test_a_stopped_records_poller_is_shown_as_an_alert(db_url):
 def test_no_records_poller_here(db_url):
     _runner_reports()
     assert "not polled here" in load_feed_health()["records_state"]
+
+
+def test_each_feeds_dead_letters_are_counted_under_that_feed(db_url):
+    from rxapp.feeds.models import DeadLetter as Letter
+    from rxapp.plumbing.db import session_scope as scope
+
+    with scope(db_url) as s:
+        s.add(Letter(feed="storm", seq=7, reason="not JSON", raw="{"))
+        for n in range(3):
+            s.add(Letter(feed="niche", event_id=f"c-{n}", reason="change id repeated with different content",
+                         raw=f'{{"change_id": "c-{n}"}}'))
+    health = load_feed_health()
+    assert (health["storm_dead_letters"], health["records_dead_letters"]) == ("1", "3")

@@ -259,7 +259,7 @@ async def test_safe_contact_confirmed_later_lets_updates_go_by_text(db_url, noti
 
 async def test_replayed_pages_and_bad_changes(db_url):
     AttendanceService(db_url).apply_sync(parsed(renumbered(["burglary-priority", "domestic-emergency"])))
-    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    now = datetime(2026, 12, 21, 12, 0, tzinfo=UTC)  # after the page's last change (a future one is held)
     service = JourneyService(db_url, now=lambda: now)
     raw = json.loads(SAMPLE.read_text())["changes"]
     page = [parse_change(c, decoded=True) for c in raw]
@@ -519,7 +519,7 @@ async def test_a_milestone_before_the_victim_is_linked_is_still_owed(db_url):
 
 
 async def test_a_victim_who_now_prefers_email_gets_email(db_url):
-    at = datetime(2026, 3, 30, 10, 5, tzinfo=UTC)
+    at = datetime(2026, 3, 30, 12, 5, tzinfo=UTC)  # after the changes it applies (a future one is held)
     service = JourneyService(db_url, now=lambda: at)
     service.apply_page(_case(), "p1")
     service.apply_page([parse_change({

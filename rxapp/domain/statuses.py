@@ -59,6 +59,7 @@ class TaskKind(StrEnum):
     OPTED_OUT = "opted_out"  # the victim replied STOP; agree another way to keep them informed
     REPLY_RECEIVED = "reply_received"  # the victim texted us
     TELL_VICTIM = "tell_victim"  # a Code duty on a case that a person must meet
+    CHECK_RECORD = "check_record"  # the records system sent something that cannot be right (a future date)
 
 
 class HowTold(StrEnum):

@@ -38,7 +38,7 @@ def admin_feed_page() -> rx.Component:
                     rx.el.dt("Last applied", style={"font_weight": "700"}), rx.el.dd(FeedAdmin.cursor_at),
                     rx.el.dt("Link", style={"font_weight": "700"}), rx.el.dd(FeedAdmin.connected),
                     rx.el.dt("Frames not applied (dead letters)", style={"font_weight": "700"}),
-                    rx.el.dd(FeedAdmin.total, id="dead-letter-count"),
+                    rx.el.dd(FeedAdmin.storm_dead_letters, id="dead-letter-count"),
                 ),
                 rx.el.h2("Records feed (NICHE)", style={"font_size": "1.25rem"}),
                 rx.el.dl(
@@ -47,6 +47,8 @@ def admin_feed_page() -> rx.Component:
                                      rx.el.strong(FeedAdmin.records_state, style={"color": "#d4351c"}),
                                      rx.el.span(FeedAdmin.records_state)), id="records-state"),
                     rx.el.dt("Last page applied", style={"font_weight": "700"}), rx.el.dd(FeedAdmin.records_cursor_at),
+                    rx.el.dt("Changes not applied (dead letters)", style={"font_weight": "700"}),
+                    rx.el.dd(FeedAdmin.records_dead_letters, id="records-dead-letter-count"),
                 ),
                 rx.el.h2("Background runner", style={"font_size": "1.25rem"}),
                 rx.el.p("One process runs the feeds and the scheduled jobs for every worker; the others wait to "

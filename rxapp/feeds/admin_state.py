@@ -16,7 +16,8 @@ class FeedAdmin(rx.State):
     last_seq: str = ""
     cursor_at: str = ""
     connected: str = ""
-    total: str = ""
+    storm_dead_letters: str = ""
+    records_dead_letters: str = ""
     letters: list[dict[str, str]] = []
     runner_leader: str = ""
     runner_heartbeat: str = ""

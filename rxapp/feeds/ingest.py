@@ -11,10 +11,13 @@ Reasons and log lines name types and fields, never a person's details.
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Optional, TypeVar
+from typing import Callable, Mapping, Optional, TypeVar
 
 from sqlmodel import Session, select
 
@@ -61,14 +64,32 @@ class FeedBatch:
     def seen(self, event_id: str) -> bool:
         return self.session.get(ProcessedEvent, self.key_prefix + event_id) is not None
 
-    def apply(self, event_id: str, seq: Optional[int], action: Callable[[], T], summary: Callable[[], str]):
+    def repeat(self, event_id: str, digest: str, summary: Callable[[], str]) -> bool:
+        """True when this event id was applied before (or held): a replay with the same content is counted
+        as a duplicate; the same id with other content is a dead letter, since only the first was applied."""
+        row = self.session.get(ProcessedEvent, self.key_prefix + event_id)
+        if row is None:
+            return False
+        if row.digest is not None and row.digest != digest:
+            self.dead_letter(summary(), "change id repeated with different content: the first version was "
+                                        "applied, this one was not", event_id=event_id)
+        else:
+            self.counts.duplicates += 1
+        return True
+
+    def remember(self, event_id: str, seq: Optional[int], digest: Optional[str] = None) -> None:
+        """This event id is dealt with (applied, or held for a person): a replay changes nothing."""
+        self.session.add(ProcessedEvent(event_id=self.key_prefix + event_id, feed=self.feed, seq=seq or 0,
+                                        processed_at=self.now, digest=digest))
+
+    def apply(self, event_id: str, seq: Optional[int], action: Callable[[], T], summary: Callable[[], str],
+              digest: Optional[str] = None):
         """Run `action` in a savepoint and remember the event id; returns its result, or NOT_APPLIED when it
         became a dead letter. Database errors are not caught: the whole batch is then retried."""
         try:
             with self.session.begin_nested():
                 value = action()
-                self.session.add(ProcessedEvent(event_id=self.key_prefix + event_id, feed=self.feed, seq=seq or 0,
-                                                processed_at=self.now))
+                self.remember(event_id, seq, digest)
         except Rejected as exc:
             self.dead_letter(summary(), str(exc), seq=seq, event_id=event_id)
             return NOT_APPLIED
@@ -97,3 +118,21 @@ class FeedBatch:
             return
         self.session.add(DeadLetter(feed=self.feed, seq=seq, event_id=event_id, reason=reason[:500], raw=raw))
         log.warning("dead-lettered %s frame (seq %s, event %s): %s", self.feed, seq, event_id, reason)
+
+
+def digest_of(value) -> str:
+    """A stable digest of a parsed event (dataclasses, mappings, sequences, dates), so that the same event
+    sent again is told apart from another event under the same id, whatever the order of its JSON keys."""
+    return hashlib.sha256(json.dumps(_plain(value), sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _plain(value):
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (frozenset, set)):
+        return sorted(_plain(v) for v in value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value

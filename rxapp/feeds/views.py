@@ -60,7 +60,8 @@ def load_feed_health() -> dict:
     with session_scope(readonly=True) as session:
         cursor = session.get(FeedCursor, "storm")
         records_cursor = session.get(FeedCursor, "niche")
-        total = session.exec(select(func.count()).select_from(DeadLetter)).one()
+        # Each feed's dead letters under its own heading.
+        per_feed = dict(session.exec(select(DeadLetter.feed, func.count()).group_by(DeadLetter.feed)).all())
         rows = session.exec(select(DeadLetter).order_by(DeadLetter.id.desc()).limit(SHOWN)).all()
         letters = [{
             "id": str(d.id), "feed": d.feed, "seq": "" if d.seq is None else str(d.seq),
@@ -92,7 +93,8 @@ def load_feed_health() -> dict:
         "last_seq": str(cursor.last_seq if cursor else 0),
         "cursor_at": f"{london_day(cursor.updated_at, now)} {london_time(cursor.updated_at)}" if cursor else "never",
         "connected": connected,
-        "total": str(total),
+        "storm_dead_letters": str(per_feed.get("storm", 0)),
+        "records_dead_letters": str(per_feed.get("niche", 0)),
         "letters": letters,
         **_describe_runner(status, now),
     }

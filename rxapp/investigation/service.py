@@ -10,7 +10,7 @@ are here.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Optional, Sequence
 
 from sqlmodel import select
@@ -18,8 +18,8 @@ from sqlmodel import select
 from rxapp.domain import journey as rules
 from rxapp.domain.code_rules import VictimsCode
 from rxapp.domain.records import BadChange, RecordsChange
-from rxapp.domain.statuses import DutyState, HowTold, TaskStatus
-from rxapp.feeds.ingest import NOT_APPLIED, FeedBatch, IngestCounts
+from rxapp.domain.statuses import DutyState, HowTold, TaskKind, TaskStatus
+from rxapp.feeds.ingest import NOT_APPLIED, FeedBatch, IngestCounts, digest_of
 from rxapp.feeds.models import FeedCursor
 from rxapp.investigation.duties import (
     TASK_OUTCOMES,
@@ -40,6 +40,7 @@ from rxapp.investigation.sweep import (
     SweepResult,
 )
 from rxapp.plumbing.columns import utcnow
+from rxapp.plumbing.config import settings
 from rxapp.plumbing.db import session_scope
 from rxapp.tasks.models import Task
 from rxapp.tasks.service import open_task
@@ -59,6 +60,7 @@ class JourneyService:
         self.calendar = self.code.calendar()
         self._now = now
         self.records = RecordsApplier(self.code)
+        self.future_tolerance = timedelta(minutes=settings().niche_future_tolerance_minutes)
         self.deadlines = DeadlineSweep(self.code, db_url)
 
     # ---- RecordsSink -------------------------------------------------------------------------------
@@ -83,11 +85,14 @@ class JourneyService:
                 if isinstance(item, BadChange):
                     batch.dead_letter(item.raw, item.reason, event_id=item.change_id)
                     continue
-                if batch.seen(item.change_id):
-                    counts.duplicates += 1
+                digest = digest_of(item)
+                if batch.repeat(item.change_id, digest, lambda item=item: change_summary(item)):
+                    continue
+                if item.occurred_at > now + self.future_tolerance:
+                    self._hold_future(session, batch, item, digest, now)
                     continue
                 applied = batch.apply(item.change_id, None, lambda item=item: self.records.apply(session, item, now),
-                                      lambda item=item: change_summary(item))
+                                      lambda item=item: change_summary(item), digest)
                 if applied is not NOT_APPLIED:
                     counts.applied += applied
                     counts.ignored += not applied
@@ -95,6 +100,25 @@ class JourneyService:
                 row = batch.resume_point()
                 row.cursor, row.updated_at = next_cursor, now
         return counts
+
+    def _hold_future(self, session, batch: FeedBatch, change: RecordsChange, digest: str, now: datetime) -> None:
+        """A change dated later than now (beyond the clocks' tolerance) cannot have happened yet: nobody is
+        told of it. It is dead-lettered for administrators, remembered (a replay changes nothing), and the
+        officer in charge is asked to check the record, whose correction will arrive as a new change."""
+        batch.dead_letter(change_summary(change), f"dated in the future ({rules.when_words(change.occurred_at)}), "
+                          "beyond the tolerance: held for the officer in charge", event_id=change.change_id)
+        batch.remember(change.change_id, None, digest)
+        occurrence = session.exec(select(Occurrence).where(
+            Occurrence.occurrence_number == change.occurrence_number)).first()
+        if occurrence is None:
+            return
+        open_task(session, kind=TaskKind.CHECK_RECORD, title="Check the date of a record in the records system",
+                  detail=(f"The records system sent a {change.type} change dated "
+                          f"{rules.when_words(change.occurred_at)}, which is in the future. Nothing was told to the "
+                          "victim. Check the date in the records system; the corrected record will be applied when "
+                          "it arrives."),
+                  incident_id=occurrence.incident_id, due_at=self.calendar.add_working_days(now, 1),
+                  occurrence_id=occurrence.id)
 
     # ---- the deadline sweep ------------------------------------------------------------------------
 

@@ -79,6 +79,7 @@ class Settings:
     niche_feed_url: str | None = field(default=None, repr=False)
     niche_feed_token: str | None = field(default=None, repr=False)
     niche_poll_seconds: float = 30.0
+    niche_future_tolerance_minutes: float = 15.0
     sweep_seconds: float = 60.0
     storm_feed_disabled: bool = False
     niche_feed_disabled: bool = False
@@ -278,6 +279,7 @@ def _read(env: Mapping[str, str]) -> tuple[Settings, SettingsReader]:
         niche_feed_url=niche_url,
         niche_feed_token=r.text("NICHE_FEED_TOKEN"),
         niche_poll_seconds=r.number("NICHE_POLL_SECONDS", 30.0, 1, 3600),
+        niche_future_tolerance_minutes=r.number("NICHE_FUTURE_TOLERANCE_MINUTES", 15.0, 0, 1440),
         sweep_seconds=r.number("DEADLINE_SWEEP_SECONDS", 60.0, 1, 3600),
         storm_feed_disabled=storm_disabled,
         niche_feed_disabled=niche_disabled,
