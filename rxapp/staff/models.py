@@ -20,6 +20,10 @@ class StaffUser(SQLModel, table=True):
     failed_attempts: int = 0
     locked_until: Optional[datetime] = utc_field()
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    # Who the person is in the force: an officer's collar number (as the records system gives the officer in
+    # charge, e.g. "PC 4127") and their team; access to cases is decided from these.
+    collar_number: Optional[str] = Field(default=None, max_length=40, index=True)
+    team: Optional[str] = Field(default=None, max_length=200, index=True)
 
 
 class StaffSession(SQLModel, table=True):
@@ -31,3 +35,12 @@ class StaffSession(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
     revoked: bool = False
 
+
+class SignInThrottle(SQLModel, table=True):
+    """Failed sign-ins counted per key ("account:<hash>", "address:<hash>", "all") in a time window, shared by
+    every worker; a key over its limit is refused until `blocked_until`. No username or address in clear."""
+
+    key: str = Field(primary_key=True, max_length=80)
+    window_start: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    failures: int = 0
+    blocked_until: Optional[datetime] = utc_field()
