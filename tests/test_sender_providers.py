@@ -4,7 +4,6 @@ Two defects came from the sender reading Notify's error attributes from every fa
 channel had a provider; these tests failed before the providers had one interface."""
 from __future__ import annotations
 
-import socket
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -18,38 +17,20 @@ from rxapp.plumbing import config
 from rxapp.plumbing.db import session_scope
 from rxapp.victims.models import Victim, VictimContactState
 
+from .test_email_smtp import Collector, free_port
+
 pytestmark = pytest.mark.asyncio
 NOON = datetime(2026, 12, 2, 12, 0, tzinfo=timezone.utc)  # a Wednesday: no quiet hours, no bank holiday
 PHONE, ADDRESS = "+447700900321", "sam.okafor@example.org"
 
 
-class Relay:
-    """A real SMTP relay (aiosmtpd) that accepts mail, or refuses recipients with `rcpt_reply`."""
-
-    def __init__(self, rcpt_reply: str | None = None) -> None:
-        self.rcpt_reply = rcpt_reply
-        self.received: list = []
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if self.rcpt_reply:
-            return self.rcpt_reply
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        self.received.append(envelope)
-        return "250 Message accepted for delivery"
-
-
 @pytest.fixture
 def relay():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    handler = Relay()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    """A real SMTP relay (aiosmtpd) that accepts mail, or refuses recipients with `rcpt_reply`."""
+    handler = Collector()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
     controller.start()
-    handler.url = f"smtp://127.0.0.1:{port}"
+    handler.url = f"smtp://127.0.0.1:{controller.port}"
     yield handler
     controller.stop()
 
@@ -100,7 +81,7 @@ async def test_a_retryable_smtp_refusal_is_retried_in_seconds_and_keeps_the_repl
         # Nothing was handed over, so there is nothing to look up: the backoff, not the 60 s stale period.
         assert message.due_at - NOON <= timedelta(seconds=2)
         assert "451" in message.reason
-    assert smtp_only.received == []
+    assert smtp_only.envelopes == []
 
 
 async def test_without_a_notify_key_a_victim_with_a_phone_is_emailed_at_once(db_url, smtp_only):
@@ -108,7 +89,7 @@ async def test_without_a_notify_key_a_victim_with_a_phone_is_emailed_at_once(db_
     queue(db_url, victim_id)
     result = await sender(db_url).drain()
     assert result.sent == 1 and result.retried == 0
-    assert [e.rcpt_tos for e in smtp_only.received] == [[ADDRESS]]
+    assert [e.rcpt_tos for e in smtp_only.envelopes] == [[ADDRESS]]
     with session_scope(db_url) as s:
         messages = s.exec(select(Message).where(Message.victim_id == victim_id)).all()
         assert [(m.channel, m.status) for m in messages] == [("email", "sent")]
@@ -121,7 +102,7 @@ async def test_a_text_queued_before_notify_was_removed_goes_by_email_without_mar
     text_id = queue(db_url, victim_id, channel="sms")
     result = await sender(db_url).drain()
     assert result.retried == 0
-    assert [e.rcpt_tos for e in smtp_only.received] == [[ADDRESS]]
+    assert [e.rcpt_tos for e in smtp_only.envelopes] == [[ADDRESS]]
     with session_scope(db_url) as s:
         text = s.get(Message, text_id)
         assert text.status == "cancelled" and "no provider" in text.reason
