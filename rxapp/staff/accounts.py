@@ -43,6 +43,9 @@ class StaffIdentity:
     username: str
     display_name: str
     role: str
+    # Who the person is in the force: access to cases is decided from these (rxapp/staff/permissions.py).
+    collar_number: str = ""
+    team: str = ""  # one team, or several separated by ";"
 
 
 def _hash_token(token: str) -> str:
@@ -127,7 +130,8 @@ def identity_for_token(session: Session, token: Optional[str],
     user = session.get(StaffUser, row.user_id)
     if user is None or not user.active:
         return None
-    return StaffIdentity(user.id, user.username, user.display_name, user.role)
+    return StaffIdentity(user.id, user.username, user.display_name, user.role,
+                         collar_number=user.collar_number or "", team=user.team or "")
 
 
 def sign_out(session: Session, token: Optional[str]) -> None:
