@@ -3,7 +3,7 @@
     python -m rxapp.cli serve                  check the configuration, migrate, then run Reflex in production
     python -m rxapp.cli check-config           print every configuration problem, or "configuration OK"
     python -m rxapp.cli build                  build the pages once, at install or image build time
-    python -m rxapp.cli create-user NAME --role fcr
+    python -m rxapp.cli create-user NAME --role officer --collar "PC 4127" --team "Middlesbrough CID"
     python -m rxapp.cli set-password NAME
     python -m rxapp.cli migrate
     python -m rxapp.cli --env-file /etc/victim-journey/env COMMAND ...   (the service's configuration)
@@ -31,6 +31,16 @@ def _read_password(args) -> str:
     if getpass.getpass("Again: ") != first:
         raise ValueError("the two passwords differ")
     return first
+
+
+def _force_identity(collar: str, team: str) -> tuple[str | None, str | None]:
+    """The collar number and team(s) as given, tidied; ValueError when too long or not printable."""
+    collar = " ".join((collar or "").split())
+    team = "; ".join(" ".join(part.split()) for part in (team or "").split(";") if part.strip())
+    for label, value, limit in (("--collar", collar, 40), ("--team", team, 200)):
+        if len(value) > limit or not value.isprintable():
+            raise ValueError(f"{label} must be at most {limit} printable characters")
+    return collar or None, team or None
 
 
 def _print_problems(headline: str, problems: list[str]) -> None:
@@ -132,6 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("username")
     p.add_argument("--role", required=True, help="fcr, officer, supervisor or admin")
     p.add_argument("--name", default="", help="display name")
+    p.add_argument("--collar", default="", help='collar number, as the records system gives the officer in charge '
+                   '(e.g. "PC 4127"): an officer sees the cases they are in charge of')
+    p.add_argument("--team", default="", help='team, as the records system names it (e.g. "Hartlepool Safeguarding"; '
+                   'several separated by ";"): officers and supervisors see their team\'s cases')
     p.add_argument("--password-stdin", action="store_true")
     p = sub.add_parser("set-password", help="reset a staff password and clear any lock-out")
     p.add_argument("username")
@@ -160,12 +174,17 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.command == "create-user" and args.role not in ROLES:
             parser.error(f"argument --role: invalid choice: {args.role!r} (choose from {', '.join(ROLES)})")
+        if args.command == "create-user":
+            collar, team = _force_identity(args.collar, args.team)
         migrate()
         if args.command == "create-user":
             password = _read_password(args)
             with session_scope() as session:
-                create_user(session, args.username, password, args.role, args.name)
-            print(f"Created {args.role} account {args.username.lower()}.")
+                user = create_user(session, args.username, password, args.role, args.name)
+                user.collar_number, user.team = collar, team
+            print(f"Created {args.role} account {args.username.lower()}"
+                  + "".join(f", {label} {value}" for label, value in (("collar", collar), ("team", team)) if value)
+                  + ".")
         elif args.command == "set-password":
             password = _read_password(args)
             with session_scope() as session:
