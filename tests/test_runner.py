@@ -31,7 +31,7 @@ jobs.HEARTBEAT_SECONDS = 0.5
 runner.RETRY_SECONDS = 1.0
 asyncio.run(runner.run_background())
 """
-EVERY_PACKAGES_JOBS = {"refresh-windows", "board-clock", "unassigned-sweep", "deadline-sweep"}
+EVERY_PACKAGES_JOBS = {"refresh-windows", "board-clock", "unassigned-sweep", "deadline-sweep", "audit-retention"}
 
 
 def _rows(url: str) -> list[RunnerStatus]:

@@ -86,6 +86,7 @@ class Settings:
     allow_insecure_http: bool = False
     listen_host: str = "127.0.0.1"
     listen_port: int = 3000
+    audit_retention_days: int = 2555  # about seven years
 
     @cached_property
     def secret_key(self) -> str:
@@ -286,6 +287,7 @@ def _read(env: Mapping[str, str]) -> tuple[Settings, SettingsReader]:
         allow_insecure_http=r.boolean("ALLOW_INSECURE_HTTP", False),
         listen_host=r.text("LISTEN_HOST", "127.0.0.1"),
         listen_port=int(r.number("LISTEN_PORT", 3000, 1, 65535, whole=True)),
+        audit_retention_days=int(r.number("AUDIT_RETENTION_DAYS", 2555, 1, 36500, whole=True)),
     )
     return settings, r
 

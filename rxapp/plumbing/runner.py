@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from rxapp.attendance import scheduled as attendance_scheduled
+from rxapp.audit import scheduled as audit_scheduled
 from rxapp.investigation import scheduled as investigation_scheduled
 from rxapp.messaging import scheduled as messaging_scheduled
 from rxapp.plumbing.columns import utcnow
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 ADVISORY_KEY = 7_411_002  # arbitrary, fixed: "victim journey runner"
 RETRY_SECONDS = 10.0  # how often a waiting process tries the lock
 REPORT_TICK_SECONDS = 1.0  # how often the leader looks for something worth writing to runner_status
-PACKAGES = (attendance_scheduled, messaging_scheduled, investigation_scheduled)
+PACKAGES = (attendance_scheduled, messaging_scheduled, investigation_scheduled, audit_scheduled)
 
 
 class Leadership:
