@@ -13,6 +13,7 @@ from rxapp.attendance.service import AttendanceService
 from rxapp.investigation.service import JourneyService
 from rxapp.investigation.views import case_detail, case_list_rows
 from rxapp.plumbing.db import session_scope
+from rxapp.staff.accounts import StaffIdentity
 from rxapp.tasks.models import Task
 from rxapp.victims.models import Victim
 
@@ -21,6 +22,13 @@ from .helpers import parsed, renumbered
 STORM = ["burglary-priority", "diverted", "domestic-emergency", "scheduled-appointment"]
 RECORDS = Path(__file__).resolve().parent.parent / "integrations" / "niche" / "scenarios" / "records-changes.json"
 BURGLARY, DOMESTIC = "26CL0041877", "26CL0041915"
+# Who looks: a supervisor of both cases' teams sees everything these tests look at; DC 2210 (in charge of the
+# domestic abuse case) in the burglary's team, for "my cases"; and PC Test, who records contact on it.
+SUPERVISOR = StaffIdentity(1, "supervisor.both", "Supervisor Both", "supervisor",
+                           team="Middlesbrough CID; Hartlepool Safeguarding")
+DC_2210 = StaffIdentity(2, "dc2210", "DC 2210 Priya Shah", "officer", collar_number=" dc2210 ", team="Middlesbrough CID")
+NO_COLLAR = StaffIdentity(3, "no.collar", "No Collar", "supervisor", team="Middlesbrough CID; Hartlepool Safeguarding")
+PC_TEST = StaffIdentity(4, "pc.test", "PC Test", "officer", collar_number="PC 9999", team="Hartlepool Safeguarding")
 
 
 def load(db_url: str, until: str | None = None) -> datetime:
@@ -56,7 +64,7 @@ def _private_details(db_url: str) -> list[str]:
 def test_the_list_shows_open_cases_most_urgent_first_with_what_is_owed(db_url):
     now = load(db_url)
     with session_scope(db_url) as s:
-        rows = case_list_rows(s, now)
+        rows = case_list_rows(s, SUPERVISOR, now)
         assert [r["occurrence_number"] for r in rows] == [BURGLARY, DOMESTIC]  # both late; same next deadline
         assert _all_strings(rows)
         burglary, domestic = rows
@@ -67,23 +75,23 @@ def test_the_list_shows_open_cases_most_urgent_first_with_what_is_owed(db_url):
         assert int(burglary["done"]) >= 1  # the support referral, met in the records system
         assert burglary["urgency"] == domestic["urgency"] == "bad"
         # Each duty is counted once.
-        detail = case_detail(s, BURGLARY, now)
+        detail = case_detail(s, SUPERVISOR, BURGLARY, now)
         owed = [d for d in detail["duties"] if d["status_label"] != "Not owed"]
         assert sum(int(burglary[k]) for k in ("late", "with_person", "due", "done")) == len(owed)
 
-        assert [r["occurrence_number"] for r in case_list_rows(s, now, only="mine", collar=" dc2210 ")] == [DOMESTIC]
-        assert case_list_rows(s, now, only="mine", collar="") == []
-        assert len(case_list_rows(s, now, only="late")) == 2
+        assert [r["occurrence_number"] for r in case_list_rows(s, DC_2210, now, only="mine")] == [DOMESTIC]
+        assert case_list_rows(s, NO_COLLAR, now, only="mine") == []
+        assert len(case_list_rows(s, SUPERVISOR, now, only="late")) == 2
         # Before anything was due, nothing is late and the late filter is empty.
         early = datetime.fromisoformat("2026-11-20T13:00:00+00:00")
-        assert case_list_rows(s, early, only="late") == []
-        assert {r["late"] for r in case_list_rows(s, early)} == {"0"}
+        assert case_list_rows(s, SUPERVISOR, early, only="late") == []
+        assert {r["late"] for r in case_list_rows(s, SUPERVISOR, early)} == {"0"}
 
 
 def test_the_domestic_abuse_case_is_with_people_and_sends_nothing(db_url):
     now = load(db_url)
     with session_scope(db_url) as s:
-        case = case_detail(s, DOMESTIC, now)
+        case = case_detail(s, SUPERVISOR, DOMESTIC, now)
     header = case["header"]
     assert header["crime_reference"] == "CL/26/041915"
     assert header["oic"] == "DC 2210 Priya Shah, Hartlepool Safeguarding"
@@ -106,8 +114,8 @@ def test_the_domestic_abuse_case_is_with_people_and_sends_nothing(db_url):
 def test_the_burglary_case_shows_written_confirmation_and_its_messages_masked(db_url):
     now = load(db_url)
     with session_scope(db_url) as s:
-        case = case_detail(s, BURGLARY, now)
-        assert case_detail(s, "26CL0000000", now) is None and case_detail(s, "x" * 500, now) is None
+        case = case_detail(s, SUPERVISOR, BURGLARY, now)
+        assert case_detail(s, SUPERVISOR, "26CL0000000", now) is None and case_detail(s, SUPERVISOR, "x" * 500, now) is None
     written = next(d for d in case["duties"] if d["key"] == "written_confirmation")
     assert written["title"].startswith("Written confirmation") and written["right"] == "Right 3"
     assert written["due"] == "Mon 23 Nov 2026, 23:59"
@@ -126,7 +134,7 @@ def test_the_burglary_case_shows_written_confirmation_and_its_messages_masked(db
 def test_no_phone_number_email_or_address_appears_in_clear(db_url):
     now = load(db_url)
     with session_scope(db_url) as s:
-        shown = json.dumps([case_list_rows(s, now), case_detail(s, BURGLARY, now), case_detail(s, DOMESTIC, now)],
+        shown = json.dumps([case_list_rows(s, SUPERVISOR, now), case_detail(s, SUPERVISOR, BURGLARY, now), case_detail(s, SUPERVISOR, DOMESTIC, now)],
                            ensure_ascii=False)
     private = _private_details(db_url)
     assert "amina@example.org" in private and any(p.endswith("900789") for p in private)
@@ -138,8 +146,8 @@ def test_no_phone_number_email_or_address_appears_in_clear(db_url):
 def test_completing_a_task_makes_its_duty_done_with_how(db_url):
     clock = load(db_url, until="c-0103")  # the domestic abuse case: victim linked, a suspect arrested
     with session_scope(db_url) as s:
-        before = case_detail(s, DOMESTIC, clock)
-        counts_before = next(r for r in case_list_rows(s, clock) if r["occurrence_number"] == DOMESTIC)
+        before = case_detail(s, SUPERVISOR, DOMESTIC, clock)
+        counts_before = next(r for r in case_list_rows(s, SUPERVISOR, clock) if r["occurrence_number"] == DOMESTIC)
         duty_ids = {d["key"]: int(d["id"]) for d in before["duties"]}
         written = s.exec(select(Task).where(Task.duty_id == duty_ids["written_confirmation"],
                                             Task.status == "open")).one()
@@ -147,11 +155,11 @@ def test_completing_a_task_makes_its_duty_done_with_how(db_url):
     assert next(t for t in before["tasks"] if t["id"] == str(written.id))["open"] == "yes"
     later = clock + timedelta(minutes=30)
     service = JourneyService(db_url, now=lambda: later)
-    service.complete_task(written.id, how_told="phone", by="PC Test", note="Spoke to her at 10:30 as she asked")
-    service.complete_task(arrested.id, how_told="not_reached", by="PC Test")
+    service.complete_task(PC_TEST, written.id, how_told="phone", note="Spoke to her at 10:30 as she asked")
+    service.complete_task(PC_TEST, arrested.id, how_told="not_reached")
     with session_scope(db_url) as s:
-        after = case_detail(s, DOMESTIC, later)
-        counts_after = next(r for r in case_list_rows(s, later) if r["occurrence_number"] == DOMESTIC)
+        after = case_detail(s, SUPERVISOR, DOMESTIC, later)
+        counts_after = next(r for r in case_list_rows(s, SUPERVISOR, later) if r["occurrence_number"] == DOMESTIC)
     duty = next(d for d in after["duties"] if d["key"] == "written_confirmation")
     assert duty["status_label"] == "Done" and duty["tone"] == "good"
     assert "by phone" in duty["status_detail"] and "PC Test" in duty["status_detail"]

@@ -48,6 +48,7 @@ from rxapp.messaging.providers import notify_providers
 from rxapp.messaging.sender import OutboxSender
 from rxapp.plumbing import config
 from rxapp.plumbing.db import session_scope
+from rxapp.staff.accounts import StaffIdentity
 from rxapp.tasks.models import Task
 from rxapp.victims.models import Victim, VictimContactState
 
@@ -66,6 +67,9 @@ OIC = {"collar_number": "PC 5120", "name": "Dana Whitby", "email": "dana.whitby@
 DA_OIC = {"collar_number": "DC 3318", "name": "Omar Reyes", "email": "omar.reyes@police.example.org",
           "team": "Redcar Safeguarding"}
 DA_NOTES = "Shared phone: text only after 18:00; never leave voicemail"
+# The officer in charge of the household burglary, as they sign in to read its case page.
+DANA_WHITBY = StaffIdentity(1, "dana.whitby", "PC 5120 Dana Whitby", "officer", collar_number="PC 5120",
+                            team="Stockton CID")
 SAFE_CONTACT_WARNING = "no contact confirmed as safe: nothing automated may go"
 
 
@@ -524,7 +528,7 @@ async def test_the_case_page_shows_each_victims_duties_and_deadlines_apart(db_ur
         await feed.deliver(event("h-4", HOUSEHOLD, arrested_at, "SUSPECT_ARRESTED"))
 
     with session_scope(db_url) as s:
-        detail = case_detail(s, HOUSEHOLD, datetime(2026, 3, 3, 12, 0, tzinfo=UTC))
+        detail = case_detail(s, DANA_WHITBY, HOUSEHOLD, datetime(2026, 3, 3, 12, 0, tzinfo=UTC))
     assert detail is not None and "victims" in detail, sorted(detail or {})
     victims = detail["victims"]
     assert len(victims) == 2

@@ -35,6 +35,7 @@ from rxapp.messaging.providers import notify_providers
 from rxapp.messaging.sender import OutboxSender
 from rxapp.plumbing import config
 from rxapp.plumbing.db import session_scope
+from rxapp.staff.accounts import StaffIdentity
 from rxapp.tasks.models import Task
 from rxapp.victims.models import Victim, VictimContactState
 
@@ -45,6 +46,11 @@ SAMPLE = Path(__file__).resolve().parent.parent / "integrations" / "niche" / "sc
 LONDON = ZoneInfo("Europe/London")
 UTC = timezone.utc
 BURGLARY, DOMESTIC = "26CL0041877", "26CL0041915"
+# The officers in charge of the two sample cases, as they sign in (their display names are what the record says).
+PRIYA_SHAH = StaffIdentity(1, "priya.shah", "DC 2210 Priya Shah", "officer", collar_number="DC 2210",
+                           team="Hartlepool Safeguarding")
+SAM_JONES = StaffIdentity(2, "sam.jones", "PC 4127 Sam Jones", "officer", collar_number="PC 4127",
+                          team="Middlesbrough CID")
 
 
 def sole_victim(s, occ):
@@ -211,16 +217,16 @@ async def test_a_task_completed_counts_for_the_duty(db_url, notify):
     d = duties(db_url, DOMESTIC)
     task = next(t for t in tasks(db_url, DOMESTIC) if t.duty_id == d["event:c-0105"].id)
     with pytest.raises(ValueError, match="must be one of"):
-        service.complete_task(task.id, how_told="carrier pigeon", by="DC 2210")
-    service.complete_task(task.id, how_told="phone", by="DC 2210 Priya Shah", now=clock.at + timedelta(hours=2))
+        service.complete_task(PRIYA_SHAH, task.id, how_told="carrier pigeon")
+    service.complete_task(PRIYA_SHAH, task.id, how_told="phone", now=clock.at + timedelta(hours=2))
     with pytest.raises(ValueError, match="already closed"):
-        service.complete_task(task.id, how_told="phone", by="DC 2210")
+        service.complete_task(PRIYA_SHAH, task.id, how_told="phone")
     duty = duties(db_url, DOMESTIC)["event:c-0105"]
     assert duty.state == "done" and not duty.late
     assert duty.done_how == "by phone, by DC 2210 Priya Shah"
     # "Could not be reached" does not count: the duty is still owed, and a fresh task carries it at once.
     bail = next(t for t in tasks(db_url, DOMESTIC) if t.duty_id == d["event:c-0104"].id)
-    service.complete_task(bail.id, how_told="not_reached", by="DC 2210", now=clock.at)
+    service.complete_task(PRIYA_SHAH, bail.id, how_told="not_reached", now=clock.at)
     duty = duties(db_url, DOMESTIC)["event:c-0104"]
     assert duty.state == "handed" and duty.done_at is None
     retry = next(t for t in tasks(db_url, DOMESTIC) if t.duty_id == duty.id and t.status == "open")
@@ -461,14 +467,14 @@ async def test_an_agreed_update_frequency_moves_the_next_routine_update(db_url, 
     routine = next(d for k, d in duties(db_url, BURGLARY).items() if k.startswith("routine:") and d.state == "due")
     assert routine.due_at == end_of(2026, 12, 21)  # the Code's default: 28 days after Monday 23 November
     with pytest.raises(ValueError, match="every 1 to 90 days"):
-        service.agree_update_frequency(BURGLARY, 0, by="PC 4127")
+        service.agree_update_frequency(SAM_JONES, BURGLARY, 0)
     with pytest.raises(LookupError):
-        service.agree_update_frequency("26CL0000000", 14, by="PC 4127")
-    service.agree_update_frequency(BURGLARY, 14, by="PC 4127 Sam Jones", now=clock.at)
+        service.agree_update_frequency(SAM_JONES, "26CL0000000", 14)
+    service.agree_update_frequency(SAM_JONES, BURGLARY, 14, now=clock.at)
     routine = duties(db_url, BURGLARY)[routine.key]
     assert routine.due_at == end_of(2026, 12, 7)  # 14 days after the last update
     # Back to the default.
-    service.agree_update_frequency(BURGLARY, None, by="PC 4127", now=clock.at)
+    service.agree_update_frequency(SAM_JONES, BURGLARY, None, now=clock.at)
     assert duties(db_url, BURGLARY)[routine.key].due_at == end_of(2026, 12, 21)
 
 

@@ -23,7 +23,8 @@ TONE_STYLE = {
 }
 NOWRAP = {"white_space": "nowrap"}
 BADGE = {"padding": "0.1rem 0.45rem", "font_weight": "700", "display": "inline-block"}
-FILTER_LABELS = {"all": "All open cases", "late": "Only cases with a late duty", "mine": "My cases (collar number)"}
+FILTER_LABELS = {"all": "All open cases I may see", "late": "Only cases with a late duty",
+                 "mine": "My cases (I am the officer in charge)"}
 FIELD = {"padding": "0.4rem", "border": "2px solid #0b0c0c", "font_size": "1rem", "background": "white",
          "color": "#0b0c0c"}
 BUTTON = {"background": "#00703c", "color": "white", "padding": "0.45rem 1rem", "border": "none",
@@ -79,11 +80,6 @@ def filter_form() -> rx.Component:
             rx.el.select(*[rx.el.option(text, value=key) for key, text in FILTER_LABELS.items()],
                          id="case-filter", name="only", default_value=CaseList.only, style=FIELD),
         ),
-        rx.el.div(
-            rx.el.label("Collar number (for my cases)", html_for="collar", style=label),
-            rx.el.input(id="collar", name="collar", type="text", default_value=CaseList.collar,
-                        autocomplete="off", style={**FIELD, "width": "9rem"}),
-        ),
         rx.el.button("Apply", type="submit", style=BUTTON),
         on_submit=CaseList.apply_filter,
         style={"display": "flex", "flex_wrap": "wrap", "gap": "1rem", "align_items": "flex-end",
@@ -94,8 +90,9 @@ def filter_form() -> rx.Component:
 def case_list_content() -> rx.Component:
     return rx.fragment(
         rx.el.h1("Open investigations", style={"font_size": "1.6rem", "margin": "0 0 0.25rem"}),
-        rx.el.p("Cases with a late duty come first, then by the next deadline. Counts are of what the Victims' "
-                "Code says each victim must be told.", style={"color": MUTED, "margin": "0"}),
+        rx.el.p("The cases your account may see: yours, your team's, or (in the control room) those behind an "
+                "attendance still open. Cases with a late duty come first, then by the next deadline. Counts are "
+                "of what the Victims' Code says each victim must be told.", style={"color": MUTED, "margin": "0"}),
         filter_form(),
         rx.cond(
             CaseList.rows.length() > 0,
@@ -108,7 +105,10 @@ def case_list_content() -> rx.Component:
             ), style={"overflow_x": "auto"}),
             rx.cond(CaseList.loaded,
                     rx.el.p(rx.cond(CaseList.only == "mine",
-                                    "No open cases for that collar number. Enter yours and press Apply.",
+                                    rx.cond(CaseList.collar == "",
+                                            "Your account has no collar number, so no case shows as yours: ask "
+                                            "an administrator to add it.",
+                                            "No open cases where you are the officer in charge."),
                                     "No open cases match."), style={"font_size": "1.1rem"})),
         ),
     )
@@ -322,7 +322,7 @@ def case_content() -> rx.Component:
                 case_header(),
                 rx.el.h2("What the victim is owed", style=H2),
                 duties_table(),
-                rx.cond(CaseDetail.can_complete, frequency_form()),
+                rx.cond(CaseDetail.can_agree, frequency_form()),
                 tasks_section(),
                 rx.el.h2("Timeline", style=H2),
                 rx.cond(CaseDetail.timeline.length() > 0,

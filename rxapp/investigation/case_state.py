@@ -1,5 +1,7 @@
 """The investigation cases for staff: the list of open cases and one case, with tasks completed from the page.
-Every handler checks the staff session itself (a client can call any handler with any arguments)."""
+Every handler checks the staff session itself (a client can call any handler with any arguments) and hands
+the identity to the read models and the service, which decide per case what it may see and do
+(`rxapp/staff/permissions.py`); the checks here only choose what to offer."""
 from __future__ import annotations
 
 import asyncio
@@ -12,26 +14,20 @@ from rxapp.investigation.service import (
     TASK_OUTCOMES,
     JourneyService,
 )
-from rxapp.investigation.views import (
-    FILTERS,
-    load_case,
-    load_case_list,
-    normalise_collar,
-    task_on_case,
-)
+from rxapp.investigation.views import FILTERS, load_case, load_case_list
+from rxapp.staff.permissions import Permission, holds
 from rxapp.staff.states import StaffState, current_staff
 
-CASE_ROLES = ("fcr", "officer", "supervisor", "admin")
-# The control room reads cases; the people who contact victims record that they did.
-COMPLETE_ROLES = ("officer", "supervisor", "admin")
 NOTE_LIMIT = 300
 OUTCOME_CHOICES = list(TASK_OUTCOMES)
+NOT_ON_CASE = "That task is not on this case. Reload the page and try again."
 
 
-async def _signed_in(state: rx.State, roles: tuple[str, ...]):
-    """The staff member, with the header filled in; or a redirect to the sign-in page."""
+async def _signed_in(state: rx.State):
+    """The staff member, with the header filled in, if their role reads cases at all; or a redirect to the
+    sign-in page."""
     staff = await current_staff(state)
-    if staff is None or staff.role not in roles:
+    if staff is None or not holds(staff, Permission.READ_CASE):
         return None, rx.redirect("/login?next=cases" if staff is None else "/login?error=role")
     who = await state.get_state(StaffState)
     who.display_name, who.role = staff.display_name, staff.role
@@ -41,15 +37,16 @@ async def _signed_in(state: rx.State, roles: tuple[str, ...]):
 class CaseList(rx.State):
     rows: list[dict[str, str]] = []
     only: str = "all"
-    collar: str = ""
+    collar: str = ""  # the signed-in officer's own collar number ("mine" is the cases they are in charge of)
     loaded: bool = False
 
     async def _reload(self):
-        staff, refused = await _signed_in(self, CASE_ROLES)
+        staff, refused = await _signed_in(self)
         if staff is None:
-            self.rows, self.loaded = [], False
+            self.rows, self.loaded, self.collar = [], False, ""
             return refused
-        self.rows = await asyncio.to_thread(load_case_list, self.only, self.collar)
+        self.collar = staff.collar_number
+        self.rows = await asyncio.to_thread(load_case_list, staff, self.only)
         self.loaded = True
         return None
 
@@ -61,7 +58,6 @@ class CaseList(rx.State):
     async def apply_filter(self, form_data: dict):
         only = str(form_data.get("only", "all"))
         self.only = only if only in FILTERS else "all"
-        self.collar = normalise_collar(str(form_data.get("collar", ""))[:40])
         return await self._reload()
 
 
@@ -75,16 +71,19 @@ class CaseDetail(rx.State):
     tasks: list[dict[str, str]] = []
     timeline: list[dict[str, str]] = []
     messages: list[dict[str, str]] = []
-    can_complete: bool = False
+    can_complete: bool = False  # on this case, for this account (the service decides again)
+    can_agree: bool = False
     error: str = ""
     notice: str = ""
 
     def _clear(self):
         self.found, self.header, self.victims, self.frequency_default = False, {}, [], ""
         self.duties, self.tasks, self.timeline, self.messages = [], [], [], []
+        self.can_complete = self.can_agree = False
 
-    async def _reload(self) -> None:
-        data = await asyncio.to_thread(load_case, self.occ)
+    async def _reload(self, staff) -> None:
+        # A case this account may not read comes back as None, just as one that does not exist.
+        data = await asyncio.to_thread(load_case, staff, self.occ)
         if data is None:
             self._clear()
             return
@@ -97,32 +96,33 @@ class CaseDetail(rx.State):
 
     @rx.event
     async def load(self):
-        staff, refused = await _signed_in(self, CASE_ROLES)
+        staff, refused = await _signed_in(self)
         if staff is None:
             self._clear()
             return refused
-        self.can_complete = staff.role in COMPLETE_ROLES
         self.occ = str(self.router.url.query_parameters.get("occ", "")).strip()[:40]
         self.error = self.notice = ""
-        await self._reload()
+        await self._reload(staff)
         return None
 
-    async def _recorder(self, refusal: str):
-        """The signed-in staff member if they may record things on a case: (staff, None); otherwise
-        (None, the redirect to sign in) or (None, None) with `refusal` shown."""
-        staff, refused = await _signed_in(self, CASE_ROLES)
+    async def _recorder(self, permission: Permission, refusal: str):
+        """The signed-in staff member if their role may do this on some case: (staff, None); otherwise
+        (None, the redirect to sign in) or (None, None) with `refusal` shown. Whether on this case is the
+        service's answer."""
+        staff, refused = await _signed_in(self)
         if staff is None:
             self._clear()
             return None, refused
         self.error = self.notice = ""
-        if staff.role not in COMPLETE_ROLES:
+        if not holds(staff, permission):
             self.error = refusal
             return None, None
         return staff, None
 
     @rx.event
     async def complete_task(self, form_data: dict):
-        staff, refused = await self._recorder("Your account can read cases but not record contact with a victim.")
+        staff, refused = await self._recorder(Permission.RECORD_CONTACT,
+                                              "Your account can read cases but not record contact with a victim.")
         if staff is None:
             return refused
         how = str(form_data.get("how_told", ""))
@@ -137,28 +137,33 @@ class CaseDetail(rx.State):
         if len(note) > NOTE_LIMIT:
             self.error = f"The note is too long: keep it under {NOTE_LIMIT} characters."
             return None
-        if task_id <= 0 or not await asyncio.to_thread(task_on_case, task_id, self.occ):
-            self.error = "That task is not on this case. Reload the page and try again."
+        if task_id <= 0:
+            self.error = NOT_ON_CASE
             return None
-        by = staff.display_name or staff.username
         try:
-            await asyncio.to_thread(JourneyService().complete_task, task_id, how_told=how, by=by, note=note)
-        except (ValueError, LookupError) as exc:
+            await asyncio.to_thread(JourneyService().complete_task, staff, task_id, how_told=how, note=note,
+                                    on_case=self.occ)
+        except LookupError:
+            # Not on this case, no such task, or not this account's to record: one answer for all three.
+            self.error = NOT_ON_CASE
+            await self._reload(staff)
+            return None
+        except ValueError as exc:
             self.error = f"The task could not be marked as done: {exc}."
-            await self._reload()
+            await self._reload(staff)
             return None
         self.notice = {
             "declined": "Task closed: the victim declined.",
             "not_reached": "Task closed: the victim could not be reached, so what they are owed is still owed.",
         }.get(how, f"Task marked as done: the victim was told {TASK_OUTCOMES[how]}.")
-        await self._reload()
+        await self._reload(staff)
         return None
 
     @rx.event
     async def agree_frequency(self, form_data: dict):
         """The officer records how often the victim agreed to hear (blank: the Code's default)."""
         staff, refused = await self._recorder(
-            "Your account can read cases but not change what was agreed with a victim.")
+            Permission.AGREE_FREQUENCY, "Your account can read cases but not change what was agreed with a victim.")
         if staff is None:
             return refused
         raw = str(form_data.get("every_days", "")).strip()
@@ -172,14 +177,13 @@ class CaseDetail(rx.State):
             return None
         raw_victim = str(form_data.get("victim_id", "")).strip()
         victim_id = int(raw_victim) if raw_victim.isdigit() else None
-        by = staff.display_name or staff.username
         try:
-            await asyncio.to_thread(JourneyService().agree_update_frequency, self.occ, days, by=by,
+            await asyncio.to_thread(JourneyService().agree_update_frequency, staff, self.occ, days,
                                     victim_id=victim_id)
         except (ValueError, LookupError) as exc:
             self.error = f"The agreed frequency could not be saved: {exc}."
             return None
         self.notice = (f"Saved: routine updates every {days} days." if days
                        else "Saved: routine updates follow the Code's default.")
-        await self._reload()
+        await self._reload(staff)
         return None

@@ -1,6 +1,10 @@
 """What the staff case pages show about the investigation journey, built from the database as plain dicts of
 strings: the open cases with what is owed on each (`case_list_rows`), and one case whole (`case_detail`).
 
+Each takes the acting member of staff and shows only what `rxapp/staff/permissions.py` lets them see: the
+list holds only their cases, and a case they may not see is answered exactly as one that does not exist
+(None, after the same queries), with the attempt in the audit log. Every case page shown is in the audit log.
+
 No rules are decided here: a duty's status comes from `domain.journey.duty_status`, and the words for how a
 victim was told from the journey service. The victim's phone number, email and address never appear in
 clear (masked as in the message history); every time is London time.
@@ -13,12 +17,25 @@ from typing import Optional
 import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
+from rxapp.attendance.models import Incident
+from rxapp.audit.service import AuditAction, AuditOutcome, record
 from rxapp.domain.journey import SAFE_CONTACT_FLAGS, duty_status, when_words
 from rxapp.investigation.duties import TASK_OUTCOMES, case_victims
 from rxapp.investigation.models import CaseVictim, Duty, Occurrence, OccurrenceEvent
 from rxapp.messaging.views import mask, message_rows
 from rxapp.plumbing.columns import utcnow
 from rxapp.plumbing.db import session_scope
+from rxapp.staff.permissions import (
+    Actor,
+    CaseFacts,
+    Permission,
+    Reach,
+    may,
+    normalise_collar,
+    normalise_team,
+    reach,
+    teams_of,
+)
 from rxapp.tasks.models import Task
 from rxapp.victims.models import Victim, VictimContactState
 
@@ -59,24 +76,67 @@ def _template_label(template: str) -> str:
     return template.replace("_", " ").capitalize()
 
 
-def normalise_collar(text: str) -> str:
-    """'pc 4127', 'PC4127 ' and 'PC 4127' are the same officer."""
-    return "".join((text or "").split()).upper()[:40]
-
-
 def _status(duty: Duty, now: datetime, assignee: Optional[str] = None):
     return duty_status(state=duty.state, due_at=duty.due_at, done_at=duty.done_at, done_how=duty.done_how,
                        late=duty.late, now=now, assignee=assignee)
 
 
+# ---- who may see which case ----------------------------------------------------------------------------
+
+def case_facts(session: Session, occurrence: Optional[Occurrence]) -> CaseFacts:
+    """What access to a case is decided on. The incident behind it is looked up even for no case (by an id
+    no row has), so that a case refused and a case that does not exist cost the same queries."""
+    incident_id = occurrence.incident_id if occurrence is not None and occurrence.incident_id else -1
+    incident_open = bool(session.exec(select(Incident.is_open).where(Incident.id == incident_id)).first())
+    if occurrence is None:
+        return CaseFacts()
+    return CaseFacts(oic_collar=occurrence.oic_collar, oic_team=occurrence.oic_team, incident_open=incident_open)
+
+
+def _stored_values(session: Session, column, wanted: frozenset[str], normalise) -> list[str]:
+    """The values of `column` among open cases that mean one of `wanted` once normalised (spelling and
+    spacing in the records system vary), so the database can filter on the stored values exactly."""
+    if not wanted:
+        return []
+    stored = session.exec(select(column).distinct().where(Occurrence.status == "open", column.is_not(None)))
+    return [value for value in stored if normalise(value) in wanted]
+
+
+def _visible(session: Session, actor: Actor):
+    """A condition on Occurrence for the cases `actor` may read, or None when they may read none."""
+    how_far = reach(actor, Permission.READ_CASE)
+    teams = _stored_values(session, Occurrence.oic_team, teams_of(actor), normalise_team) \
+        if how_far in (Reach.TEAM, Reach.OWN_OR_TEAM) else []
+    if how_far is Reach.ANYWHERE:
+        return sa.true()
+    if how_far is Reach.LIVE:
+        return Occurrence.incident_id.in_(select(Incident.id).where(Incident.is_open == True))  # noqa: E712
+    if how_far is Reach.TEAM:
+        return Occurrence.oic_team.in_(teams) if teams else None
+    if how_far is Reach.OWN_OR_TEAM:
+        collars = _stored_values(session, Occurrence.oic_collar,
+                                 frozenset({normalise_collar(actor.collar_number)} - {""}), normalise_collar)
+        if not (teams or collars):
+            return None
+        return sa.or_(Occurrence.oic_team.in_(teams), Occurrence.oic_collar.in_(collars))
+    return None
+
+
 # ---- the list of open cases ---------------------------------------------------------------------------
 
-def case_list_rows(session: Session, now: datetime, *, only: Optional[str] = None,
-                   collar: str = "") -> list[dict]:
-    """Open cases, most urgent first: those with a late duty, then by the earliest duty still owed.
-    `only`: None or "all"; "late" (a duty is late); "mine" (the officer in charge is `collar`)."""
-    if only == "mine" and not normalise_collar(collar):
+def case_list_rows(session: Session, actor: Actor, now: datetime, *, only: Optional[str] = None) -> list[dict]:
+    """The open cases `actor` may read, most urgent first: those with a late duty, then by the earliest duty
+    still owed. `only`: None or "all"; "late" (a duty is late); "mine" (`actor` is the officer in charge,
+    by the collar number on their account)."""
+    visible = _visible(session, actor)
+    if visible is None:
         return []
+    mine = []
+    if only == "mine":
+        mine = _stored_values(session, Occurrence.oic_collar,
+                              frozenset({normalise_collar(actor.collar_number)} - {""}), normalise_collar)
+        if not mine:
+            return []
     open_duty = Duty.state.in_(OPEN_DUTY_STATES)
     # Ordering and the "late" filter are done by the database so that only the shown rows are loaded. The
     # test is duty_status's own: still owed, and marked late or past its deadline.
@@ -87,14 +147,21 @@ def case_list_rows(session: Session, now: datetime, *, only: Optional[str] = Non
             .group_by(Duty.occurrence_id).subquery())
     any_late = func.coalesce(owed.c.any_late, 0)
     q = (select(Occurrence).outerjoin(owed, owed.c.occurrence_id == Occurrence.id)
-         .where(Occurrence.status == "open")
+         .where(Occurrence.status == "open", visible)
          .order_by(any_late.desc(), owed.c.next_due.is_(None), owed.c.next_due, Occurrence.occurrence_number)
          .limit(LIST_LIMIT))
     if only == "late":
         q = q.where(any_late == 1)
     elif only == "mine":
-        q = q.where(func.upper(func.replace(Occurrence.oic_collar, " ", "")) == normalise_collar(collar))
+        q = q.where(Occurrence.oic_collar.in_(mine))
     occurrences = session.exec(q).all()
+    if not occurrences:
+        return []
+    # The query chose by the table; each case is asked again by the rule itself.
+    live = set(session.exec(select(Incident.id).where(
+        Incident.id.in_([o.incident_id for o in occurrences if o.incident_id]), Incident.is_open == True)))  # noqa: E712
+    occurrences = [o for o in occurrences if may(actor, Permission.READ_CASE, CaseFacts(
+        oic_collar=o.oic_collar, oic_team=o.oic_team, incident_open=o.incident_id in live))]
     if not occurrences:
         return []
     enhanced = set(session.exec(select(CaseVictim.occurrence_id).where(
@@ -134,12 +201,21 @@ def occurrence_by_number(session: Session, occurrence_number: str) -> Optional[O
     return session.exec(select(Occurrence).where(Occurrence.occurrence_number == occurrence_number)).first()
 
 
-def case_detail(session: Session, occurrence_number: str, now: datetime) -> Optional[dict]:
+def case_detail(session: Session, actor: Actor, occurrence_number: str, now: datetime) -> Optional[dict]:
     """One case: its header, each victim with what they are owed (their own duties and deadlines), the tasks
-    for people, its timeline and its messages. `duties` lists every victim's duties, each row naming whose."""
+    for people, its timeline and its messages. `duties` lists every victim's duties, each row naming whose.
+    `can_complete` and `can_agree`: whether `actor` may record contact and agree a frequency on it.
+    None, with the same queries and the refusal in the audit log, when there is no such case or `actor` may
+    not read it: the two are not told apart. The look itself is in the audit log, in `session`."""
     occ = occurrence_by_number(session, occurrence_number)
-    if occ is None:
+    facts = case_facts(session, occ)
+    if occ is None or not may(actor, Permission.READ_CASE, facts):
+        record(session, actor, AuditAction.VIEW_CASE, AuditOutcome.REFUSED,
+               occurrence_id=occ.id if occ else None, team=occ.oic_team if occ else None,
+               detail="no such case" if occ is None else "not a case this account may read")
         return None
+    record(session, actor, AuditAction.VIEW_CASE, AuditOutcome.ALLOWED, occurrence_id=occ.id,
+           incident_id=occ.incident_id, team=occ.oic_team, detail="case page: victims, duties, tasks, messages")
     tasks = session.exec(select(Task).where(Task.occurrence_id == occ.id)
                          .order_by(Task.created_at.desc(), Task.id.desc())).all()
     assignees = {t.id: t.assignee for t in tasks}
@@ -167,6 +243,8 @@ def case_detail(session: Session, occurrence_number: str, now: datetime) -> Opti
             "audience": "Shown to the victim" if e.public else "Staff only",
         } for e in events],
         "messages": messages,
+        "can_complete": may(actor, Permission.RECORD_CONTACT, facts),
+        "can_agree": may(actor, Permission.AGREE_FREQUENCY, facts),
     }
 
 
@@ -294,18 +372,12 @@ def _task_row(task: Task, now: datetime) -> dict:
     }
 
 
-def load_case_list(only: str, collar: str) -> list[dict]:
+def load_case_list(actor: Actor, only: str) -> list[dict]:
     with session_scope(readonly=True) as session:
-        return case_list_rows(session, utcnow(), only=None if only == "all" else only, collar=collar)
+        return case_list_rows(session, actor, utcnow(), only=None if only == "all" else only)
 
 
-def load_case(occurrence_number: str) -> Optional[dict]:
-    with session_scope(readonly=True) as session:
-        return case_detail(session, occurrence_number, utcnow())
-
-
-def task_on_case(task_id: int, occurrence_number: str) -> bool:
-    with session_scope(readonly=True) as session:
-        occ = occurrence_by_number(session, occurrence_number)
-        task = session.get(Task, task_id)
-        return occ is not None and task is not None and task.occurrence_id == occ.id
+def load_case(actor: Actor, occurrence_number: str) -> Optional[dict]:
+    """One case for `actor`, or None; a writing transaction, as the look goes in the audit log."""
+    with session_scope() as session:
+        return case_detail(session, actor, occurrence_number, utcnow())
