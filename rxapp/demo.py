@@ -22,6 +22,9 @@ from integrations.govuk_notify.simulator import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+DEMO_TEAMS = ("Middlesbrough CID", "Stockton Neighbourhood Policing Team", "Redcar Investigation Hub",
+              "Middlesbrough Response Team C", "Hartlepool Safeguarding", "Stockton CID",
+              "Redcar Neighbourhood Policing Team")
 
 
 def _print_new_texts(port: int, shown: set[str]) -> set[str]:
@@ -94,8 +97,12 @@ def main(argv: list[str] | None = None) -> int:
     password = secrets.token_urlsafe(12)
     with session_scope() as session:
         create_user(session, "fcr.demo", password, "fcr", "Demo controller")
-        create_user(session, "oic.demo", password, "officer", "Demo officer")
-        create_user(session, "supervisor.demo", password, "supervisor", "Demo supervisor")
+        officer = create_user(session, "oic.demo", password, "officer", "Demo officer")
+        # Access is per case: the officer in charge of the burglary, and a supervisor over every team the
+        # simulated investigations belong to.
+        officer.collar_number, officer.team = "PC 4127", "Middlesbrough CID"
+        supervisor = create_user(session, "supervisor.demo", password, "supervisor", "Demo supervisor")
+        supervisor.team = "; ".join(DEMO_TEAMS)
 
     notify = subprocess.Popen([sys.executable, "-m", "integrations.govuk_notify.simulator", "--port",
                                str(args.notify_port), "--api-key", DEMO_API_KEY,
