@@ -21,6 +21,7 @@ from rxapp.messaging.history_state import MessageHistory
 from rxapp.plumbing import realtime
 from rxapp.plumbing.config import settings
 from rxapp.plumbing.db import migrate
+from rxapp.plumbing.edges import bound_log_records, guard_edges
 from rxapp.plumbing.http import api
 from rxapp.plumbing.runner import run_background
 from rxapp.staff.pages import index_page, login_page
@@ -40,6 +41,7 @@ class _SharedTokenPushes(logging.Filter):
 
 
 logging.getLogger("reflex.app").addFilter(_SharedTokenPushes())
+bound_log_records()  # no request can write a long or many-line text into the log
 
 STYLE = """
 .skip-link{position:absolute;left:-9999px}
@@ -57,7 +59,8 @@ body{margin:0}
 """
 
 app = rx.App(
-    api_transformer=api,
+    # Our routes beside Reflex's, then the edge guard in front of all of it (hosts, bodies, headers).
+    api_transformer=[api, guard_edges],
     html_lang="en-GB",
     head_components=[rx.el.style(STYLE), rx.el.meta(name="robots", content="noindex")],
 )

@@ -86,6 +86,7 @@ class Settings:
     allow_insecure_http: bool = False
     listen_host: str = "127.0.0.1"
     listen_port: int = 3000
+    healthz_token: str | None = field(default=None, repr=False)
     audit_retention_days: int = 2555  # about seven years
 
     @cached_property
@@ -248,6 +249,11 @@ def _read(env: Mapping[str, str]) -> tuple[Settings, SettingsReader]:
     if niche_disabled and r.given("NICHE_FEED_URL"):
         r.problem("NICHE_FEED_DISABLED is true but NICHE_FEED_URL is set: choose one")
 
+    healthz_token = r.text("HEALTHZ_TOKEN")
+    if healthz_token is not None and len(healthz_token) < MIN_CALLBACK_TOKEN_LENGTH:
+        r.problem(f"HEALTHZ_TOKEN must be at least {MIN_CALLBACK_TOKEN_LENGTH} characters")
+        healthz_token = None
+
     settings = Settings(
         database_url=database_url,
         public_base_url=public,
@@ -287,6 +293,7 @@ def _read(env: Mapping[str, str]) -> tuple[Settings, SettingsReader]:
         allow_insecure_http=r.boolean("ALLOW_INSECURE_HTTP", False),
         listen_host=r.text("LISTEN_HOST", "127.0.0.1"),
         listen_port=int(r.number("LISTEN_PORT", 3000, 1, 65535, whole=True)),
+        healthz_token=healthz_token,
         audit_retention_days=int(r.number("AUDIT_RETENTION_DAYS", 2555, 1, 36500, whole=True)),
     )
     return settings, r

@@ -1,7 +1,13 @@
-"""Plain HTTP routes beside the Reflex app: each capability's routes, and a health check."""
+"""Plain HTTP routes beside the Reflex app: each capability's routes, and a health check.
+
+`/healthz` tells the public only whether the service is up (`{"status": "ok"}`, or 503). The details (the
+STORM resume point, dead letters, the runner's loops) go to a signed-in administrator or supervisor, or to
+monitoring that sends `Authorization: Bearer <HEALTHZ_TOKEN>`.
+"""
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 
 from sqlmodel import func, select
@@ -10,16 +16,35 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from rxapp.domain.statuses import StaffRole
 from rxapp.feeds.models import DeadLetter, FeedCursor
 from rxapp.messaging import routes as messaging_routes
+from rxapp.plumbing.config import settings
 from rxapp.plumbing.db import session_scope
 from rxapp.plumbing.jobs import runner_status
 from rxapp.staff import routes as staff_routes
+from rxapp.staff.accounts import identity_from_cookie_header
 
 log = logging.getLogger(__name__)
+HEALTH_DETAIL_ROLES = (StaffRole.ADMIN, StaffRole.SUPERVISOR)
+NO_STORE = {"cache-control": "no-store"}
 
 
-async def health(_request: Request):
+async def _may_see_details(request: Request) -> bool:
+    token = settings().healthz_token
+    header = request.headers.get("authorization", "")
+    if token and header.startswith("Bearer ") and hmac.compare_digest(header[7:].encode(), token.encode()):
+        return True
+    if not request.headers.get("cookie"):
+        return False
+    try:
+        staff = await asyncio.to_thread(identity_from_cookie_header, request.headers.get("cookie"))
+    except Exception:  # the database is down: the answer below says so, without details
+        return False
+    return staff is not None and staff.role in HEALTH_DETAIL_ROLES
+
+
+async def health(request: Request):
     def _read():
         with session_scope(readonly=True) as session:
             cursor = session.get(FeedCursor, "storm")
@@ -29,12 +54,14 @@ async def health(_request: Request):
         body["runner"] = runner_status()
         return body
 
+    details = await _may_see_details(request)
     try:
         body = await asyncio.to_thread(_read)
     except Exception:
         log.exception("health check failed")
-        return JSONResponse({"database": "error"}, status_code=503)
-    return JSONResponse(body)
+        return JSONResponse({"status": "error", **({"database": "error"} if details else {})}, status_code=503,
+                            headers=NO_STORE)
+    return JSONResponse({"status": "ok", **body} if details else {"status": "ok"}, headers=NO_STORE)
 
 
 api = Starlette(routes=[
