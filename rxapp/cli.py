@@ -4,7 +4,8 @@
     python -m rxapp.cli check-config           print every configuration problem, or "configuration OK"
     python -m rxapp.cli build                  build the pages once, at install or image build time
     python -m rxapp.cli create-user NAME --role officer --collar "PC 4127" --team "Middlesbrough CID"
-    python -m rxapp.cli set-password NAME
+    python -m rxapp.cli set-password NAME      (ends every session of the account)
+    python -m rxapp.cli disable-user NAME      (ends every session; enable-user NAME lets it sign in again)
     python -m rxapp.cli migrate
     python -m rxapp.cli --env-file /etc/victim-journey/env COMMAND ...   (the service's configuration)
 
@@ -147,9 +148,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--team", default="", help='team, as the records system names it (e.g. "Hartlepool Safeguarding"; '
                    'several separated by ";"): officers and supervisors see their team\'s cases')
     p.add_argument("--password-stdin", action="store_true")
-    p = sub.add_parser("set-password", help="reset a staff password and clear any lock-out")
+    p = sub.add_parser("set-password", help="reset a staff password, clear any lock-out, end every session")
     p.add_argument("username")
     p.add_argument("--password-stdin", action="store_true")
+    for name, what in (("disable-user", "stop a staff account signing in and end every session it has"),
+                       ("enable-user", "let a disabled staff account sign in again")):
+        sub.add_parser(name, help=what).add_argument("username")
     sub.add_parser("migrate", help="bring the database schema up to date")
     args = parser.parse_args(argv)
     if args.env_file:
@@ -170,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         # Imported here, not at the top: check-config and serve's refusal need neither the database nor the
         # tables, so a broken configuration is reported without them.
         from rxapp.plumbing.db import migrate, session_scope
-        from rxapp.staff.accounts import ROLES, create_user, set_password
+        from rxapp.staff.accounts import ROLES, create_user, set_active, set_password
 
         if args.command == "create-user" and args.role not in ROLES:
             parser.error(f"argument --role: invalid choice: {args.role!r} (choose from {', '.join(ROLES)})")
@@ -189,7 +193,12 @@ def main(argv: list[str] | None = None) -> int:
             password = _read_password(args)
             with session_scope() as session:
                 set_password(session, args.username, password)
-            print(f"Password changed for {args.username.lower()}.")
+            print(f"Password changed for {args.username.lower()}; every session it had has ended.")
+        elif args.command in ("disable-user", "enable-user"):
+            with session_scope() as session:
+                set_active(session, args.username, args.command == "enable-user")
+            print(f"{args.username.lower()} " + ("can sign in again." if args.command == "enable-user"
+                                                 else "is disabled; every session it had has ended."))
         elif args.command == "migrate":
             print("Database is up to date.")
     except ValueError as exc:

@@ -11,6 +11,7 @@ from rxapp.attendance.board_state import (
     BoardView,
 )
 from rxapp.attendance.views import GRADE_LABELS
+from rxapp.staff.pages import csrf_field
 from rxapp.staff.states import StaffState
 from rxapp.ui.layout import MUTED, WARNING, page
 from rxapp.ui.native_form import native_form
@@ -80,6 +81,7 @@ def select(label: str, choices: list[str], labels: dict[str, str], value, on_cha
 def sign_out() -> rx.Component:
     return native_form(
         rx.el.span(StaffState.display_name, style={"margin_right": "0.75rem"}),
+        csrf_field(),
         rx.el.button("Sign out", type="submit",
                      style={"background": "white", "color": "#0b0c0c", "padding": "0.2rem 0.6rem",
                             "border": "none", "cursor": "pointer"}),

@@ -86,8 +86,11 @@ class Settings:
     allow_insecure_http: bool = False
     listen_host: str = "127.0.0.1"
     listen_port: int = 3000
-    healthz_token: str | None = field(default=None, repr=False)
     audit_retention_days: int = 2555  # about seven years
+    signin_address_attempts: int = 20
+    signin_total_attempts: int = 200
+    trusted_proxies: tuple[str, ...] = ()
+    healthz_token: str | None = field(default=None, repr=False)
 
     @cached_property
     def secret_key(self) -> str:
@@ -151,6 +154,16 @@ def parse_status_codes(raw: str) -> dict[str, str]:
         raise ValueError(f'STATUS_CODES must be a JSON object mapping codes to one of {", ".join(valid)}, '
                          f'e.g. {{"9": "en_route"}}')
     return {str(k).strip(): v for k, v in data.items()}
+
+
+def parse_addresses(raw: str) -> tuple[str, ...]:
+    """TRUSTED_PROXIES: IP addresses, separated by commas."""
+    import ipaddress
+
+    try:
+        return tuple(str(ipaddress.ip_address(part.strip())) for part in raw.split(",") if part.strip())
+    except ValueError:
+        raise ValueError("TRUSTED_PROXIES must be IP addresses separated by commas, e.g. 127.0.0.1,::1") from None
 
 
 def _default_status_codes() -> dict[str, str]:
@@ -293,8 +306,11 @@ def _read(env: Mapping[str, str]) -> tuple[Settings, SettingsReader]:
         allow_insecure_http=r.boolean("ALLOW_INSECURE_HTTP", False),
         listen_host=r.text("LISTEN_HOST", "127.0.0.1"),
         listen_port=int(r.number("LISTEN_PORT", 3000, 1, 65535, whole=True)),
-        healthz_token=healthz_token,
         audit_retention_days=int(r.number("AUDIT_RETENTION_DAYS", 2555, 1, 36500, whole=True)),
+        signin_address_attempts=int(r.number("SIGNIN_ADDRESS_ATTEMPTS", 20, 1, 10000, whole=True)),
+        signin_total_attempts=int(r.number("SIGNIN_TOTAL_ATTEMPTS", 200, 1, 100000, whole=True)),
+        trusted_proxies=r.parsed("TRUSTED_PROXIES", parse_addresses) or (),
+        healthz_token=healthz_token,
     )
     return settings, r
 

@@ -1,5 +1,6 @@
-"""Staff accounts and sessions: argon2 password hashes, roles, lock-out after repeated failures, and a
-server-side session whose random token the browser holds in an HttpOnly cookie (only its hash is stored).
+"""Staff accounts and sessions: argon2 password hashes, roles, sign-in throttled per account, per address
+and overall (rxapp/staff/throttle.py), and a server-side session whose random token the browser holds in an
+HttpOnly cookie (only its hash is stored). A password change or a disabled account ends every session.
 """
 from __future__ import annotations
 
@@ -13,18 +14,20 @@ from typing import Optional
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlmodel import Session, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select, update
 
 from rxapp.domain.statuses import StaffRole
 from rxapp.plumbing.columns import utcnow
 from rxapp.plumbing.config import settings
 from rxapp.plumbing.db import session_scope
+from rxapp.staff import throttle
 from rxapp.staff.models import StaffSession, StaffUser
 
 # The names as plain strings: the command line offers them as choices, and argparse shows those with repr().
 ROLES = tuple(role.value for role in StaffRole)
 SESSION_COOKIE = "vj_staff"
-LOCKED = "This account is locked after too many failed attempts. Try again later or ask an administrator."
+NOT_RIGHT = "The username or password is not right."
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,79}$")
 MIN_PASSWORD = 12
 
@@ -34,7 +37,21 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password-" + secrets.token_hex(8))
 
 
 class AuthError(Exception):
-    """A sign-in that failed; the message is safe to show."""
+    """A sign-in that failed; the message is safe to show. `minutes`: how long to wait, when throttled."""
+
+    def __init__(self, message: str = NOT_RIGHT, minutes: Optional[int] = None):
+        super().__init__(message)
+        self.minutes = minutes
+
+
+def too_many_attempts(minutes: int) -> str:
+    """The one answer for a throttled address, a locked account, an unknown one and a busy service alike."""
+    unit = "minute" if minutes == 1 else "minutes"
+    return f"Too many attempts: try again in {minutes} {unit}. Sign-in is locked after too many failed attempts."
+
+
+def throttled(minutes: int) -> AuthError:
+    return AuthError(too_many_attempts(minutes), minutes)
 
 
 @dataclass(frozen=True)
@@ -69,54 +86,129 @@ def create_user(session: Session, username: str, password: str, role: str, displ
     user = StaffUser(username=username, display_name=display_name or username, role=role,
                      password_hash=_hasher.hash(password))
     session.add(user)
+    throttle.clear_account(session, username)  # guesses at the name before it existed do not lock it
     session.flush()
     return user
 
 
-def set_password(session: Session, username: str, password: str) -> None:
-    user = session.exec(select(StaffUser).where(StaffUser.username == username.lower())).first()
+def _account(session: Session, username: str) -> StaffUser:
+    user = session.exec(select(StaffUser).where(StaffUser.username == (username or "").strip().lower())).first()
     if user is None:
         raise ValueError(f"no account named {username}")
+    return user
+
+
+def revoke_sessions(session: Session, user_id: int) -> int:
+    """End every session of one account; returns how many were still open."""
+    result = session.exec(update(StaffSession).where(StaffSession.user_id == user_id,
+                                                     StaffSession.revoked.is_(False)).values(revoked=True))
+    return result.rowcount or 0
+
+
+def set_password(session: Session, username: str, password: str) -> None:
+    """A new password ends every session of the account (whoever held the old one is out) and clears a lock."""
+    user = _account(session, username)
     if len(password) < MIN_PASSWORD:
         raise ValueError(f"password must be at least {MIN_PASSWORD} characters")
     user.password_hash = _hasher.hash(password)
     user.failed_attempts = 0
     user.locked_until = None
+    throttle.clear_account(session, user.username)
+    revoke_sessions(session, user.id)
 
 
-def sign_in(session: Session, username: str, password: str, now: Optional[datetime] = None) -> str:
-    """Check the password and open a session; returns the raw session token for the cookie."""
-    now = now or utcnow()
-    cfg = settings()
-    username = (username or "").strip().lower()
+def set_active(session: Session, username: str, active: bool) -> None:
+    """Disable (every session ends, and stays ended if the account is enabled again) or enable an account."""
+    user = _account(session, username)
+    user.active = active
+    if not active:
+        revoke_sessions(session, user.id)
+
+
+def _active_account(session: Session, username: str) -> Optional[StaffUser]:
     user = session.exec(select(StaffUser).where(StaffUser.username == username)).first() if username else None
-    if user is None or not user.active:
-        try:
-            _hasher.verify(_DUMMY_HASH, password or "")
-        except VerificationError:
-            pass
-        raise AuthError("The username or password is not right.")
-    if user.locked_until is not None and user.locked_until > now:
-        raise AuthError(LOCKED)
+    return user if user is not None and user.active else None
+
+
+def password_hash_for(session: Session, username: str) -> str:
+    """The hash a sign-in's password is checked against: the account's, or a made-up one when there is no such
+    active account, so that both take one argon2 check."""
+    user = _active_account(session, (username or "").strip().lower())
+    return user.password_hash if user is not None else _DUMMY_HASH
+
+
+@dataclass(frozen=True)
+class PasswordCheck:
+    checked_hash: str
+    matches: bool
+    rehashed: Optional[str] = None  # the same password under today's argon2 parameters, when they changed
+
+
+def check_password(password_hash: str, password: str) -> PasswordCheck:
+    """The slow part (argon2, ~50 ms and 64 MiB): run it with no transaction open, so that a flood of sign-ins
+    holds no database lock (SQLite has one writer) while it hashes."""
     try:
-        _hasher.verify(user.password_hash, password or "")
+        matches = _hasher.verify(password_hash, password or "")
     except (VerifyMismatchError, VerificationError, InvalidHashError):
-        user.failed_attempts += 1
-        if user.failed_attempts >= cfg.lockout_attempts:
-            user.locked_until = now + timedelta(minutes=cfg.lockout_minutes)
-            user.failed_attempts = 0
+        return PasswordCheck(password_hash, False)
+    rehashed = _hasher.hash(password) if _hasher.check_needs_rehash(password_hash) else None
+    return PasswordCheck(password_hash, matches, rehashed)
+
+
+def _count_failure(session: Session, keys: list[str], user: Optional[StaffUser], now: datetime):
+    """Count a failed sign-in (and mirror the account's count on its row, for administrators); returns the end
+    of the block it started, if any. Two workers creating the same key at once: the loser counts again."""
+    for attempt in range(2):
+        try:
+            until = throttle.record_failure(session, keys, now)
+            if user is not None:
+                user.failed_attempts, user.locked_until = throttle.account_failures(session, user.username)
             session.commit()
-            raise AuthError(LOCKED)
-        session.commit()
-        raise AuthError("The username or password is not right.") from None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+            return until
+        except IntegrityError:
+            session.rollback()
+            if attempt:
+                raise
+    return None
+
+
+def complete_sign_in(session: Session, username: str, check: PasswordCheck, now: Optional[datetime] = None,
+                     address: Optional[str] = None) -> str:
+    """Decide a sign-in whose password was checked (`check_password`), and open a session; returns the raw
+    session token for the cookie. Known, unknown, disabled, locked and throttled accounts take the same path,
+    and a refusal says only "not right" or "too many attempts: try again in N minutes"."""
+    now = now or utcnow()
+    username = (username or "").strip().lower()
+    user = _active_account(session, username)
+    keys = throttle.keys_for(username, address)
+    until = throttle.blocked_until(session, keys, now)
+    if user is not None and user.locked_until is not None and user.locked_until > now:
+        until = max(until or user.locked_until, user.locked_until)
+    if until is not None:
+        raise throttled(throttle.minutes_left(until, now))
+    # A password changed while this one was being checked: the check was against the old one.
+    if user is None or not check.matches or check.checked_hash != user.password_hash:
+        until = _count_failure(session, keys, user, now)
+        if until is not None:
+            raise throttled(throttle.minutes_left(until, now))
+        raise AuthError(NOT_RIGHT)
+    if check.rehashed:
+        user.password_hash = check.rehashed
     user.failed_attempts = 0
     user.locked_until = None
+    throttle.clear_account(session, username)
     token = secrets.token_urlsafe(32)
     session.add(StaffSession(token_hash=_hash_token(token), user_id=user.id, created_at=now,
-                             expires_at=now + timedelta(hours=cfg.session_hours)))
+                             expires_at=now + timedelta(hours=settings().session_hours)))
     return token
+
+
+def sign_in(session: Session, username: str, password: str, now: Optional[datetime] = None,
+            address: Optional[str] = None) -> str:
+    """The whole sign-in in one session (the command line, tests). The sign-in route runs the same three steps
+    with the password check outside any transaction."""
+    check = check_password(password_hash_for(session, username), password)
+    return complete_sign_in(session, username, check, now, address)
 
 
 def identity_for_token(session: Session, token: Optional[str],

@@ -1,22 +1,59 @@
-"""`/login`: staff sign-in. The form posts to the server (not through a state), which sets an HttpOnly cookie."""
+"""`/login`: staff sign-in. The form posts to the server (not through a state), which sets an HttpOnly cookie.
+
+Every staff form carries `csrf_field()`: the token that proves to the server the form came from our page
+(rxapp/staff/forms.py). Its submit button stays disabled until the token has arrived."""
 from __future__ import annotations
 
 import reflex as rx
 
+from rxapp.staff import states as staff_states
+from rxapp.staff.accounts import NOT_RIGHT, too_many_attempts
+from rxapp.staff.forms import FORM_FIELD, form_token, remembered_username
 from rxapp.ui.layout import WARNING, page
 from rxapp.ui.native_form import native_form
+
+
+def socket_cookie_header(state: rx.State) -> str:
+    """This socket's Cookie header: held by rxapp.staff.states outside any state where it takes the header out
+    of Reflex's router data (issue 9, point 2), else still in the router data."""
+    keeper = getattr(staff_states, "_cookie_header", None)
+    return keeper(state) if keeper is not None else (state.router.headers.cookie or "")
+
+
+class StaffForm(rx.State):
+    """Derived from this socket's own cookies (which rxapp.staff.states keeps out of the state); nothing here is
+    secret from the browser that holds them. Not cached: the cookies are no var a cache could depend on."""
+
+    @rx.var(cache=False)
+    def csrf_token(self) -> str:
+        return form_token(socket_cookie_header(self))
+
+    @rx.var(cache=False)
+    def remembered_username(self) -> str:
+        return remembered_username(socket_cookie_header(self))
+
+
+def csrf_field() -> rx.Component:
+    return rx.el.input(type="hidden", name=FORM_FIELD, value=StaffForm.csrf_token)
+
+
+def _minutes(raw: str) -> int:
+    return int(raw) if raw.isdigit() and 1 <= int(raw) <= 1440 else 15
 
 
 class LoginPage(rx.State):
     @rx.var
     def message(self) -> str:
-        code = str(self.router.url.query_parameters.get("error", ""))
+        query = self.router.url.query_parameters
+        code = str(query.get("error", ""))
+        if code == "locked":
+            return too_many_attempts(_minutes(str(query.get("minutes", ""))))
         return {
-            "invalid": "The username or password is not right.",
-            "locked": "This account is locked after too many failed attempts. Try again later or ask an administrator.",
+            "invalid": NOT_RIGHT,
             "role": "Your account does not have access to that page.",
             "expired": "Please sign in again.",
             "missing": "Enter your username and password.",
+            "form": "The sign-in form had expired. Please try again.",
         }.get(code, "")
 
     @rx.var
@@ -25,11 +62,11 @@ class LoginPage(rx.State):
         return value if value in ("board", "admin", "cases") else ""
 
 
-def field(label: str, name: str, kind: str, autocomplete: str) -> rx.Component:
+def field(label: str, name: str, kind: str, autocomplete: str, **value) -> rx.Component:
     return rx.el.div(
         rx.el.label(label, html_for=name,
                     style={"display": "block", "font_weight": "700", "margin": "0.75rem 0 0.2rem"}),
-        rx.el.input(id=name, name=name, type=kind, autocomplete=autocomplete, required=True,
+        rx.el.input(id=name, name=name, type=kind, autocomplete=autocomplete, required=True, **value,
                     style={"width": "100%", "padding": "0.5rem", "border": "2px solid #0b0c0c", "font_size": "1rem"}),
     )
 
@@ -44,9 +81,12 @@ def login_page() -> rx.Component:
                                "color": "#0b0c0c", "font_weight": "700"})),
         native_form(
             rx.el.input(type="hidden", name="next", value=LoginPage.next_page),
-            field("Username", "username", "text", "username"),
+            csrf_field(),
+            # The name typed before a mistake; `key` re-creates the field when it arrives after the page.
+            field("Username", "username", "text", "username", default_value=StaffForm.remembered_username,
+                  key=StaffForm.remembered_username),
             field("Password", "password", "password", "current-password"),
-            rx.el.button("Sign in", type="submit",
+            rx.el.button("Sign in", type="submit", disabled=StaffForm.csrf_token == "",
                          style={"margin_top": "1rem", "background": "#00703c", "color": "white", "font_size": "1.05rem",
                                 "padding": "0.5rem 1.25rem", "border": "none", "cursor": "pointer"}),
             action="/staff/login", method="post",
