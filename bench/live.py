@@ -154,7 +154,8 @@ class Bench:
     async def feed_health(self) -> dict:
         """The app's own view of its STORM client (reconnects, last error), from /healthz."""
         try:
-            data = (await self.http.get(f"{self.app.base}/healthz")).json()
+            data = (await self.http.get(f"{self.app.base}/healthz",
+                                        headers={"Authorization": f"Bearer {liveapp.HEALTHZ_TOKEN}"})).json()
             feed = (data.get("runner") or {}).get("feed") or {}
             return {"reconnects": feed.get("reconnects"), "last_error": feed.get("last_error")}
         except Exception as exc:  # noqa: BLE001 - diagnostics only

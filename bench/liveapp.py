@@ -23,6 +23,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
+HEALTHZ_TOKEN = "bench-healthz-token-0123456789abcdef0123"
 _TOP_LEVEL_SKIPPED = {".venv", ".git", ".tools", "data", ".states", "test-artifacts", ".pytest_cache", "bench"}
 
 
@@ -89,6 +90,8 @@ class LiveApp:
         self.env.update({
             "DATABASE_URL": self.db_url, "VJ_DATA_DIR": str(data_dir), "SECRET_KEY": secret,
             "PUBLIC_BASE_URL": self.base, "STORM_FEED_URL": feed.sim.url, "STORM_FEED_TOKEN": feed_token,
+            # /healthz gives its details (the feed client's reconnects) only to staff or to this token.
+            "HEALTHZ_TOKEN": HEALTHZ_TOKEN,
             "REFLEX_USE_SYSTEM_BUN": "1", "TELEMETRY_ENABLED": "false", "REFLEX_CHECK_LATEST_VERSION": "false",
             "PYTHONPATH": str(self.workdir),
             "PATH": f"{ROOT / '.tools' / 'node_modules' / '.bin'}:{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}",
