@@ -2,6 +2,7 @@
 rxapp.plumbing.config (see the README's "Configuration"); a malformed one stops Reflex here, with every
 problem named."""
 import reflex as rx
+from reflex.constants import StateManagerMode
 
 from rxapp.plumbing.config import settings
 
@@ -13,6 +14,9 @@ config = rx.Config(
     # Pitfall 3: accept websocket events only from the product's own address (and EXTRA_ORIGIN).
     cors_allowed_origins=list(_settings.allowed_origins),
     redis_url=_settings.redis_url,
+    # States hold router data (headers, addresses): kept in memory, or in Redis when there are several workers,
+    # never pickled into .states/ on disk, which Reflex's default manager does.
+    state_manager_mode=StateManagerMode.REDIS if _settings.redis_url else StateManagerMode.MEMORY,
     show_built_with_reflex=False,
     default_color_mode="light",
     disable_plugins=[rx.plugins.SitemapPlugin],

@@ -2,10 +2,19 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
+import json
 import logging
+import re
+import urllib.parse
 from contextlib import suppress
+from typing import Any, Optional
 
 import reflex as rx
+from reflex.app import EventNamespace
+from reflex_base.constants import RouteVar
+from socketio.exceptions import ConnectionRefusedError as SocketRefused
 
 from rxapp.attendance.board_page import board_page
 from rxapp.attendance.board_state import BoardView
@@ -23,8 +32,10 @@ from rxapp.plumbing.config import settings
 from rxapp.plumbing.db import migrate
 from rxapp.plumbing.edges import bound_log_records, guard_edges
 from rxapp.plumbing.http import api
+from rxapp.plumbing.links import is_client_token
 from rxapp.plumbing.runner import run_background
 from rxapp.staff.pages import index_page, login_page
+from rxapp.staff.states import forget_socket_cookie, keep_socket_cookie
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 for _noisy in ("apscheduler", "alembic", "httpx"):  # httpx logs every poll and every text at INFO
@@ -32,12 +43,15 @@ for _noisy in ("apscheduler", "alembic", "httpx"):  # httpx logs every poll and 
 
 
 class _SharedTokenPushes(logging.Filter):
-    """Pushing to a shared state also "emits" to its own token, which is no browser; Reflex warns each time."""
+    """Pushing to a shared state also "emits" to its own token, which is no browser; Reflex warns each time,
+    naming the channel, which must not be written down anywhere."""
+
+    CHANNEL = re.compile(r"'[0-9a-f]{64}'")
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         return not (message.startswith("Attempting to send delta to disconnected client")
-                    and ("'attendance-" in message or "'board'" in message))
+                    and self.CHANNEL.search(message))
 
 
 logging.getLogger("reflex.app").addFilter(_SharedTokenPushes())
@@ -64,6 +78,102 @@ app = rx.App(
     html_lang="en-GB",
     head_components=[rx.el.style(STYLE), rx.el.meta(name="robots", content="noindex")],
 )
+
+# ---- the socket: who may connect, what they may send, and what Reflex keeps of them ---------------------------
+
+MAX_INVALID_EVENTS = 5  # a real page never sends one; a socket that sends this many is disconnected
+log = logging.getLogger(__name__)
+
+
+class GuardedEventNamespace(EventNamespace):
+    """Reflex's `/_event` namespace with what it leaves to the app:
+    - a client token that is not the shape Reflex issues (a UUID) is refused, the same way whatever it is, so a
+      socket can never take a channel's name (`links.channel_token`) as its own;
+    - the Cookie header is taken out of the router data Reflex keeps in each state (and would pickle to disk or
+      Redis, and write into the log with an unknown event); staff.states holds it for this socket only;
+    - an event that names no handler, or whose payload is not what a handler takes, is dropped before Reflex
+      sees it (and logs it with the headers), and the socket is disconnected after MAX_INVALID_EVENTS.
+    """
+
+    _strikes: dict[str, int]  # invalid events so far, per socket
+
+    @classmethod
+    def install(cls, app: rx.App) -> None:
+        """Guard the namespace instance Reflex made and registered for `app`."""
+        namespace = app.event_namespace
+        namespace.__class__ = cls
+        namespace._strikes = {}
+
+    async def on_connect(self, sid: str, request: dict, auth: Any = None):  # request: the socket's WSGI-style environ
+        token = urllib.parse.parse_qs(request.get("QUERY_STRING", "")).get("token", [""])[0]
+        if not is_client_token(token):
+            log.warning("socket %s refused: its client token is not one Reflex issues", sid)
+            raise SocketRefused("refused")
+        try:
+            return await super().on_connect(sid, request, auth)
+        except BaseException:
+            forget_socket_cookie(sid)  # a refused connect never reaches on_disconnect
+            raise
+
+    def _build_static_router_data(self, sid: str, request: dict) -> dict[str, Any]:
+        data = super()._build_static_router_data(sid, request)
+        keep_socket_cookie(sid, data[RouteVar.HEADERS].pop("cookie", ""))
+        return data
+
+    def on_disconnect(self, sid: str):
+        forget_socket_cookie(sid)
+        self._strikes.pop(sid, None)
+        return super().on_disconnect(sid)
+
+    async def on_event(self, sid: str, data: Any):
+        problem = self._problem(data)
+        if problem is None:
+            return await super().on_event(sid, data)
+        strikes = self._strikes[sid] = self._strikes.get(sid, 0) + 1
+        log.warning("socket %s sent an invalid event (%s), %d of %d", sid, problem, strikes, MAX_INVALID_EVENTS)
+        if strikes >= MAX_INVALID_EVENTS:
+            log.warning("socket %s disconnected after %d invalid events", sid, strikes)
+            await self.disconnect(sid)
+        return None
+
+    def _problem(self, data: Any) -> Optional[str]:
+        if isinstance(data, str):
+            try:
+                data = json.loads(data)
+            except ValueError:
+                return "not JSON"
+        if not isinstance(data, dict):
+            return "not an object"
+        name, payload, router_data = data.get("name"), data.get("payload") or {}, data.get("router_data") or {}
+        if not isinstance(name, str) or not isinstance(payload, dict) or not isinstance(router_data, dict):
+            return "malformed"
+        registered = self.app._registration_context.event_handlers.get(name)
+        if registered is None:
+            return "no such handler"
+        if not _accepts(registered.handler.fn, payload):
+            return "arguments the handler does not take"
+        return None
+
+
+def _accepts(fn, payload: dict) -> bool:
+    names = _argument_names(fn)
+    return names is None or set(payload) <= names
+
+
+@functools.lru_cache(maxsize=None)
+def _argument_names(fn) -> Optional[frozenset[str]]:
+    """The keyword arguments a handler takes; None when it takes any (or its signature cannot be read)."""
+    try:
+        parameters = list(inspect.signature(fn).parameters.values())[1:]  # after self
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return None
+    return frozenset(p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+
+
+GuardedEventNamespace.install(app)
+
 app.add_page(index_page, route="/", title="Victim Journey")
 app.add_page(track_page, route="/track/[token]", title="Your police visit", on_load=TrackView.open_link)
 app.add_page(board_page, route="/board", title="Control room board", on_load=BoardView.open_board)
