@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 import reflex as rx
 from reflex.app import EventNamespace
+from reflex.state import StateUpdate
 from reflex_base.constants import RouteVar
 from socketio.exceptions import ConnectionRefusedError as SocketRefused
 
@@ -172,7 +173,29 @@ def _argument_names(fn) -> Optional[frozenset[str]]:
     return frozenset(p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
 
 
+class LiveChannelGuard(rx.Middleware):
+    """Before a tab hydrates, each live channel it is linked to is checked again (its session or its link): a
+    tab that may no longer read it is unlinked and hydrated afresh, so a reconnect never carries old rows."""
+
+    HYDRATE = {f"{rx.State.get_full_name()}.hydrate", f"{rx.State.get_full_name()}.hydrate_and_load"}
+    GUARDED = (BoardView, TrackView)
+
+    async def preprocess(self, app, state, event) -> Optional[StateUpdate]:
+        links = getattr(state, "_reflex_internal_links", None)
+        if event.name not in self.HYDRATE or not links:
+            return None
+        for cls in self.GUARDED:
+            if cls.get_full_name() in links:
+                shared = await state.get_state(cls)
+                if not await shared._still_entitled():
+                    log.info("a tab may no longer read its %s channel: unlinked before its hydrate", cls.__name__)
+                    await shared._leave()
+                    return StateUpdate(delta={}, events=[event])  # the same hydrate, now unlinked
+        return None
+
+
 GuardedEventNamespace.install(app)
+app.add_middleware(LiveChannelGuard())
 
 app.add_page(index_page, route="/", title="Victim Journey")
 app.add_page(track_page, route="/track/[token]", title="Your police visit", on_load=TrackView.open_link)

@@ -89,12 +89,23 @@ def sign_out() -> rx.Component:
     )
 
 
+def signed_out() -> rx.Component:
+    return rx.fragment(
+        rx.el.h1("Your sign-in has ended", style={"font_size": "1.6rem"}),
+        rx.el.p("This board stopped updating because you signed out, your session expired or your account "
+                "changed."),
+        rx.el.a("Sign in again", href="/login?next=board", id="sign-in-again"),
+    )
+
+
 def board_page() -> rx.Component:
+    showing = (StaffState.role != "") & ~BoardView.ended
     return page(
         "Control room: open attendances",
-        rx.cond(StaffState.role != "", board_content(), rx.el.p("Checking your sign-in…", aria_busy="true")),
+        rx.cond(BoardView.ended, signed_out(),
+                rx.cond(showing, board_content(), rx.el.p("Checking your sign-in…", aria_busy="true"))),
         wide=True,
-        right=rx.cond(StaffState.role != "", sign_out(), rx.fragment()),
+        right=rx.cond(showing, sign_out(), rx.fragment()),
     )
 
 

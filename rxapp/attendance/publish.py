@@ -1,31 +1,89 @@
-"""Pushes changed views to open pages through Reflex shared states.
+"""Pushes changed views to open pages through Reflex shared states, and ends the channels nobody may read any more.
 
-Changes are coalesced: a burst of feed events becomes at most one push per attendance (and one board push)
-per `interval`, so viewers get what changed what they see, not every vehicle fix.
+Changes are coalesced: a burst of feed events becomes at most one push per attendance (and one board push per
+open staff session) per `interval`, so viewers get what changed what they see, not every vehicle fix.
+
+Before a push reaches a tab its right to it is checked again: an attendance whose victim link has expired gets
+its channel ended instead of the view; the board goes only to sessions that still check out (not revoked, not
+expired, account active and not locked, same role as when the board was opened), and the channel of any other
+is ended. Sessions and links also end while nothing changes, so every `recheck` seconds the open board sessions
+are checked again, and every `link_recheck` seconds the links that expired since.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from datetime import datetime
+from typing import Iterable, Optional
 
 import reflex as rx
+from sqlmodel import select
 
-from rxapp.attendance.board_state import BOARD_TOKEN, BoardView
-from rxapp.attendance.track_state import TrackView, link_token_for
+from rxapp.attendance.board_state import BoardDirectory, BoardView, board_channel, board_directory
+from rxapp.attendance.models import Incident
+from rxapp.attendance.track_state import TrackView, attendance_channel
 from rxapp.attendance.views import load_board, victim_views
+from rxapp.plumbing.columns import utcnow
+from rxapp.plumbing.db import session_scope
+from rxapp.staff.accounts import BOARD_ROLES
+from rxapp.staff.models import StaffSession, StaffUser
 
 log = logging.getLogger(__name__)
 
+SESSION_RECHECK_SECONDS = 2.0
+LINK_RECHECK_SECONDS = 10.0
+
+
+def live_board_sessions(hashes: Iterable[str], now: Optional[datetime] = None) -> dict[str, str]:
+    """Of these session hashes, those that still check out for the board, with their account's role now."""
+    hashes = list(hashes)
+    if not hashes:
+        return {}
+    now = now or utcnow()
+    with session_scope(readonly=True) as session:
+        rows = session.exec(
+            select(StaffSession.token_hash, StaffUser.role, StaffUser.locked_until)
+            .join(StaffUser, StaffUser.id == StaffSession.user_id)
+            .where(StaffSession.token_hash.in_(hashes), StaffSession.revoked == False,  # noqa: E712
+                   StaffSession.expires_at > now, StaffUser.active == True)  # noqa: E712
+        ).all()
+    return {h: role for h, role, locked_until in rows
+            if role in BOARD_ROLES and (locked_until is None or locked_until <= now)}
+
+
+def expired_links(ids: Iterable[int] = (), since: Optional[datetime] = None,
+                  now: Optional[datetime] = None) -> set[int]:
+    """Attendances whose victim link has expired: of `ids`, or (with `since`) every one expired since then."""
+    now = now or utcnow()
+    query = select(Incident.id).where(Incident.link_expires_at != None, Incident.link_expires_at <= now)  # noqa: E711
+    if since is not None:
+        query = query.where(Incident.link_expires_at > since)
+    else:
+        ids = list(ids)
+        if not ids:
+            return set()
+        query = query.where(Incident.id.in_(ids))
+    with session_scope(readonly=True) as session:
+        return set(session.exec(query).all())
+
 
 class ReflexPublisher:
-    def __init__(self, app: rx.App, interval: float = 0.1):
+    def __init__(self, app: rx.App, interval: float = 0.1, recheck: float = SESSION_RECHECK_SECONDS,
+                 link_recheck: float = LINK_RECHECK_SECONDS):
         self.app = app
         self.interval = interval
+        self.recheck = recheck
+        self.link_recheck = link_recheck
         self._dirty: set[int] = set()
         self._board_dirty = False
         self._wake = asyncio.Event()
+        # A tab still linked from before a restart re-checks its link when it reconnects (LiveChannelGuard).
+        self._links_checked_at = utcnow()
+        self._directory_kept_until = 0.0
         self.pushed = 0
+        self.board_pushes = 0
+        self.ended = 0
         self.last_push_at = 0.0
 
     async def __call__(self, ids: set[int]) -> None:
@@ -34,29 +92,97 @@ class ReflexPublisher:
         self._wake.set()
 
     async def run(self) -> None:
+        watch = asyncio.create_task(self._watch(), name="live-channel-watch")
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                ids, self._dirty = self._dirty, set()
+                board, self._board_dirty = self._board_dirty, False
+                try:
+                    await self._push(ids, board)
+                except Exception:
+                    log.exception("push to pages failed")
+                await asyncio.sleep(self.interval)
+        finally:
+            watch.cancel()
+
+    async def _watch(self) -> None:
+        next_links = 0.0
         while True:
-            await self._wake.wait()
-            self._wake.clear()
-            ids, self._dirty = self._dirty, set()
-            board, self._board_dirty = self._board_dirty, False
+            await asyncio.sleep(self.recheck)
             try:
-                await self._push(ids, board)
+                await self.board_sessions()
+                if time.monotonic() >= next_links:
+                    next_links = time.monotonic() + self.link_recheck
+                    await self.end_expired_links()
             except Exception:
-                log.exception("push to pages failed")
-            await asyncio.sleep(self.interval)
+                log.exception("re-checking live channels failed")
 
     async def _push(self, ids: set[int], board: bool) -> None:
         if ids:
             views = await asyncio.to_thread(victim_views, ids)
+            expired = await asyncio.to_thread(expired_links, views.keys())
             for incident_id, view in views.items():
-                token = rx.BaseStateToken(ident=link_token_for(incident_id), cls=TrackView)
+                token = rx.BaseStateToken(ident=attendance_channel(incident_id), cls=TrackView)
+                if incident_id in expired:
+                    await self._end(token)
+                    continue
                 async with self.app.modify_state(token) as root:
                     state = await root.get_state(TrackView)
-                    state._apply(view)
+                    if not state.ended:  # ended while this view was read: an end is for good
+                        state._apply(view)
                 self.pushed += 1
         if board:
-            rows, updated = await asyncio.to_thread(load_board)
-            async with self.app.modify_state(rx.BaseStateToken(ident=BOARD_TOKEN, cls=BoardView)) as root:
-                state = await root.get_state(BoardView)
-                state.rows, state.updated = rows, updated
+            sessions = await self.board_sessions()
+            if sessions:
+                rows, updated = await asyncio.to_thread(load_board)
+                for session in sessions:
+                    token = rx.BaseStateToken(ident=board_channel(session), cls=BoardView)
+                    async with self.app.modify_state(token) as root:
+                        state = await root.get_state(BoardView)
+                        if not state.ended:  # ended meanwhile by the watch: only open_board revives it
+                            state.rows, state.updated = rows, updated
+                    self.board_pushes += 1
         self.last_push_at = time.time()
+
+    # ---- who may still read -------------------------------------------------------------------------------
+
+    async def board_sessions(self) -> list[str]:
+        """The open boards' sessions that still check out; the channels of the others are ended first."""
+        opened = await self._board_directory()
+        if not opened:
+            return []
+        live = await asyncio.to_thread(live_board_sessions, opened)
+        gone = {session for session, role in opened.items() if live.get(session) != role}
+        for session in gone:
+            await self._end(rx.BaseStateToken(ident=board_channel(session), cls=BoardView))
+        if gone:
+            await self._board_directory(forget=gone)
+            log.info("ended %d board channel(s) whose session no longer checks out", len(gone))
+        return [session for session in opened if session not in gone]
+
+    async def _board_directory(self, forget: set[str] = frozenset()) -> dict[str, str]:
+        token = rx.BaseStateToken(ident=board_directory(), cls=BoardDirectory)
+        async with self.app.state_manager.modify_state(token) as root:
+            directory = await root.get_state(BoardDirectory)
+            if forget or (directory._open and time.monotonic() >= self._directory_kept_until):
+                # Also rewritten now and then, so the state manager (Redis) keeps it while boards are open.
+                directory._open = {s: r for s, r in directory._open.items() if s not in forget}
+                self._directory_kept_until = time.monotonic() + 60
+            return dict(directory._open)
+
+    async def end_expired_links(self) -> None:
+        now = utcnow()
+        expired = await asyncio.to_thread(expired_links, since=self._links_checked_at, now=now)
+        for incident_id in expired:
+            await self._end(rx.BaseStateToken(ident=attendance_channel(incident_id), cls=TrackView))
+        self._links_checked_at = now
+
+    async def _end(self, token: rx.BaseStateToken) -> None:
+        """Empty a channel and mark it ended; every tab linked to it gets that, and nothing after."""
+        async with self.app.modify_state(token) as root:
+            state = await root.get_state(token.cls)
+            if not state.ended:
+                state._end()
+                self.ended += 1

@@ -89,7 +89,7 @@ def track_page() -> rx.Component:
         "Your police visit",
         rx.cond(
             TrackPage.checked,
-            rx.cond(TrackPage.valid, valid_page(), invalid_page()),
+            rx.cond(TrackPage.valid & ~TrackView.ended, valid_page(), invalid_page()),
             rx.el.p("Loading your visit…", aria_busy="true"),
         ),
     )
