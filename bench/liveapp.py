@@ -116,7 +116,7 @@ class LiveApp:
         if not self.in_place:
             self._prepare_copy()
         # Migrated (by the app's own code) before it starts, so its health check never meets an empty file.
-        subprocess.run([sys.executable, "-c", "from rxapp.db import migrate; migrate()"], env=self.env,
+        subprocess.run([sys.executable, "-c", "from rxapp.plumbing.db import migrate; migrate()"], env=self.env,
                        cwd=self.workdir, check=True, capture_output=True)
         log = open(self.log_path, "w")
         started = time.time()

@@ -26,8 +26,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 NAMESPACE = "/_event"
-TRACK_VIEW_SUFFIX = "rxapp___state___track____track_view"
-TRACK_PAGE_SUFFIX = "rxapp___state___track____track_page"
+TRACK_VIEW_SUFFIX = "rxapp___attendance___track_state____track_view"
+TRACK_PAGE_SUFFIX = "rxapp___attendance___track_state____track_page"
 
 
 class Compiled:
