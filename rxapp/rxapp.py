@@ -22,6 +22,8 @@ from rxapp.attendance.board_state import BoardView
 from rxapp.attendance.publish import ReflexPublisher
 from rxapp.attendance.track_page import track_page
 from rxapp.attendance.track_state import TrackView
+from rxapp.audit.log_page import audit_page
+from rxapp.audit.log_state import AuditLog
 from rxapp.feeds.admin_page import admin_feed_page
 from rxapp.feeds.admin_state import FeedAdmin
 from rxapp.investigation.case_pages import case_page, cases_page
@@ -205,6 +207,7 @@ app.add_page(history_page, route="/messages", title="Messages to a victim", on_l
 app.add_page(admin_feed_page, route="/admin/feed", title="Dispatch feed", on_load=FeedAdmin.load)
 app.add_page(cases_page, route="/cases", title="Open investigations", on_load=CaseList.load)
 app.add_page(case_page, route="/case", title="Investigation", on_load=CaseDetail.load)
+app.add_page(audit_page, route="/admin/audit", title="Audit log", on_load=AuditLog.load)
 
 
 async def _lifespan() -> None:

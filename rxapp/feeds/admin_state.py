@@ -7,9 +7,10 @@ import asyncio
 import reflex as rx
 
 from rxapp.feeds.views import load_feed_health
+from rxapp.staff.permissions import Permission, roles_with
 from rxapp.staff.states import StaffState, current_staff
 
-ADMIN_ROLES = ("admin", "supervisor")
+ADMIN_ROLES = roles_with(Permission.READ_FEEDS)  # from the one table of who may do what
 class FeedAdmin(rx.State):
     records_cursor_at: str = ""
     records_state: str = ""

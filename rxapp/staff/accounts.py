@@ -23,6 +23,7 @@ from rxapp.plumbing.config import settings
 from rxapp.plumbing.db import session_scope
 from rxapp.staff import throttle
 from rxapp.staff.models import StaffSession, StaffUser
+from rxapp.staff.permissions import Permission, roles_with
 
 # The names as plain strings: the command line offers them as choices, and argparse shows those with repr().
 ROLES = tuple(role.value for role in StaffRole)
@@ -246,7 +247,7 @@ def token_from_cookie_header(cookie_header: str | None) -> Optional[str]:
     return morsel.value if morsel else None
 
 
-BOARD_ROLES = (StaffRole.FCR, StaffRole.SUPERVISOR, StaffRole.ADMIN)
+BOARD_ROLES = roles_with(Permission.READ_BOARD)  # from the one table of who may do what
 
 
 def identity_from_cookie_header(cookie_header: str) -> Optional[StaffIdentity]:

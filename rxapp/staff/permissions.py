@@ -151,3 +151,8 @@ def may(actor: Optional[Actor], permission: Permission, case: Optional[CaseFacts
 def may_any(actor: Optional[Actor], permission: Permission, cases: list[CaseFacts]) -> bool:
     """Whether any one of the facts allows it (an incident with a case behind it, say)."""
     return any(may(actor, permission, case) for case in cases)
+
+
+def roles_with(permission: Permission) -> tuple[StaffRole, ...]:
+    """The roles the table gives `permission` to (for checks that have no case: the board, the feeds)."""
+    return tuple(role for role, granted in PERMISSIONS.items() if permission in granted)
