@@ -95,15 +95,25 @@ def _to_login(error: str, minutes: Optional[int] = None, username: str = "") -> 
     return response
 
 
-async def login(request: Request):
+async def _staff_form(request: Request):
+    """The posted form of a staff route, or the refusal: (form, None), (None, response), or (None, None) when the
+    body cannot be read as a form. Cross-site and oversized posts are refused before the body is read."""
     refused = _refused_cross_site(request)
     if refused is not None:
-        return refused
+        return None, refused
     if _too_large(request):
-        return PlainTextResponse("Request too large.\n", status_code=413)
+        return None, PlainTextResponse("Request too large.\n", status_code=413)
     try:
-        form = await request.form(max_files=0, max_fields=10)
+        return await request.form(max_files=0, max_fields=10), None
     except Exception:
+        return None, None
+
+
+async def login(request: Request):
+    form, refused = await _staff_form(request)
+    if refused is not None:
+        return refused
+    if form is None:
         return _to_login("missing")
     if not forms.token_matches(request.headers.get("cookie"), form.get(forms.FORM_FIELD)):
         log.info("staff sign-in refused: the form token is missing or wrong")
@@ -131,15 +141,10 @@ async def login(request: Request):
 
 
 async def logout(request: Request):
-    refused = _refused_cross_site(request)
+    form, refused = await _staff_form(request)
     if refused is not None:
         return refused
-    if _too_large(request):
-        return PlainTextResponse("Request too large.\n", status_code=413)
-    try:
-        form = await request.form(max_files=0, max_fields=10)
-    except Exception:
-        form = {}
+    form = form if form is not None else {}
     if not forms.token_matches(request.headers.get("cookie"), form.get(forms.FORM_FIELD)):
         log.info("staff sign-out refused: the form token is missing or wrong")
         return PlainTextResponse(REFUSED_CROSS_SITE, status_code=403)
