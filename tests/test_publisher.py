@@ -14,11 +14,12 @@ from sqlmodel import select
 
 from rxapp.attendance.board_state import BoardDirectory, board_channel, board_directory
 from rxapp.attendance.models import Incident
-from rxapp.attendance.publish import ReflexPublisher, expired_links, live_board_sessions
+from rxapp.attendance.publish import ReflexPublisher
 from rxapp.attendance.track_state import attendance_channel
+from rxapp.attendance.views import expired_links
 from rxapp.plumbing.db import session_scope
 from rxapp.plumbing.links import token_hash
-from rxapp.staff.accounts import create_user, sign_in, sign_out
+from rxapp.staff.accounts import create_user, live_board_sessions, sign_in, sign_out
 from rxapp.staff.models import StaffSession, StaffUser
 
 from .test_unassigned_sweep import T0, Feed

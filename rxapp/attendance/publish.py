@@ -14,58 +14,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import datetime
-from typing import Iterable, Optional
 
 import reflex as rx
-from sqlmodel import select
 
 from rxapp.attendance.board_state import BoardDirectory, BoardView, board_channel, board_directory
-from rxapp.attendance.models import Incident
 from rxapp.attendance.track_state import TrackView, attendance_channel
-from rxapp.attendance.views import load_board, victim_views
+from rxapp.attendance.views import expired_links, load_board, victim_views
 from rxapp.plumbing.columns import utcnow
-from rxapp.plumbing.db import session_scope
-from rxapp.staff.accounts import BOARD_ROLES
-from rxapp.staff.models import StaffSession, StaffUser
+from rxapp.staff.accounts import live_board_sessions
 
 log = logging.getLogger(__name__)
 
 SESSION_RECHECK_SECONDS = 2.0
 LINK_RECHECK_SECONDS = 10.0
-
-
-def live_board_sessions(hashes: Iterable[str], now: Optional[datetime] = None) -> dict[str, str]:
-    """Of these session hashes, those that still check out for the board, with their account's role now."""
-    hashes = list(hashes)
-    if not hashes:
-        return {}
-    now = now or utcnow()
-    with session_scope(readonly=True) as session:
-        rows = session.exec(
-            select(StaffSession.token_hash, StaffUser.role, StaffUser.locked_until)
-            .join(StaffUser, StaffUser.id == StaffSession.user_id)
-            .where(StaffSession.token_hash.in_(hashes), StaffSession.revoked == False,  # noqa: E712
-                   StaffSession.expires_at > now, StaffUser.active == True)  # noqa: E712
-        ).all()
-    return {h: role for h, role, locked_until in rows
-            if role in BOARD_ROLES and (locked_until is None or locked_until <= now)}
-
-
-def expired_links(ids: Iterable[int] = (), since: Optional[datetime] = None,
-                  now: Optional[datetime] = None) -> set[int]:
-    """Attendances whose victim link has expired: of `ids`, or (with `since`) every one expired since then."""
-    now = now or utcnow()
-    query = select(Incident.id).where(Incident.link_expires_at != None, Incident.link_expires_at <= now)  # noqa: E711
-    if since is not None:
-        query = query.where(Incident.link_expires_at > since)
-    else:
-        ids = list(ids)
-        if not ids:
-            return set()
-        query = query.where(Incident.id.in_(ids))
-    with session_scope(readonly=True) as session:
-        return set(session.exec(query).all())
 
 
 class ReflexPublisher:

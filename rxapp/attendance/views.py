@@ -6,7 +6,7 @@ allow-list of fields, so call signs, positions, vehicles and officers' names can
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
+from typing import Iterable, Optional
 
 from sqlmodel import Session, select
 
@@ -157,3 +157,19 @@ def victim_views(ids: set[int]) -> dict[int, dict]:
             if incident is not None:
                 out[incident_id] = victim_view(session, incident)
     return out
+
+
+def expired_links(ids: Iterable[int] = (), since: Optional[datetime] = None,
+                  now: Optional[datetime] = None) -> set[int]:
+    """Attendances whose victim link has expired: of `ids`, or (with `since`) every one expired since then."""
+    now = now or utcnow()
+    query = select(Incident.id).where(Incident.link_expires_at != None, Incident.link_expires_at <= now)  # noqa: E711
+    if since is not None:
+        query = query.where(Incident.link_expires_at > since)
+    else:
+        ids = list(ids)
+        if not ids:
+            return set()
+        query = query.where(Incident.id.in_(ids))
+    with session_scope(readonly=True) as session:
+        return set(session.exec(query).all())

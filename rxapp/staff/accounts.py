@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http.cookies import SimpleCookie
-from typing import Optional
+from typing import Iterable, Optional
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -257,3 +257,20 @@ def identity_from_cookie_header(cookie_header: str) -> Optional[StaffIdentity]:
         return None
     with session_scope(readonly=True) as session:
         return identity_for_token(session, token)
+
+
+def live_board_sessions(hashes: Iterable[str], now: Optional[datetime] = None) -> dict[str, str]:
+    """Of these session hashes, those that still check out for the board, with their account's role now."""
+    hashes = list(hashes)
+    if not hashes:
+        return {}
+    now = now or utcnow()
+    with session_scope(readonly=True) as session:
+        rows = session.exec(
+            select(StaffSession.token_hash, StaffUser.role, StaffUser.locked_until)
+            .join(StaffUser, StaffUser.id == StaffSession.user_id)
+            .where(StaffSession.token_hash.in_(hashes), StaffSession.revoked == False,  # noqa: E712
+                   StaffSession.expires_at > now, StaffUser.active == True)  # noqa: E712
+        ).all()
+    return {h: role for h, role, locked_until in rows
+            if role in BOARD_ROLES and (locked_until is None or locked_until <= now)}
