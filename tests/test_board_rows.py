@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from sqlmodel import select
 
+from rxapp.attendance.board_views import board_rows
 from rxapp.attendance.models import Incident
-from rxapp.attendance.views import board_rows
 from rxapp.domain.grades import GradeTargets
 from rxapp.messaging.models import Message
 from rxapp.messaging.outbox import enqueue

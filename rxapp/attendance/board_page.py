@@ -10,7 +10,7 @@ from rxapp.attendance.board_state import (
     BoardFilter,
     BoardView,
 )
-from rxapp.attendance.views import GRADE_LABELS
+from rxapp.attendance.board_views import GRADE_LABELS
 from rxapp.staff.pages import csrf_field
 from rxapp.staff.states import StaffState
 from rxapp.ui.layout import MUTED, WARNING, page

@@ -14,7 +14,7 @@ import asyncio
 import reflex as rx
 from reflex.istate.manager import get_state_manager
 
-from rxapp.attendance.views import load_board
+from rxapp.attendance.board_views import load_board
 from rxapp.domain.attendance import OPEN_STATUSES, STATUS_LABELS
 from rxapp.domain.events import GRADES
 from rxapp.plumbing.links import channel_token

@@ -18,8 +18,9 @@ import time
 import reflex as rx
 
 from rxapp.attendance.board_state import BoardDirectory, BoardView, board_channel, board_directory
+from rxapp.attendance.board_views import load_board
 from rxapp.attendance.track_state import TrackView, attendance_channel
-from rxapp.attendance.views import expired_links, load_board, victim_views
+from rxapp.attendance.views import expired_links, victim_views
 from rxapp.plumbing.columns import utcnow
 from rxapp.staff.accounts import live_board_sessions
 

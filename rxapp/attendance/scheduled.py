@@ -11,10 +11,10 @@ import logging
 
 from integrations.routing.osrm import OsrmRouter
 from integrations.storm.client import StormClient
+from rxapp.attendance.board_views import en_route_legs
 from rxapp.attendance.service import AttendanceService
 from rxapp.attendance.targets import grade_targets
 from rxapp.attendance.texts import sweep_unassigned
-from rxapp.attendance.views import en_route_legs
 from rxapp.plumbing import realtime
 from rxapp.plumbing.columns import utcnow
 from rxapp.plumbing.config import Settings

@@ -11,28 +11,15 @@ from typing import Iterable, Optional
 from sqlmodel import Session, select
 
 from rxapp.attendance.models import (
-    Assignment,
     Incident,
     IncidentStep,
-    ResourceFix,
     stored_estimate,
 )
 from rxapp.attendance.service import find_incident_by_token
-from rxapp.attendance.targets import grade_targets
 from rxapp.domain import attendance as rules
 from rxapp.domain.eta import describe_clock_window, describe_window
-from rxapp.domain.grades import GradeTargets, assess_breach
-from rxapp.messaging.views import held_back_summary
 from rxapp.plumbing.columns import utcnow
 from rxapp.plumbing.db import session_scope
-
-GRADE_LABELS = {
-    "EMERGENCY": "Emergency",
-    "PRIORITY": "Priority",
-    "STANDARD": "Standard",
-    "SCHEDULED": "Scheduled",
-    "RESOLUTION_WITHOUT_DEPLOYMENT": "Phone resolution",
-}
 
 
 def _clock(at: Optional[datetime]) -> str:
@@ -72,71 +59,6 @@ def victim_view(session: Session, incident: Incident, now: Optional[datetime] = 
         "updated": _clock(incident.updated_at),
         "version": incident.version,
     }
-
-
-def board_rows(session: Session, targets: GradeTargets, now: Optional[datetime] = None) -> list[dict]:
-    """Every open attendance for the control room, most urgent first."""
-    now = now or utcnow()
-    incidents = session.exec(select(Incident).where(Incident.is_open == True)).all()  # noqa: E712
-    if not incidents:
-        return []
-    ids = [i.id for i in incidents]
-    resources: dict[int, list[str]] = {}
-    for a in session.exec(select(Assignment).where(Assignment.incident_id.in_(ids),
-                                                  Assignment.active == True)):  # noqa: E712
-        resources.setdefault(a.incident_id, []).append(f"{a.callsign} ({a.state.replace('_', ' ')})")
-    held = held_back_summary(session, ids)
-    rows = []
-    for inc in incidents:
-        estimate = stored_estimate(inc)
-        level, reason = assess_breach(
-            inc.grade, inc.opened_at, now, estimate.latest if estimate else None,
-            assigned=bool(resources.get(inc.id)), arrived_at=inc.arrived_at, rural=inc.rural,
-            appointment_end=inc.appointment_end, appointment_start=inc.appointment_start, targets=targets,
-        )
-        target = targets.target_minutes(inc.grade, inc.rural)
-        elapsed = int((now - inc.opened_at).total_seconds() // 60)
-        flags = [f for f in inc.flags.split(",") if f]
-        rows.append({
-            "id": str(inc.id),
-            "urn": inc.urn,
-            "grade": inc.grade,
-            "grade_label": GRADE_LABELS.get(inc.grade, inc.grade),
-            "category": inc.category.replace("_", " ").capitalize(),
-            "location": inc.location_description,
-            "opened": _clock(inc.opened_at),
-            "elapsed": f"{elapsed} min" if elapsed < 600 else f"{elapsed // 60} h {elapsed % 60} min",
-            "target": (f"{target} min" if target is not None and target < 600 else
-                       f"{target // 60} h" if target is not None else
-                       ("by " + _clock(inc.appointment_end) if inc.appointment_end else "none")),
-            "status": inc.status,
-            "status_label": rules.STATUS_LABELS.get(inc.status, inc.status),
-            "resources": ", ".join(resources.get(inc.id, [])) or "None assigned",
-            "eta": (describe_window(estimate, now) + " (" + describe_clock_window(estimate) + ")") if estimate else "",
-            "risk": level,
-            "risk_reason": reason,
-            "flags": ", ".join(f.replace("_", " ").lower() for f in flags),
-            "texts": held.get(inc.id, ""),
-            "rank": ({"breached": 0, "at_risk": 1, "unassigned": 2}.get(level, 3), inc.opened_at.isoformat()),
-        })
-    rows.sort(key=lambda r: r["rank"])
-    for r in rows:
-        r.pop("rank")
-    return rows
-
-
-def en_route_legs(db_url: Optional[str] = None) -> list[tuple[int, tuple[float, float], tuple[float, float]]]:
-    """(incident id, newest fix of the resource giving its window, incident location) for a routing engine."""
-    with session_scope(db_url) as session:
-        q = (select(Incident.id, ResourceFix.lat, ResourceFix.lon, Incident.lat, Incident.lon)
-             .join(ResourceFix, ResourceFix.callsign == Incident.eta_callsign)
-             .where(Incident.is_open == True, Incident.arrived_at == None))  # noqa: E711,E712
-        return [(i, (a, b), (c, d)) for i, a, b, c, d in session.exec(q)]
-
-
-def load_board() -> tuple[list[dict], str]:
-    with session_scope(readonly=True) as session:
-        return board_rows(session, grade_targets()), rules.london_time(utcnow())
 
 
 def victim_view_for_link(token: str) -> tuple[Optional[int], Optional[dict]]:
