@@ -11,6 +11,7 @@ from pyproj import Transformer
 from rxapp.domain import geo
 from rxapp.domain.grades import (
     AT_RISK,
+    BOOKED,
     BREACHED,
     OK,
     UNASSIGNED,
@@ -260,13 +261,13 @@ def m(minutes: float) -> datetime:
     # Scheduled: the appointment's end is the target.
     dict(grade="SCHEDULED", now=m(30), assigned=False, expect=(OK, "No appointment booked yet")),
     dict(grade="SCHEDULED", now=m(30), assigned=False, appointment_end=m(300),
-         expect=(UNASSIGNED, "No officer assigned, appointment ends 14:12")),
+         expect=(BOOKED, "Booked by 14:12, no officer needed yet")),
     dict(grade="SCHEDULED", now=m(250), assigned=False, appointment_end=m(300),
-         expect=(AT_RISK, "No officer assigned, appointment ends 14:12")),
+         expect=(AT_RISK, "Booked by 14:12, ends in 50 minutes, no officer assigned")),
     dict(grade="SCHEDULED", now=m(190), assigned=False, appointment_end=m(300), appointment_start=m(180),
-         expect=(AT_RISK, "No officer assigned, appointment ends 14:12")),
+         expect=(AT_RISK, "Booked for 12:12–14:12, window open since 12:12, no officer assigned")),
     dict(grade="SCHEDULED", now=m(301), assigned=True, appointment_end=m(300),
-         expect=(BREACHED, "Target 14:12 missed by 1 minute, officer not yet at scene")),
+         expect=(BREACHED, "Booked by 14:12: window ended 1 minute ago, officer not yet at scene")),
     dict(grade="RESOLUTION_WITHOUT_DEPLOYMENT", now=m(500), assigned=False,
          expect=(OK, "Being resolved without an officer attending")),
 ])

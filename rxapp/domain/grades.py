@@ -27,6 +27,8 @@ OK = "ok"
 AT_RISK = "at_risk"
 BREACHED = "breached"
 UNASSIGNED = "unassigned"
+BOOKED = "booked"  # a booked appointment whose window is not yet near: nobody needs to be assigned yet
+RISK_LEVELS = (BREACHED, AT_RISK, UNASSIGNED, BOOKED, OK)  # most urgent first
 
 # A target longer than a week is certainly a typing mistake in GRADE_TARGETS (minutes, not seconds).
 _MAX_TARGET_MINUTES = 7 * 24 * 60
@@ -163,10 +165,13 @@ class SpeedModel:
 # Without an officer, a call that has used more than this share of its target is flagged at risk; the
 # same applies to an assigned officer with no arrival estimate yet (not yet moving, or no position).
 AT_RISK_SHARE_USED = 0.5
-# For a booked appointment the share of time used means little (it may be booked days ahead), so an
-# unassigned appointment is at risk once its window has opened or, when the start is not known, within
-# this long of its end.
+# A booked appointment is judged against its own window, not the time since the call: booked days ahead, it
+# is not late, and nobody need be assigned yet. Without a resource it is at risk once its window is this
+# close (a controller needs the time to find one), or, when only the end is known, this close to its end.
+APPOINTMENT_AT_RISK_BEFORE_START = timedelta(hours=1)
 APPOINTMENT_AT_RISK_BEFORE_END = timedelta(hours=1)
+# A breach is new (highlighted on the board) for this long after its target passed.
+NEW_BREACH_FOR = timedelta(minutes=10)
 
 
 def assess_breach(
@@ -183,16 +188,16 @@ def assess_breach(
     targets: Optional[GradeTargets] = None,
     tz: str = "Europe/London",
 ) -> tuple[str, str]:
-    """Risk level ("ok", "at_risk", "breached", "unassigned") and a short reason for control-room staff.
+    """Risk level ("ok", "at_risk", "breached", "unassigned", "booked") and a short reason for control-room
+    staff.
 
     Rules, first match wins:
     1. No target for the grade (phone resolution, or a scheduled call with no appointment yet): ok.
     2. Arrived: breached if after the deadline (kept for the record), else ok.
-    3. Past the deadline with nobody at scene: breached.
-    4. No officer assigned: "unassigned", or "at_risk" once more than half the target has gone (for a
-       booked appointment: once the window has opened, or within an hour of its end if the start is not
-       known).
-    5. Officer assigned: at risk if the latest edge of the predicted arrival window is after the deadline
+    3. Past the deadline with nobody at scene: breached (for a booked appointment: its window ended).
+    4. A booked appointment (its end is the target) is judged against its own window (`_appointment`).
+    5. No officer assigned: "unassigned", or "at_risk" once more than half the target has gone.
+    6. Officer assigned: at risk if the latest edge of the predicted arrival window is after the deadline
        (we judge by the pessimistic edge because the board exists to act before the miss), or if there is
        no estimate yet and more than half the target has gone; otherwise ok.
     """
@@ -223,19 +228,17 @@ def assess_breach(
             return BREACHED, f"Arrived {clock(arrived_at)}, {late} after the {clock(deadline)} target"
         return OK, f"Arrived {clock(arrived_at)}, within the {clock(deadline)} target"
 
+    by_appointment = appointment_end is not None and deadline == appointment_end
     if now > deadline:
         who = "no officer assigned" if not assigned else "officer not yet at scene"
+        if by_appointment:
+            return BREACHED, (f"{_booked(appointment_start, deadline, clock)}: window ended "
+                              f"{_span(now - deadline)} ago, {who}")
         return BREACHED, f"Target {clock(deadline)} missed by {_span(now - deadline)}, {who}"
-
-    by_appointment = appointment_end is not None and deadline == appointment_end
     if by_appointment:
-        usage = f"appointment ends {clock(deadline)}"
-        if appointment_start is not None:
-            short_of_time = now >= appointment_start
-        else:
-            short_of_time = deadline - now <= APPOINTMENT_AT_RISK_BEFORE_END
-    else:
-        short_of_time = allowed.total_seconds() > 0 and used / allowed > AT_RISK_SHARE_USED
+        return _appointment(appointment_start, deadline, now, predicted_arrival_latest, assigned, clock)
+
+    short_of_time = allowed.total_seconds() > 0 and used / allowed > AT_RISK_SHARE_USED
     if not assigned:
         return (AT_RISK if short_of_time else UNASSIGNED), f"No officer assigned, {usage}"
 
@@ -246,6 +249,54 @@ def assess_breach(
     if short_of_time:
         return AT_RISK, f"Officer assigned but no arrival estimate yet, {usage}"
     return OK, f"Officer assigned, {usage}"
+
+
+def _booked(start: Optional[datetime], end: datetime, clock) -> str:
+    """'Booked for 14:00–16:00' ('Booked for Wed 14:00–16:00' on another day), or 'Booked by 16:00'."""
+    if start is None:
+        return f"Booked by {clock(end)}"
+    last = clock(end)
+    # The end shown without its weekday when it falls on the start's day ("Wed 14:00–16:00").
+    same_day = clock(start)[:-5] == last[:-5]
+    return f"Booked for {clock(start)}–{last[-5:] if same_day else last}"
+
+
+def _appointment(start: Optional[datetime], end: datetime, now: datetime, latest: Optional[datetime],
+                 assigned: bool, clock) -> tuple[str, str]:
+    """A booked visit before its window has ended, judged against that window:
+    - nobody assigned and the window not yet near (an hour before it opens, or an hour before its end when
+      only the end is known): "booked", nobody needed yet;
+    - nobody assigned and the window near or open: at risk;
+    - assigned: at risk when the predicted arrival's late edge is after the window's end, or when there is
+      no estimate and the window ends within the hour; otherwise ok."""
+    booked = _booked(start, end, clock)
+    if start is not None:
+        near = now >= start - APPOINTMENT_AT_RISK_BEFORE_START
+        if now >= start:
+            when = f"window open since {clock(start)}"
+        else:
+            when = f"starts in {_span(start - now)}"
+    else:
+        near = end - now <= APPOINTMENT_AT_RISK_BEFORE_END
+        when = f"ends in {_span(end - now)}"
+    if not assigned:
+        if near:
+            return AT_RISK, f"{booked}, {when}, no officer assigned"
+        return BOOKED, f"{booked}, no officer needed yet"
+    if latest is not None:
+        if latest > end:
+            return AT_RISK, f"{booked}, predicted arrival {clock(latest)} is after it"
+        return OK, f"{booked}, predicted arrival by {clock(latest)}"
+    if end - now <= APPOINTMENT_AT_RISK_BEFORE_END:
+        return AT_RISK, f"{booked}, ends in {_span(end - now)}, officer assigned but no arrival estimate yet"
+    return OK, f"{booked}, officer assigned"
+
+
+def is_new_breach(level: str, deadline: Optional[datetime], now: datetime, arrived_at: Optional[datetime]) -> bool:
+    """Whether a breach is new enough to be highlighted: its target passed, nobody has arrived, and less than
+    NEW_BREACH_FOR ago."""
+    return (level == BREACHED and deadline is not None and arrived_at is None
+            and timedelta(0) <= now - deadline < NEW_BREACH_FOR)
 
 
 def _usage(used: timedelta, allowed: timedelta) -> str:

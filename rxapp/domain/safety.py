@@ -18,9 +18,9 @@ Precedence, first match wins, and why in this order:
    so the victim still hears, by a safe route. It comes before every rule below because it is the one
    whose reason staff must act on: if the same message is also opted out or undeliverable, the fact that
    matters is that the contact may not be safe.
-3. A crime still in progress, or an incident the control room has flagged: no automated message at all.
-   A text about an attendance would be stale or dangerous by the time it is read, so it is simply
-   dropped; a routine update still owed under the Code becomes a task.
+3. A crime still in progress: no automated message at all. A text about an attendance would be stale or
+   dangerous by the time it is read, so it is simply dropped; a routine update still owed under the Code
+   becomes a task.
 4. Opted out (of every automated update, or of this channel): the victim's own choice. A task only
    when the Code still requires the police to tell them, because the duty outlives the opt-out.
 5. No consent to texts: we may not text a number the victim did not agree to be texted on. As with an
@@ -28,15 +28,20 @@ Precedence, first match wins, and why in this order:
 6. The destination failed permanently: sending again would fail again. A task, so that a person finds
    another way; the caller decides whether another channel can take it first. This comes after the
    victim's own choices because "they asked us not to" is the truer record than "it would not arrive".
-7. The phone networks' limits (100 texts, or 20 identical texts, to one number in an hour): the network
+7. The control room holds texts for the incident (`rxapp/attendance/holds.py`): every message about it
+   waits while the hold stands, and when a person releases it, each goes through these rules again, so it
+   goes, waits or becomes a task as they say then. A hold, not a block, because the controller's reason is
+   for now (the caller is not yet safe to text, the facts are changing), and a person decides when it ends.
+   It comes after the blocks, so a message that must never go is stopped now, with its task opened now.
+8. The phone networks' limits (100 texts, or 20 identical texts, to one number in an hour): the network
    would refuse the text, so it waits until the hour allows it. Holds come after blocks so that a
    message that must never go is stopped now, with its task opened now, rather than in an hour's time.
-8. Quiet hours, 21:00 to 08:00 Europe/London, for routine messages only: they wait until 08:00.
+9. Quiet hours, 21:00 to 08:00 Europe/London, for routine messages only: they wait until 08:00.
    Attendance messages are about an officer coming now and go at any hour. Quiet hours protect a night's
    sleep, not office hours: a message held on the Friday night before a bank holiday Monday goes at 08:00
    on Saturday, because Saturday morning is still morning and the victim is just as awake. Working days
    matter to the Code's deadlines (worked out elsewhere), not to when a phone may buzz.
-9. Otherwise: send.
+10. Otherwise: send.
 
 Times: `now` is an aware UTC datetime (a naive one is taken to be UTC). Quiet hours are on the local clock
 of `SafetyRules.timezone`, so they follow BST and GMT; a hold made on the night the clocks change releases
@@ -77,11 +82,11 @@ class Rule(StrEnum):
     DO_NOT_CONTACT = "do_not_contact"
     SAFE_CONTACT_NOT_CONFIRMED = "safe_contact_not_confirmed"
     CRIME_IN_PROGRESS = "crime_in_progress"
-    CONTROL_ROOM_FLAG = "control_room_flag"
     OPTED_OUT = "opted_out"
     OPTED_OUT_OF_CHANNEL = "opted_out_of_channel"
     NO_SMS_CONSENT = "no_sms_consent"
     DESTINATION_FAILED = "destination_failed"
+    CONTROL_ROOM_FLAG = "control_room_flag"  # the control room holds texts for the incident
     NETWORK_LIMIT = "network_limit"
     NETWORK_LIMIT_IDENTICAL = "network_limit_identical"
     QUIET_HOURS = "quiet_hours"
@@ -144,6 +149,9 @@ class SafetyRules:
     # Flags under which nothing automated may go until a contact is confirmed as safe. A force may add
     # others (stalking, honour-based abuse) without a code change.
     safe_contact_required_flags: frozenset[str] = frozenset({FLAG_DOMESTIC_ABUSE, FLAG_SEXUAL_OFFENCE})
+    # A message held by the control room is looked at again this often while the hold stands (a release
+    # makes it due at once: this is only the fallback).
+    control_room_recheck: timedelta = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -161,7 +169,7 @@ class MessageContext:
     destination_failed_permanently: bool  # this number or address had a permanent failure
     sent_to_destination_last_hour: int  # texts to this number in the last hour
     identical_to_destination_last_hour: int  # texts with this very body to this number in the last hour
-    incident_flagged_by_control_room: bool = False
+    incident_flagged_by_control_room: bool = False  # the control room holds texts for this incident
     contact_required_by_code: bool = False  # the Victims' Code still requires contact: a block becomes a task
     # When the oldest of the counted texts went, if the caller knows: a held text may then go as soon as
     # that one leaves the window. Without it the hold lasts a whole window, which is always enough.
@@ -208,15 +216,14 @@ def decide(ctx: MessageContext, rules: SafetyRules = SafetyRules()) -> Decision:
                         "automated message may go." + then,
                         make_task=owed)
 
-    if FLAG_CRIME_IN_PROGRESS in flags or ctx.incident_flagged_by_control_room:
-        rule = Rule.CRIME_IN_PROGRESS if FLAG_CRIME_IN_PROGRESS in flags else Rule.CONTROL_ROOM_FLAG
-        cause = ("The crime is still in progress" if rule == Rule.CRIME_IN_PROGRESS
-                 else "The control room has flagged this incident")
+    if FLAG_CRIME_IN_PROGRESS in flags:
+        cause = "The crime is still in progress"
         if routine:
-            return Decision(Action.BLOCK, rule, f"{cause}, so no automated message may go. The update has become "
-                                                "a task for the officer in charge.", make_task=True)
-        return Decision(Action.BLOCK, rule, f"{cause}, so no automated message may go. This attendance message "
-                                            "will not be sent.")
+            return Decision(Action.BLOCK, Rule.CRIME_IN_PROGRESS, f"{cause}, so no automated message may go. The "
+                                                                  "update has become a task for the officer in charge.",
+                            make_task=True)
+        return Decision(Action.BLOCK, Rule.CRIME_IN_PROGRESS, f"{cause}, so no automated message may go. This "
+                                                              "attendance message will not be sent.")
 
     if ctx.opted_out_all:
         return Decision(Action.BLOCK, Rule.OPTED_OUT,
@@ -237,6 +244,12 @@ def decide(ctx: MessageContext, rules: SafetyRules = SafetyRules()) -> Decision:
         return Decision(Action.BLOCK, Rule.DESTINATION_FAILED,
                         f"Messages to {where} have failed permanently (it may be wrong or no longer in use). "
                         "Another channel, or a person, must take over.", make_task=True)
+
+    if ctx.incident_flagged_by_control_room:
+        release = now + rules.control_room_recheck
+        return Decision(Action.HOLD, Rule.CONTROL_ROOM_FLAG,
+                        "The control room is holding texts for this incident. It waits until they release "
+                        "them, then the rules are checked again.", release_at=release)
 
     if texting:
         window_hours = _hours_words(rules.limit_window)
