@@ -97,6 +97,8 @@ class IncidentStep(SQLModel, table=True):
     public: bool = True
     text: str = Field(max_length=500)  # victim-facing text (no call sign, no position)
     staff_text: str = Field(default="", max_length=500)  # control-room detail
+    # The facts that say the step in the victim's language (JSON of `rules.StepText.params`; "" for none).
+    data: str = Field(default="", max_length=500)
 
 
 def stored_estimate(incident: Incident) -> Optional[EtaEstimate]:

@@ -160,8 +160,9 @@ class AttendanceService:
 
     def _step(self, session, incident: Incident, kind: str, at: datetime, text: str, staff_text: str = "",
               public: bool = True) -> None:
+        params = getattr(text, "params", None)  # rules.StepText: the facts that say it in the victim's language
         session.add(IncidentStep(incident_id=incident.id, kind=kind, at=at, text=text, staff_text=staff_text,
-                                 public=public))
+                                 public=public, data=json.dumps(params, sort_keys=True) if params else ""))
 
     def _touch(self, incident: Incident) -> None:
         incident.version += 1

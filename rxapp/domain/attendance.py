@@ -6,7 +6,7 @@ and stores the result. Nothing here may ever put a call sign, a vehicle or a pos
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Iterable, Optional
 from zoneinfo import ZoneInfo
@@ -130,41 +130,55 @@ def london_day(at: datetime, now: datetime) -> str:
 
 
 # ---- what the victim reads -------------------------------------------------------------------------
+# Each step is stored with its English words (for the record and for staff) and the facts needed to say it
+# again in the victim's language (`StepText.params`, kept in `IncidentStep.data`); the page renders a step
+# from its kind and those facts (rxapp/attendance/views.py with rxapp/languages), never from the English.
 
-def step_opened() -> str:
-    return "We logged your call and are arranging for an officer to come to you."
+class StepText(str):
+    """A step's English words, carrying the facts (`params`) that say the same in another language."""
+
+    params: dict
+
+    def __new__(cls, text: str, **params: object) -> "StepText":
+        made = super().__new__(cls, text)
+        made.params = {k: v for k, v in params.items() if v is not None}
+        return made
 
 
-def step_assigned(reassigned: bool) -> str:
+def step_opened() -> StepText:
+    return StepText("We logged your call and are arranging for an officer to come to you.")
+
+
+def step_assigned(reassigned: bool) -> StepText:
     if reassigned:
-        return "Another officer has been given your call."
-    return "An officer has been given your call."
+        return StepText("Another officer has been given your call.", reassigned=True)
+    return StepText("An officer has been given your call.", reassigned=False)
 
 
-def step_en_route() -> str:
-    return "The officer is on the way to you."
+def step_en_route() -> StepText:
+    return StepText("The officer is on the way to you.")
 
 
-def step_at_scene() -> str:
-    return "The officer has arrived."
+def step_at_scene() -> StepText:
+    return StepText("The officer has arrived.")
 
 
-def step_cleared() -> str:
-    return "The officer has finished the visit."
+def step_cleared() -> StepText:
+    return StepText("The officer has finished the visit.")
 
 
-def step_diverted(reason: str) -> str:
+def step_diverted(reason: str) -> StepText:
     if reason == "DIVERTED":
-        return (
-            "The officer coming to you has been sent to an emergency. "
-            "We are finding another officer and will update this page."
-        )
-    return "The officer coming to you has been stood down. We are finding another officer and will update this page."
+        return StepText("The officer coming to you was sent to an emergency. Nobody is on the way now: "
+                        "another officer will be sent.", reason=reason)
+    return StepText("The officer coming to you was called away. Nobody is on the way now: "
+                    "another officer will be sent.", reason=reason)
 
 
-def step_appointment(start: datetime, end: datetime, now: datetime) -> str:
-    return (
-        f"An officer will visit {london_day(start, now)} between {london_time(start)} and {london_time(end)}."
+def step_appointment(start: datetime, end: datetime, now: datetime) -> StepText:
+    return StepText(
+        f"An officer will visit {london_day(start, now)} between {london_time(start)} and {london_time(end)}.",
+        start=start.astimezone(timezone.utc).isoformat(), end=end.astimezone(timezone.utc).isoformat(),
     )
 
 
@@ -177,11 +191,110 @@ CLOSE_TEXT = {
 }
 
 
-def step_closed(disposition: str, crime_reference: Optional[str]) -> str:
+def step_closed(disposition: str, crime_reference: Optional[str]) -> StepText:
     text = CLOSE_TEXT.get(disposition, "This call has been closed.")
     if crime_reference:
         text += f" Your crime reference is {crime_reference}."
-    return text
+    return StepText(text, disposition=disposition, crime_reference=crime_reference or None)
+
+
+# ---- the victim's page: one story for the heading, the explanation and the history ---------------------
+
+class Situation(StrEnum):
+    """What the victim's page says is happening: picks its heading and its explanation together."""
+
+    WAITING = "waiting"                  # nobody assigned yet
+    WAITING_LATE = "waiting_late"        # nobody assigned by the grade's target: we said sorry by text
+    DELAYED = "delayed"                  # the officer coming was called away; nobody is on the way now
+    SCHEDULED = "scheduled"              # a visit booked for a window
+    RESCHEDULED = "rescheduled"          # the booked window was changed
+    ASSIGNED = "assigned"
+    REASSIGNED = "reassigned"            # another officer took the call after one was called away
+    EN_ROUTE = "en_route"
+    AT_SCENE = "at_scene"
+    COMPLETED = "completed"              # the officer came (or the call closed after they came)
+    BY_PHONE = "by_phone"                # dealt with by phone: nobody is coming
+    BY_PHONE_APPOINTMENT = "by_phone_appointment"  # ... and the booked visit will not happen
+    CANCELLED = "cancelled"
+    NO_DEPLOYMENT = "no_deployment"
+    DUPLICATE = "duplicate"
+    CLOSED = "closed"                    # closed for a reason we have no words for
+
+
+@dataclass(frozen=True)
+class PageFacts:
+    status: str                # an IncidentStatus
+    is_open: bool
+    disposition: Optional[str] = None
+    diverted_count: int = 0    # how often everyone coming was called away
+    assigned_since_diversion: bool = False
+    appointments: int = 0      # appointment steps: more than one means the visit was moved
+    no_officer_apology: bool = False  # the "no officer yet" text went
+    arrived: bool = False
+
+
+CLOSED_SITUATIONS = {
+    "CANCELLED": Situation.CANCELLED,
+    "NO_DEPLOYMENT": Situation.NO_DEPLOYMENT,
+    "DUPLICATE": Situation.DUPLICATE,
+    "RESOLVED_BY_PHONE": Situation.BY_PHONE,
+}
+
+
+def situation(f: PageFacts) -> Situation:
+    """The one thing the page says is happening. Open and not yet assigned after a diversion is DELAYED (the
+    text said "delayed" and promised another officer), never the first-time "waiting"; a call closed without
+    a visit names how it ended, so "closed" never hides that nobody is coming."""
+    if not f.is_open or f.status in (IncidentStatus.COMPLETED, IncidentStatus.CLOSED):
+        if f.status == IncidentStatus.COMPLETED or f.arrived or f.disposition == "ATTENDED":
+            return Situation.COMPLETED
+        found = CLOSED_SITUATIONS.get(f.disposition or "", Situation.CLOSED)
+        if found == Situation.BY_PHONE and f.appointments:
+            return Situation.BY_PHONE_APPOINTMENT
+        return found
+    if f.status == IncidentStatus.AT_SCENE:
+        return Situation.AT_SCENE
+    if f.status == IncidentStatus.EN_ROUTE:
+        return Situation.EN_ROUTE
+    if f.status == IncidentStatus.ASSIGNED:
+        return Situation.REASSIGNED if f.diverted_count and f.assigned_since_diversion else Situation.ASSIGNED
+    if f.diverted_count:
+        return Situation.DELAYED
+    if f.status == IncidentStatus.SCHEDULED:
+        return Situation.RESCHEDULED if f.appointments > 1 else Situation.SCHEDULED
+    return Situation.WAITING_LATE if f.no_officer_apology else Situation.WAITING
+
+
+def before_visit(s: Situation) -> bool:
+    """Whether an officer may still be coming (advice on what to do until they arrive is shown)."""
+    return s in (Situation.WAITING, Situation.WAITING_LATE, Situation.DELAYED, Situation.SCHEDULED,
+                 Situation.RESCHEDULED, Situation.ASSIGNED, Situation.REASSIGNED, Situation.EN_ROUTE)
+
+
+# Advice before the officer comes, by the force's incident category (first matching prefix or word wins).
+# A domestic or sexual offence flag always gets the "safety" advice, which says nothing a person who
+# picks up the victim's phone could use, and nothing about the nature of the call.
+SAFETY_FLAGS = ("DOMESTIC_ABUSE", "SEXUAL_OFFENCE")
+ADVICE_BY_CATEGORY = (
+    (("DOMESTIC", "SEXUAL", "RAPE", "STALKING", "HARASSMENT", "CHILD", "MODERN_SLAVERY"), "safety"),
+    (("BURGLARY",), "burglary"),
+    (("VEHICLE", "CAR_", "MOTOR"), "vehicle"),
+    (("ASSAULT", "WOUNDING", "VIOLENCE", "ROBBERY", "GBH", "ABH"), "assault"),
+    (("CRIMINAL_DAMAGE", "DAMAGE", "ARSON", "GRAFFITI", "VANDALISM"), "damage"),
+    (("THEFT", "SHOPLIFTING", "FRAUD", "STOLEN"), "theft"),
+)
+ADVICE_TOPICS = ("safety", "burglary", "vehicle", "assault", "damage", "theft", "general")
+
+
+def advice_topic(category: str, flags: Iterable[str] = ()) -> str:
+    """Which advice the victim gets before the officer comes."""
+    if any(flag in SAFETY_FLAGS for flag in flags):
+        return "safety"
+    code = (category or "").upper()
+    for words, topic in ADVICE_BY_CATEGORY:
+        if any(word in code for word in words):
+            return topic
+    return "general"
 
 
 def link_expiry(closed_at: datetime, ttl: timedelta) -> datetime:
