@@ -18,6 +18,13 @@ class FeedCursor(SQLModel, table=True):
     last_seq: int = Field(default=0, sa_type=sa.BigInteger)
     cursor: Optional[str] = Field(default=None, max_length=200)  # an opaque cursor (the records feed)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    # The numbered feed's health (rxapp/domain/feed_sequence.py): the highest seq the gateway last announced in
+    # a heartbeat, when an event frame last came, and when one last moved the resume point without being
+    # dead-lettered. Frames arriving while nothing is accepted is what "degraded" means.
+    gateway_seq_high: Optional[int] = Field(default=None, sa_type=sa.BigInteger)
+    gateway_seq_at: Optional[datetime] = utc_field()
+    last_frame_at: Optional[datetime] = utc_field()
+    last_accepted_at: Optional[datetime] = utc_field()
 
 
 class ProcessedEvent(SQLModel, table=True):
@@ -41,6 +48,21 @@ class DeadLetter(SQLModel, table=True):
     event_id: Optional[str] = Field(default=None, max_length=100)
     reason: str = Field(max_length=500)
     raw: str = Field(sa_type=sa.Text)
+
+
+class FeedAlert(SQLModel, table=True):
+    """A frame that came ahead of its feed's stream (a jump or a gap in the sequence numbers): held open until
+    the stream reaches it, the gateway confirms the gap, or the gateway disowns the number. Numbers only."""
+
+    __tablename__ = "feedalert"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    feed: str = Field(max_length=40, index=True)
+    seq: int = Field(sa_type=sa.BigInteger)  # the frame's number
+    expected_seq: int = Field(sa_type=sa.BigInteger)  # the number the stream was waiting for
+    raised_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    resolved_at: Optional[datetime] = utc_field(index=True)
+    outcome: Optional[str] = Field(default=None, max_length=300)  # how it was settled, in numbers
 
 
 class RunnerStatus(SQLModel, table=True):
