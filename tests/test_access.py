@@ -36,9 +36,10 @@ P = Permission
 
 # Written out by hand from the issue: what each role may do at all.
 EXPECTED_HOLDS = {
-    "fcr": {P.READ_BOARD, P.READ_CASE},
+    "fcr": {P.READ_BOARD, P.READ_CASE, P.HOLD_TEXTS},
     "officer": {P.READ_CASE, P.RECORD_CONTACT, P.AGREE_FREQUENCY},
-    "supervisor": {P.READ_CASE, P.RECORD_CONTACT, P.AGREE_FREQUENCY, P.READ_AUDIT, P.READ_BOARD, P.READ_FEEDS},
+    "supervisor": {P.READ_CASE, P.RECORD_CONTACT, P.AGREE_FREQUENCY, P.READ_AUDIT, P.READ_BOARD, P.READ_FEEDS,
+                   P.HOLD_TEXTS},
     "admin": {P.MANAGE_ACCOUNTS, P.READ_FEEDS, P.READ_AUDIT},
 }
 

@@ -39,6 +39,9 @@ class _State:
     def _apply(self, view: dict) -> None:
         self.view, self.ended = view, False
 
+    def _apply_board(self, rows: list, updated: str) -> None:
+        self.rows, self.updated = rows, updated
+
     def _end(self) -> None:
         self.view, self.rows, self.ended = None, [], True
 

@@ -101,6 +101,22 @@ class IncidentStep(SQLModel, table=True):
     data: str = Field(default="", max_length=500)
 
 
+class TextHold(SQLModel, table=True):
+    """The control room holding an incident's automated texts (`rxapp/attendance/holds.py`): who, when, why
+    (a code from `rxapp/domain/holds.py`), and who released it when. A hold stands while `released_at` is
+    null; rows are kept after release, as the record."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    reason: str = Field(max_length=40)
+    held_by: str = Field(max_length=80)  # the staff username
+    held_by_name: str = Field(default="", max_length=80)
+    held_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    released_by: Optional[str] = Field(default=None, max_length=80)
+    released_by_name: Optional[str] = Field(default=None, max_length=80)
+    released_at: Optional[datetime] = utc_field(index=True)
+
+
 def stored_estimate(incident: Incident) -> Optional[EtaEstimate]:
     """The arrival window as last shown, or None when none is stored."""
     if incident.eta_point is None or incident.eta_earliest is None or incident.eta_latest is None:

@@ -104,7 +104,7 @@ class ReflexPublisher:
                     async with self.app.modify_state(token) as root:
                         state = await root.get_state(BoardView)
                         if not state.ended:  # ended meanwhile by the watch: only open_board revives it
-                            state.rows, state.updated = rows, updated
+                            state._apply_board(rows, updated)  # counts, and each new breach announced once
                     self.board_pushes += 1
         self.last_push_at = time.time()
 

@@ -29,6 +29,8 @@ class AuditAction(StrEnum):
     VIEW_HISTORY = "view_history"  # an incident's message history
     COMPLETE_TASK = "complete_task"
     AGREE_FREQUENCY = "agree_frequency"
+    HOLD_TEXTS = "hold_texts"  # the control room held an incident's automated texts
+    RELEASE_TEXTS = "release_texts"  # and released them
 
 
 class AuditOutcome(StrEnum):

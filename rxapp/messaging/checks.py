@@ -7,7 +7,7 @@ from typing import Optional
 
 from sqlmodel import Session, func, select
 
-from rxapp.attendance.models import Incident
+from rxapp.attendance.models import Incident, TextHold
 from rxapp.domain import safety
 from rxapp.domain.contact import (
     Channel,
@@ -29,6 +29,15 @@ def no_longer_relevant(session: Session, message: Message) -> Optional[str]:
                                                           incident.arrived_at is not None):
             return "no longer relevant: the officer arrived or the call closed before it could go"
     return None
+
+
+def control_room_holds(session: Session, incident_id: Optional[int]) -> bool:
+    """Whether the control room holds this incident's texts now (`rxapp/attendance/holds.py`)."""
+    if incident_id is None:
+        return False
+    standing = select(TextHold.id).where(TextHold.incident_id == incident_id,
+                                         TextHold.released_at == None).limit(1)  # noqa: E711
+    return session.exec(standing).first() is not None
 
 
 def safety_context(session: Session, message: Message, now: datetime) -> safety.MessageContext:
@@ -64,6 +73,6 @@ def safety_context(session: Session, message: Message, now: datetime) -> safety.
                                         else state.email_failed_permanently),
         sent_to_destination_last_hour=sent_last_hour,
         identical_to_destination_last_hour=identical,
-        incident_flagged_by_control_room=False,
+        incident_flagged_by_control_room=control_room_holds(session, message.incident_id),
         contact_required_by_code=message.kind == MessageKind.ROUTINE,
     )

@@ -114,7 +114,7 @@ RULE_SHORT = {
     "do_not_contact": "marked do not contact",
     "safe_contact_not_confirmed": "no safe contact confirmed (domestic abuse or sexual offence)",
     "crime_in_progress": "crime in progress",
-    "control_room_flag": "flagged by the control room",
+    "control_room_flag": "held by the control room",
     "opted_out": "victim opted out",
     "opted_out_of_channel": "victim opted out of this channel",
     "no_sms_consent": "no consent to texts",

@@ -32,6 +32,7 @@ class Permission(StrEnum):
     MANAGE_ACCOUNTS = "manage_accounts"
     READ_BOARD = "read_board"  # the control-room board of open attendances
     READ_FEEDS = "read_feeds"  # the feeds' health and dead letters
+    HOLD_TEXTS = "hold_texts"  # hold (and release) the automated texts of an incident on the board
 
 
 class Reach(StrEnum):
@@ -45,6 +46,7 @@ class Reach(StrEnum):
 PERMISSIONS: dict[StaffRole, dict[Permission, Reach]] = {
     StaffRole.FCR: {
         Permission.READ_BOARD: Reach.ANYWHERE,
+        Permission.HOLD_TEXTS: Reach.ANYWHERE,
         Permission.READ_CASE: Reach.LIVE,
     },
     StaffRole.OFFICER: {
@@ -59,6 +61,7 @@ PERMISSIONS: dict[StaffRole, dict[Permission, Reach]] = {
         Permission.READ_AUDIT: Reach.TEAM,
         Permission.READ_BOARD: Reach.ANYWHERE,
         Permission.READ_FEEDS: Reach.ANYWHERE,
+        Permission.HOLD_TEXTS: Reach.ANYWHERE,
     },
     # Accounts and feeds, not victims' details: an administrator who also supervises a team has a
     # supervisor's account for that.
