@@ -1,7 +1,12 @@
 """`make demo`: the product with demo data on a SQLite file, fed by the STORM simulator over a real
-WebSocket, playing the sample scenarios shifted to now at a speed factor, and by the NICHE records
-simulator serving eight simulated investigations over HTTP (what happened before today at once, the rest
-one simulated day every `--day-seconds`). Prints the addresses to open.
+WebSocket, and by the NICHE records simulator serving eight simulated investigations over HTTP (what
+happened before today at once, the rest one simulated day every `--day-seconds`). Prints the addresses to open.
+
+The STORM simulator loops: the sample scenarios and the demo's own (one misses its target) start one after
+another, `DEMO_STAGGER` of simulated time apart, again and again under fresh references, for as long as the
+demo runs. Its clock runs `--speed` times faster than real time from the moment the demo starts, and the
+product judges live attendance on that same clock (DEMO_SPEED and DEMO_EPOCH, see
+rxapp/attendance/targets.py): targets, windows and the board's times are the real rules, in simulated time.
 """
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from integrations.govuk_notify.simulator import (
@@ -22,6 +28,9 @@ from integrations.govuk_notify.simulator import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+DEMO_STAGGER = timedelta(minutes=8)  # simulated time between one scenario's start and the next's
+# The incidents the simulated investigations continue (integrations/niche/investigations.py).
+CONTINUED_URNS = {"CLE-20261120-0142", "CLE-20261120-0203", "CLE-20261120-0230"}
 DEMO_TEAMS = ("Middlesbrough CID", "Stockton Neighbourhood Policing Team", "Redcar Investigation Hub",
               "Middlesbrough Response Team C", "Hartlepool Safeguarding", "Stockton CID",
               "Redcar Neighbourhood Policing Team")
@@ -57,9 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records-port", type=int, default=8767)
     parser.add_argument("--day-seconds", type=float, default=20.0,
                         help="real seconds per simulated day of the investigations")
+    parser.add_argument("--seed", type=int, help="the same dispatch feed every run")
     args = parser.parse_args(argv)
-    if args.speed <= 0:
-        parser.error("--speed must be above 0")
+    if not 0.1 <= args.speed <= 1000:
+        parser.error("--speed must be between 0.1 and 1000")
     if args.day_seconds <= 0:
         parser.error("--day-seconds must be above 0")
     for port in (args.port, args.feed_port, args.notify_port, args.records_port):
@@ -72,8 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     for leftover in data.glob("demo.db*"):
         leftover.unlink()
     base = f"http://localhost:{args.port}"
+    epoch = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
     env = dict(os.environ)
     env.update({
+        # The demo's clock, shared by the STORM simulator and the product.
+        "DEMO_SPEED": f"{args.speed:g}", "DEMO_EPOCH": epoch,
         "DATABASE_URL": f"sqlite:///{db}",
         "VJ_DATA_DIR": str(data),
         "PUBLIC_BASE_URL": base,
@@ -109,9 +122,10 @@ def main(argv: list[str] | None = None) -> int:
                                "--callback-url", f"{base}/notify/delivery-receipts",
                                "--received-text-callback-url", f"{base}/notify/received-texts",
                                "--callback-token", env["NOTIFY_CALLBACK_TOKEN"]], env=env, cwd=ROOT)
-    sim = subprocess.Popen([sys.executable, "-m", "integrations.storm.simulator", "--port", str(args.feed_port),
-                            "--speed", str(args.speed), "--token", env["STORM_FEED_TOKEN"], "--compress-time"],
-                           env=env, cwd=ROOT)
+    sim_cmd = [sys.executable, "-m", "integrations.storm.simulator", "--port", str(args.feed_port),
+               "--speed", f"{args.speed:g}", "--token", env["STORM_FEED_TOKEN"], "--loop", "--epoch", epoch,
+               "--stagger", str(DEMO_STAGGER.total_seconds())]
+    sim = subprocess.Popen(sim_cmd + (["--seed", str(args.seed)] if args.seed is not None else []), env=env, cwd=ROOT)
     records_cmd = [sys.executable, "-m", "integrations.niche.simulator", "--port", str(args.records_port),
                    "--token", env["NICHE_FEED_TOKEN"], "--investigations", "--time-scale",
                    str(86400 / args.day_seconds)]
@@ -137,12 +151,17 @@ def main(argv: list[str] | None = None) -> int:
     from sqlmodel import select
 
     from rxapp.attendance.models import Incident
+    from rxapp.attendance.targets import attendance_now
+    from rxapp.domain.attendance import london_time
     from rxapp.plumbing.links import derive_token
 
     printed: set[str] = set()
     shown_texts: set[str] = set()
     print(f"\nStarting… the board will be at {base}/board (sign in as fcr.demo, password {password})"
-          f"\nInvestigations: {base}/cases (sign in as oic.demo or supervisor.demo, same password)\n", flush=True)
+          f"\nInvestigations: {base}/cases (sign in as oic.demo or supervisor.demo, same password)"
+          f"\nThe dispatch feed never runs out: a new incident every {DEMO_STAGGER.seconds // 60} minutes of the "
+          f"demo's clock, which runs {args.speed:g} times faster than real time (the board and victims' pages "
+          f"show its time, {london_time(attendance_now())} now)\n", flush=True)
     while True:
         if any(p is not None and p.poll() is not None for p in (web, sim, notify, records)):
             print("a demo process stopped; shutting down", file=sys.stderr)
@@ -152,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows = session.exec(select(Incident.urn, Incident.link_nonce, Incident.category)).all()
         except Exception:
             rows = []
-        if records is None and len(rows) >= 4:
+        if records is None and CONTINUED_URNS <= {urn for urn, _, _ in rows}:
             print("Starting the simulated investigations (records feed)…", flush=True)
             records = subprocess.Popen(records_cmd, env=env, cwd=ROOT)
         for urn, nonce, category in rows:

@@ -17,12 +17,14 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from integrations.storm.client import StormClient
+from integrations.storm.looping import shift_times
 from integrations.storm.protocol import BadFrame, encode_event, parse_timestamp
 from integrations.storm.simulator import StormSimulator, bundled_scenarios
 from rxapp.domain.events import DispatchEvent
 
 ROOT = Path(__file__).resolve().parent.parent
-START = datetime(2026, 11, 29, 8, 0, tzinfo=timezone.utc)
+# Recent enough for the client's checks of times against the moment a frame arrives, and all in the past.
+START = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=6)
 FAST = 1_000_000  # simulated seconds per real second: every scenario is released at once
 CALLER_DETAILS = ("Amina", "Hussain", "07700900123", "+447700900123", "amina@example.org", "Kowalski")
 
@@ -106,8 +108,10 @@ class Running:
 
 
 def first_event(name: str) -> dict:
+    """A scenario's first event, happening now (times keep their distance from it)."""
     path = ROOT / "integrations" / "storm" / "scenarios" / f"{name}.jsonl"
-    return json.loads(path.read_text().splitlines()[0])
+    event = json.loads(path.read_text().splitlines()[0])
+    return shift_times(event, datetime.now(timezone.utc).replace(microsecond=0) - parse_timestamp(event["occurred_at"]))
 
 
 # ---- the simulator on its own ----------------------------------------------------------------------
@@ -141,7 +145,7 @@ def test_simulator_shifts_staggers_merges_and_renumbers():
 def test_simulator_can_make_urns_unique_per_run():
     first = StormSimulator(start_at=START, unique_urns=True).events
     urns = {e["incident"]["urn"] for e in first if e["type"] == "incident.opened"}
-    assert len(urns) == 4 and all(urn.startswith("CLE-20261129-") for urn in urns)
+    assert len(urns) == 4 and all(urn.startswith(f"CLE-{START:%Y%m%d}-") for urn in urns)
     # Every event of an incident follows its renamed URN.
     for event in first:
         body = event.get("incident") or event.get("assignment") or event.get("appointment") or {}
@@ -366,7 +370,8 @@ async def test_unreachable_gateway_is_retried_and_stop_ends_run_promptly():
 @pytest.mark.asyncio
 async def test_command_line_simulator_serves_the_bundled_scenarios():
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "integrations.storm.simulator", "--port", "0", "--speed", str(FAST),
+        # Times compressed to the wall clock: at this speed, simulated times would run hours ahead of it.
+        sys.executable, "-m", "integrations.storm.simulator", "--port", "0", "--speed", str(FAST), "--compress-time",
         "--token", "cli-token", cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
     )
     try:

@@ -6,6 +6,15 @@ each scenario is moved so that it starts at `start_at` (then 20 s apart by defau
 it moves with it, and all of them are merged by time into one stream numbered from seq 1. Simulated
 time runs `speed` times faster than real time; an event is released once simulated time reaches it.
 
+With `loop=True` (the demo) the scenarios never run out: scenario starts follow one another `stagger` apart
+for as long as the simulator runs, the whole set again and again, and every play after the first is a new
+night's work under fresh references (new event ids, URNs, crime references, call signs and callers' numbers:
+see `looping.py`), its times moved to when it plays. Loops are planned ahead as simulated time reaches them
+and merged by time into the one stream, whose seq keeps rising; a `seed` makes the stream the same every
+time. `demo_scenarios()` adds the demo's own scenarios to the samples, among them one that misses its
+grade's target. `epoch` ties the simulated clock to the wall clock the way the demo's product reads it
+(DEMO_SPEED and DEMO_EPOCH): simulated time = epoch + (wall time - epoch) x speed.
+
 Tests and the browser fixtures can also push frames straight in with `append_event` (given a seq,
 released at once) and `append_raw` (sent exactly as given, for malformed input), and cut every client
 off with `drop_connections` to exercise resume.
@@ -17,7 +26,7 @@ So a malformed frame may be delivered more than once, as the contract's at-least
 Each connection gets a heartbeat straight after its replay and then every `heartbeat_interval` real
 seconds; its `at` is the simulated STORM clock, like every other time on the stream.
 
-Run it on its own with `python -m integrations.storm.simulator --port 8765 --speed 10 [--token T]`.
+Run it on its own with `python -m integrations.storm.simulator --port 8765 --speed 10 [--token T] [--loop]`.
 """
 from __future__ import annotations
 
@@ -29,7 +38,6 @@ import json
 import logging
 import os
 import random
-import re
 import signal
 import socket
 import struct
@@ -40,22 +48,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 from urllib.parse import urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from .looping import DayUrns, LoopPlan, Scenario, map_times, shift_times
 from .protocol import encode_event, format_timestamp, parse_timestamp
 
 log = logging.getLogger(__name__)
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
+DEMO_SCENARIO_DIR = SCENARIO_DIR / "demo"
 FEED_PATH = "/feed"
-
-# Every field of the contract that holds a moment in time; all move together when a scenario is shifted.
-TIME_FIELDS = frozenset({"occurred_at", "fix_at", "window_start", "window_end"})
 
 # A client that connects but never subscribes is holding a slot for nothing.
 SUBSCRIBE_TIMEOUT = 30.0
@@ -63,12 +70,22 @@ SUBSCRIBE_TIMEOUT = 30.0
 # Upper bound on the release loop's sleep, so an injected clock is noticed reasonably soon.
 _MAX_IDLE = 0.5
 
-_URN = re.compile(r"^(?P<prefix>[A-Z]+)-(?P<date>\d{8})-(?P<serial>\d+)$")
+# A looping simulator plans at most this many loops per release, so a huge speed cannot stall it.
+_MAX_LOOPS_PER_RELEASE = 20
+# A looping simulator keeps about this many frames for replays; older ones are let go (a client resuming from
+# further back than that is told about the gap by the seq numbers).
+_KEEP_FRAMES = 50_000
 
 
 def bundled_scenarios() -> list[Path]:
-    """The sample scenarios shipped with the product, in a stable order."""
+    """The sample scenarios shipped with the product (the contract's four), in a stable order."""
     return sorted(SCENARIO_DIR.glob("*.jsonl"))
+
+
+def demo_scenarios() -> list[Path]:
+    """The samples and the demo's own scenarios (`scenarios/demo/`: a priority burglary whose first car is
+    diverted and whose second arrives after the target), what the looping demo plays."""
+    return bundled_scenarios() + sorted(DEMO_SCENARIO_DIR.glob("*.jsonl"))
 
 
 @dataclass(frozen=True)
@@ -95,33 +112,54 @@ class StormSimulator:
         clock: Callable[[], float] | None = None,
         unique_urns: bool = False,
         compress_time: bool = False,
+        loop: bool = False,
+        seed: int | None = None,
+        epoch: datetime | None = None,
     ) -> None:
         """`clock` returns real elapsed time in seconds (default `time.monotonic`); inject one to control
         release in tests, and call `release_due()` after moving it. `unique_urns` rewrites each URN's
         date to the simulated day and shifts its serial by a random amount, so repeated demo runs into
-        one database do not collide."""
+        one database do not collide. `loop`, `seed` and `epoch`: see the module notes."""
         if speed < 0:
             raise ValueError("speed cannot be negative")
         if heartbeat_interval <= 0:
             raise ValueError("heartbeat_interval must be positive")
+        if loop and stagger <= timedelta(0):
+            raise ValueError("a looping simulator needs a positive stagger between scenario starts")
+        if epoch is not None and (start_at is not None or speed <= 0):
+            raise ValueError("an epoch needs a positive speed and no start_at (it sets the start itself)")
         self.speed = speed
         self.stagger = stagger
         self.heartbeat_interval = heartbeat_interval
         self._token = token
         self._clock = clock or time.monotonic
-        now = datetime.now(timezone.utc).replace(microsecond=0)
-        self.start_at = (start_at or now).astimezone(timezone.utc)
+        self._rng = random.Random(seed)
+        now = datetime.now(timezone.utc)
+        self._anchor_wall: Optional[datetime] = None
+        if epoch is not None:
+            epoch = epoch.astimezone(timezone.utc)
+            start_at = (epoch + (now - epoch) * speed).replace(microsecond=0)
+            # The wall-clock moment at which the simulated clock reads start_at: start() anchors on it.
+            self._anchor_wall = epoch + (start_at - epoch) / speed
+        self.start_at = (start_at or now.replace(microsecond=0)).astimezone(timezone.utc)
         self._unique_urns = unique_urns
         self._compress_time = compress_time
-        self._urn_offset = random.randrange(10_000)
-        self._urn_map: dict[str, str] = {}
+        self._day_urns = DayUrns(self.start_at, self._rng.randrange(10_000))
 
-        self._pending: deque[tuple[datetime, dict]] = deque(
-            self._load(bundled_scenarios() if scenarios is None else [Path(p) for p in scenarios])
-        )
         self._released_events: list[dict] = []
         self._stream: list[_Released] = []
+        self._stream_base = 0  # frames let go from the front of the stream (looping only)
         self._seq_high = 0
+        paths = bundled_scenarios() if scenarios is None else [Path(p) for p in scenarios]
+        self._loop = loop
+        self._plays = 0  # loops planned so far
+        if loop:
+            self._plan = LoopPlan([s for s in (Scenario.load(p) for p in paths) if s is not None], self.start_at,
+                                  stagger, self._rng, fresh_first_play=unique_urns, compress=self._compressed)
+            self._pending: deque[tuple[datetime, dict]] = deque()
+            self._plan_loops(self.start_at + self._plan.loop_length)
+        else:
+            self._pending = deque(self._load(paths))
         self._changed = asyncio.Event()
 
         self._started_clock: Optional[float] = None
@@ -142,13 +180,9 @@ class StormSimulator:
             times = [parse_timestamp(event["occurred_at"]) for event in events]
             delta = self.start_at + index * self.stagger - min(times)
             for order, (event, moment) in enumerate(zip(events, times)):
-                shifted = _shift_times(event, delta)
-                if self._compress_time and self.speed > 0:
-                    # The timestamps a client sees follow the wall clock at which each event is released,
-                    # so a demo played fast still reads true (times open, targets, "updated at").
-                    shifted = _map_times(shifted, lambda t: self.start_at + (t - self.start_at) / self.speed)
+                shifted = self._compressed(shift_times(event, delta))
                 if self._unique_urns:
-                    shifted = self._rewrite_urns(shifted)
+                    shifted = self._day_urns.rewrite(shifted)
                 merged.append((moment + delta, index, order, shifted))
         # Ties keep scenario order, then file order, so a run is reproducible.
         merged.sort(key=lambda item: item[:3])
@@ -163,30 +197,31 @@ class StormSimulator:
             timeline.append((moment, event))
         return timeline
 
-    def _rewrite_urns(self, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: (self._unique_urn(v) if k == "urn" and isinstance(v, str) else self._rewrite_urns(v))
-                    for k, v in value.items()}
-        if isinstance(value, list):
-            return [self._rewrite_urns(v) for v in value]
-        return value
+    def _compressed(self, event: dict) -> dict:
+        if self._compress_time and self.speed > 0:
+            # The timestamps a client sees follow the wall clock at which each event is released, so a demo
+            # played fast reads in wall-clock times (the looping demo uses `epoch` instead: see the notes).
+            return map_times(event, lambda t: self.start_at + (t - self.start_at) / self.speed)
+        return event
 
-    def _unique_urn(self, urn: str) -> str:
-        if urn in self._urn_map:
-            return self._urn_map[urn]
-        match = _URN.match(urn)
-        if not match:
-            return urn
-        width = len(match["serial"])
-        serial = (int(match["serial"]) + self._urn_offset) % 10**width
-        used = set(self._urn_map.values())
-        while True:
-            candidate = f"{match['prefix']}-{self.start_at:%Y%m%d}-{serial:0{width}d}"
-            if candidate not in used:
+    # ---- looping ---------------------------------------------------------------------------------
+
+    def _plan_loops(self, until: datetime) -> None:
+        """Plan every loop starting by `until` (a bounded number per call), merged by time into what is
+        pending and renumbered after the last seq released. Loops are planned in order whatever the timing,
+        and nothing is released beyond the next unplanned loop's start, so a seed gives one stream."""
+        added: list[tuple[datetime, dict]] = []
+        for _ in range(_MAX_LOOPS_PER_RELEASE):
+            if self._plan.loop_start(self._plays) > until:
                 break
-            serial = (serial + 1) % 10**width
-        self._urn_map[urn] = candidate
-        return candidate
+            added += self._plan.play(self._plays)
+            self._plays += 1
+        if not added:
+            return
+        # A stable sort: for equal times, earlier loops, then scenario order, then file order.
+        self._pending = deque(sorted([*self._pending, *added], key=lambda item: item[0]))
+        for offset, (_, event) in enumerate(self._pending, start=1):
+            event["seq"] = self._seq_high + offset
 
     # ---- the stream ------------------------------------------------------------------------------
 
@@ -197,7 +232,8 @@ class StormSimulator:
 
     @property
     def events(self) -> list[dict]:
-        """Every event, released or still to come, as sent on the wire (shifted and renumbered)."""
+        """Every event, released or still to come, as sent on the wire (shifted and renumbered). Looping:
+        those kept for replays and those of the loops planned so far."""
         return copy.deepcopy(self._released_events + [event for _, event in self._pending])
 
     @property
@@ -223,6 +259,9 @@ class StormSimulator:
             return 0
         now = self.simulated_now()
         released = 0
+        if self._loop:
+            self._plan_loops(now + self._plan.loop_length)
+            now = min(now, self._plan.loop_start(self._plays) - timedelta(microseconds=1))
         while self._pending and self._pending[0][0] <= now:
             _, event = self._pending.popleft()
             self._publish_event(event)
@@ -254,6 +293,11 @@ class StormSimulator:
         self._seq_high = event["seq"]
         self._released_events.append(event)
         self._stream.append(_Released(seq=event["seq"], anchor=self._seq_high, text=encode_event(event)))
+        if self._loop and len(self._stream) > 2 * _KEEP_FRAMES:
+            drop = len(self._stream) - _KEEP_FRAMES
+            del self._stream[:drop]
+            self._stream_base += drop
+            del self._released_events[:max(0, len(self._released_events) - _KEEP_FRAMES)]
 
     def _notify(self) -> None:
         # Wake every connection waiting for news, and give later waiters a fresh event to wait on.
@@ -261,11 +305,12 @@ class StormSimulator:
         changed.set()
 
     def _replay_start(self, after_seq: int) -> int:
-        """Index of the first frame a client that has processed `after_seq` should receive."""
+        """Position (counted from the stream's very first frame) of the first frame a client that has
+        processed `after_seq` should receive."""
         for index, frame in enumerate(self._stream):
             if (frame.seq is not None and frame.seq > after_seq) or (frame.seq is None and frame.anchor >= after_seq):
-                return index
-        return len(self._stream)
+                return self._stream_base + index
+        return self._stream_base + len(self._stream)
 
     # ---- server ----------------------------------------------------------------------------------
 
@@ -279,6 +324,8 @@ class StormSimulator:
         self._host = host
         self._port = self._server.sockets[0].getsockname()[1]
         self._started_clock = self._clock()
+        if self._anchor_wall is not None:
+            self._started_clock -= (datetime.now(timezone.utc) - self._anchor_wall).total_seconds()
         self.release_due()
         self._release_task = asyncio.create_task(self._release_loop(), name="storm-simulator-release")
 
@@ -348,8 +395,9 @@ class StormSimulator:
             while not closed.done():
                 # Take the wake-up event before reading the stream, so nothing appended in between is missed.
                 changed = self._changed
-                while position < len(self._stream):
-                    await connection.send(self._stream[position].text)
+                while position < self._stream_base + len(self._stream):
+                    position = max(position, self._stream_base)  # frames let go are not replayed
+                    await connection.send(self._stream[position - self._stream_base].text)
                     position += 1
                 if loop.time() >= next_heartbeat:
                     await connection.send(encode_event({
@@ -388,62 +436,28 @@ class StormSimulator:
         return after_seq
 
 
-def _map_times(value: Any, fn) -> Any:
-    """A copy of `value` with every contract time field passed through `fn`."""
-    if isinstance(value, dict):
-        mapped = {}
-        for key, item in value.items():
-            if key in TIME_FIELDS and isinstance(item, str):
-                try:
-                    mapped[key] = format_timestamp(fn(parse_timestamp(item)))
-                except ValueError:
-                    mapped[key] = item
-            else:
-                mapped[key] = _map_times(item, fn)
-        return mapped
-    if isinstance(value, list):
-        return [_map_times(item, fn) for item in value]
-    return value
-
-
-def _shift_times(value: Any, delta: timedelta) -> Any:
-    """A copy of `value` with every contract time field moved by `delta`."""
-    if isinstance(value, dict):
-        shifted = {}
-        for key, item in value.items():
-            if key in TIME_FIELDS and isinstance(item, str):
-                try:
-                    shifted[key] = format_timestamp(parse_timestamp(item) + delta)
-                except ValueError:
-                    shifted[key] = item  # leave a malformed time malformed; the client must cope
-            else:
-                shifted[key] = _shift_times(item, delta)
-        return shifted
-    if isinstance(value, list):
-        return [_shift_times(item, delta) for item in value]
-    return value
-
-
 # ---- command line ----------------------------------------------------------------------------------
 
 
 async def _serve_forever(args: argparse.Namespace) -> None:
+    scenarios = [Path(p) for p in args.scenario] if args.scenario else demo_scenarios() if args.loop else None
     simulator = StormSimulator(
-        [Path(p) for p in args.scenario] if args.scenario else None,
+        scenarios,
         speed=args.speed,
         stagger=timedelta(seconds=args.stagger),
         token=args.token,
         heartbeat_interval=args.heartbeat_interval,
         unique_urns=args.unique_urns,
         compress_time=args.compress_time,
+        loop=args.loop, seed=args.seed, epoch=parse_timestamp(args.epoch) if args.epoch else None,
     )
     await simulator.start(args.host, args.port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    events = len(simulator.events)
-    print(f"STORM simulator: {simulator.url} ({events} events at {args.speed:g}x speed, "
+    events = f"looping, a scenario every {args.stagger:g} s" if args.loop else f"{len(simulator.events)} events"
+    print(f"STORM simulator: {simulator.url} ({events} at {args.speed:g}x speed, "
           f"{'bearer token required' if args.token else 'no token required'})", flush=True)
     try:
         await stop.wait()
@@ -467,6 +481,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="send times as the wall clock at release (a fast demo that still reads true)")
     parser.add_argument("--unique-urns", action="store_true",
                         help="rewrite URNs so repeated runs into one database do not collide")
+    parser.add_argument("--loop", action="store_true", help="play the scenarios (with the demo's) again and "
+                        "again under fresh references, for as long as it runs")
+    parser.add_argument("--seed", type=int, help="the same looping stream every time")
+    parser.add_argument("--epoch", help="ISO time at which simulated and wall-clock time agree (the demo's)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

@@ -18,6 +18,7 @@ import re
 import secrets
 import sys
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Mapping, Optional
@@ -67,6 +68,8 @@ class Settings:
     secret_key_given: str | None = field(default=None, repr=False)
     status_codes: Mapping[str, str] = field(default_factory=dict)
     failpoint: str | None = None
+    demo_speed: float | None = None  # the demo's clock: rxapp/plumbing/demo_clock.py
+    demo_epoch: datetime | None = None
     notify_api_key: str | None = field(default=None, repr=False)
     notify_base_url: str = NOTIFY_API
     notify_sms_template_id: str = ""
@@ -252,6 +255,9 @@ def _read(env: Mapping[str, str]) -> tuple[Settings, SettingsReader]:
     if failpoint is not None and failpoint not in FAILPOINTS:
         r.problem(f"VJ_FAILPOINT is for fault tests only and must be one of {', '.join(FAILPOINTS)} or unset")
         failpoint = None
+    from rxapp.plumbing.demo_clock import read_demo_clock
+
+    demo_speed, demo_epoch = read_demo_clock(r)
 
     storm_url = r.url("STORM_FEED_URL", ("ws", "wss"), "wss://storm-gateway.force.local:8765/feed")
     niche_url = r.url("NICHE_FEED_URL", ("http", "https"), "https://niche-adapter.force.local")
@@ -287,6 +293,7 @@ def _read(env: Mapping[str, str]) -> tuple[Settings, SettingsReader]:
         secret_key_given=secret,
         status_codes=status_codes,
         failpoint=failpoint,
+        demo_speed=demo_speed, demo_epoch=demo_epoch,
         notify_api_key=notify_key,
         notify_base_url=r.url("NOTIFY_BASE_URL", ("http", "https"), NOTIFY_API, NOTIFY_API).rstrip("/"),
         notify_sms_template_id=sms_template,
@@ -360,6 +367,9 @@ def _production_problems(s: Settings, r: SettingsReader) -> list[str]:
                             f"{feed}_FEED_DISABLED=true if the force runs without {without}")
     if r.given("VJ_FAILPOINT") and "VJ_FAILPOINT" not in bad:
         problems.append("VJ_FAILPOINT is set: it kills the sender on purpose, for fault tests only; unset it")
+    if (r.given("DEMO_SPEED") or r.given("DEMO_EPOCH")) and not bad & {"DEMO_SPEED", "DEMO_EPOCH"}:
+        problems.append("DEMO_SPEED is set: it runs live attendance on the demo's fast clock, for the demo only; "
+                        "unset DEMO_SPEED and DEMO_EPOCH")
     if s.code_rules_path and "VJ_CODE_RULES" not in bad:
         try:
             from rxapp.domain.code_rules import load_code
