@@ -20,4 +20,7 @@ config = rx.Config(
     show_built_with_reflex=False,
     default_color_mode="light",
     disable_plugins=[rx.plugins.SitemapPlugin],
+    # Scripts and styles are compressed once at build time, brotli for browsers that take it (a victim's first
+    # visit on a slow phone: bench/page_weight.py), gzip for the rest. Pages themselves go out gzip (edges.py).
+    frontend_compression_formats=["brotli", "gzip"],
 )

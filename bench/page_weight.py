@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import shutil
 import sqlite3
 import statistics
@@ -129,8 +130,8 @@ async def seed(app: liveapp.LiveApp, feed: liveapp.Feed) -> str:
     """One attendance with its officer on the way and a few fixes; returns the victim's link token."""
     from rxapp.plumbing.links import derive_token
 
-    import random
     a = feedgen.make_attendances(1, "W", random.Random(7), feedgen.utc_now())[0]
+    a.urn = f"BEN-{feedgen.utc_now():%Y%m%d}-{random.randrange(10**5, 10**6)}"  # the contract's shape
     start = feedgen.utc_now() - timedelta(minutes=3)
     events = feedgen.seed_events([a], start, en_route=True)
     events += [feedgen.position(a, start + timedelta(seconds=20 + 15 * i), 12) for i in range(6)]

@@ -39,6 +39,7 @@ from rxapp.plumbing.links import is_client_token
 from rxapp.plumbing.runner import run_background
 from rxapp.staff.pages import index_page, login_page
 from rxapp.staff.states import forget_socket_cookie, keep_socket_cookie
+from rxapp.ui.layout import head_components as frame_head
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 for _noisy in ("apscheduler", "alembic", "httpx"):  # httpx logs every poll and every text at INFO
@@ -60,26 +61,13 @@ class _SharedTokenPushes(logging.Filter):
 logging.getLogger("reflex.app").addFilter(_SharedTokenPushes())
 bound_log_records()  # no request can write a long or many-line text into the log
 
-STYLE = """
-.skip-link{position:absolute;left:-9999px}
-.skip-link:focus{left:0.5rem;top:0.5rem;background:#ffdd00;color:#0b0c0c;padding:0.5rem;z-index:10}
-a{color:#1d70b8}
-a:focus,button:focus,select:focus,input:focus{outline:3px solid #ffdd00;outline-offset:0;box-shadow:0 0 0 5px #0b0c0c}
-body{margin:0}
-@media (max-width: 760px){
- .board-table thead{position:absolute;left:-9999px}
- .board-table tr{display:block;border-bottom:2px solid #0b0c0c;padding:0.5rem 0}
- .board-table td{display:grid;grid-template-columns:6.5rem 1fr;gap:0.5rem;border:none !important;
-  padding:0.15rem 0 !important}
- .board-table td::before{content:attr(data-label);font-weight:700}
-}
-"""
-
 app = rx.App(
     # Our routes beside Reflex's, then the edge guard in front of all of it (hosts, bodies, headers).
     api_transformer=[api, guard_edges],
     html_lang="en-GB",
-    head_components=[rx.el.style(STYLE), rx.el.meta(name="robots", content="noindex")],
+    # The frame's stylesheet and icon (rxapp/ui/layout.py); no Radix Themes, whose stylesheet a victim's first
+    # visit cannot afford (bench/page_weight.py).
+    head_components=[*frame_head(), rx.el.meta(name="robots", content="noindex")],
 )
 
 # ---- the socket: who may connect, what they may send, and what Reflex keeps of them ---------------------------

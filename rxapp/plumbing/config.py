@@ -94,6 +94,12 @@ class Settings:
     signin_total_attempts: int = 200
     trusted_proxies: tuple[str, ...] = ()
     healthz_token: str | None = field(default=None, repr=False)
+    # The force's branding (rxapp/plumbing/branding.py checks each; images are paths in assets/).
+    force_name: str = "Cleveland Police"
+    force_crest: str = "branding/crest.svg"
+    force_favicon: str = "branding/favicon.svg"
+    force_primary_colour: str = "#0b0c0c"
+    force_accent_colour: str = "#1d70b8"
 
     @cached_property
     def secret_key(self) -> str:
@@ -197,6 +203,19 @@ def _smtp_url(raw: str):
     from integrations.email.smtp import parse_smtp_url
 
     return parse_smtp_url(raw)
+
+
+def _branding(r: SettingsReader) -> dict:
+    from rxapp.plumbing import branding as b
+
+    values = {"force_name": r.parsed("FORCE_NAME", b.force_name),
+              "force_crest": r.parsed("FORCE_CREST", b.asset_image("FORCE_CREST")),
+              "force_favicon": r.parsed("FORCE_FAVICON", b.asset_image("FORCE_FAVICON")),
+              "force_primary_colour": r.parsed("FORCE_PRIMARY_COLOUR", b.colour_against_white(
+                  "FORCE_PRIMARY_COLOUR", "the page header, behind white text")),
+              "force_accent_colour": r.parsed("FORCE_ACCENT_COLOUR", b.colour_against_white(
+                  "FORCE_ACCENT_COLOUR", "links and borders on a white page"))}
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def _read(env: Mapping[str, str]) -> tuple[Settings, SettingsReader]:
@@ -318,6 +337,7 @@ def _read(env: Mapping[str, str]) -> tuple[Settings, SettingsReader]:
         signin_total_attempts=int(r.number("SIGNIN_TOTAL_ATTEMPTS", 200, 1, 100000, whole=True)),
         trusted_proxies=r.parsed("TRUSTED_PROXIES", parse_addresses) or (),
         healthz_token=healthz_token,
+        **_branding(r),
     )
     return settings, r
 

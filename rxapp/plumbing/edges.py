@@ -109,6 +109,19 @@ def _header(scope_headers, name: bytes) -> Optional[str]:
     return None
 
 
+def _gzip_at_most(headers) -> list:
+    """The request's headers with Accept-Encoding limited to gzip (or nothing), which `_Answer` can read."""
+    out = []
+    for key, value in headers:
+        if key.lower() == b"accept-encoding":
+            accepted = [part for part in value.split(b",") if part.split(b";")[0].strip().lower() == b"gzip"]
+            if not accepted:
+                continue
+            value = b",".join(accepted).strip()
+        out.append((key, value))
+    return out
+
+
 class EdgeGuard:
     """The ASGI middleware described above."""
 
@@ -134,9 +147,10 @@ class EdgeGuard:
         if receive is None:
             return
         if not scope["path"].startswith(DIRECT_FILE_PREFIXES):
-            # A page must pass through here as body messages, to be hashed: no sending a file by its path.
+            # A page must pass through here as body messages, to be hashed: no sending a file by its path, and
+            # no encoding the guard cannot undo (Reflex's brotli copies are for scripts and styles).
             extensions = {k: v for k, v in (scope.get("extensions") or {}).items() if k != "http.response.pathsend"}
-            scope = {**scope, "extensions": extensions}
+            scope = {**scope, "extensions": extensions, "headers": _gzip_at_most(scope["headers"])}
         await self.app(scope, receive, _Answer(scope, send, _hostname(host)).send)
 
     async def _bounded(self, scope, receive, send):
