@@ -94,6 +94,7 @@ class Settings:
     signin_total_attempts: int = 200
     trusted_proxies: tuple[str, ...] = ()
     healthz_token: str | None = field(default=None, repr=False)
+    support_contacts: tuple = ()  # rxapp/domain/support.py: SupportContact, shown after a visit
     # The force's branding (rxapp/plumbing/branding.py checks each; images are paths in assets/).
     force_name: str = "Cleveland Police"
     force_crest: str = "branding/crest.svg"
@@ -191,6 +192,12 @@ def _rural_areas(raw: str):
     from rxapp.domain.rural import RuralAreas
 
     return RuralAreas.from_json(raw)
+
+
+def _support_contacts(raw: str | None):
+    from rxapp.domain.support import parse_support_contacts
+
+    return parse_support_contacts(raw)
 
 
 def _notify_key(raw: str):
@@ -302,6 +309,7 @@ def _read(env: Mapping[str, str]) -> tuple[Settings, SettingsReader]:
         grade_targets_json=r.text("GRADE_TARGETS"),
         rural_areas_json=r.text("RURAL_AREAS"),
         link_ttl_hours=r.number("TRACK_LINK_TTL_HOURS", 24.0, 1, 24 * 31),
+        support_contacts=r.parsed("SUPPORT_CONTACTS_JSON", _support_contacts) or _support_contacts(None),
         session_hours=r.number("STAFF_SESSION_HOURS", 12.0, 0.25, 24),
         lockout_attempts=int(r.number("STAFF_LOCKOUT_ATTEMPTS", 5, 1, 100, whole=True)),
         lockout_minutes=r.number("STAFF_LOCKOUT_MINUTES", 15.0, 1, 24 * 60),
