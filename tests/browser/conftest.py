@@ -24,6 +24,34 @@ SECRET = "browser-test-secret-0123456789abcdef012345"
 STAFF_PASSWORD = "correct-horse-battery-staple"
 
 
+def submit_sign_in(page, username: str, password: str = STAFF_PASSWORD) -> None:
+    """Fill in and submit the sign-in form on the page now showing it, once the form is ready.
+
+    The form is not ready when it first shows: its button stays disabled until the socket delivers the
+    browser's form token, the username field is re-created (it is keyed on the remembered name) when that
+    delivery lands, and the hidden `next` field (which page to go back to) is filled from the address only
+    when the page's state arrives. After a redirect to /login?next=admin the token may already be there from
+    the page before, so the button is enabled while `next` is still empty: a click then signs in and lands on
+    the role's home page instead (test_administrators_see_dead_letters timed out waiting for /admin/feed).
+    So wait for the button, and for `next` to say what the address says, then type, check what was typed
+    is still there, and click."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from playwright.sync_api import expect
+
+    form = page.locator("form[action='/staff/login']")
+    button = form.locator("button[type=submit]")
+    expect(button).to_be_enabled(timeout=15000)
+    wanted = parse_qs(urlsplit(page.url).query).get("next", [""])[0]
+    if wanted:
+        expect(form.locator("input[name=next]")).to_have_value(wanted, timeout=15000)
+    page.fill("#username", username)
+    page.fill("#password", password)
+    expect(page.locator("#username")).to_have_value(username)
+    expect(page.locator("#password")).to_have_value(password)
+    button.click()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlmodel import select
 
-from .conftest import STAFF_PASSWORD, shifted_events
+from .conftest import STAFF_PASSWORD, shifted_events, submit_sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -55,9 +55,7 @@ def test_signing_out_in_one_tab_stops_the_board_in_another(live_app, browser, ar
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     signing_out = context.new_page()
     signing_out.goto(f"{live_app['base']}/login")
-    signing_out.fill("#username", username)
-    signing_out.fill("#password", STAFF_PASSWORD)
-    signing_out.click("button[type=submit]")
+    submit_sign_in(signing_out, username)
     signing_out.wait_for_url(re.compile(r"/board/?$"))
 
     watching = context.new_page()  # the same browser, so the same session cookie

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlmodel import select
 
+from tests.browser.conftest import submit_sign_in
 from tests.browser.test_cases_page import records_now
 
 pytestmark = pytest.mark.browser
@@ -42,10 +43,8 @@ def access_cases(live_app):
 
 def sign_in(page, base: str, username: str) -> None:
     page.goto(f"{base}/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
     with page.expect_navigation():
-        page.click("button[type=submit]")
+        submit_sign_in(page, username, PASSWORD)
 
 
 def main_text(page) -> str:

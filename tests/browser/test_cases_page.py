@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import submit_sign_in
+
 pytestmark = pytest.mark.browser
 
 RECORDS = Path(__file__).resolve().parents[2] / "integrations" / "niche" / "scenarios" / "records-changes.json"
@@ -75,10 +77,8 @@ def cases(live_app):
 
 def sign_in_officer(page, base):
     page.goto(f"{base}/login")
-    page.fill("#username", OFFICER)
-    page.fill("#password", OFFICER_PASSWORD)
     with page.expect_navigation():
-        page.click("button[type=submit]")  # to the board, which is not an officer's: the session is set
+        submit_sign_in(page, OFFICER, OFFICER_PASSWORD)  # to the board, which is not an officer's: the session is set
 
 
 def test_cases_refuse_a_signed_out_visit(live_app, browser):

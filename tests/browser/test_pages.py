@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlmodel import select
 
-from .conftest import ARTIFACTS, STAFF_PASSWORD, shifted_events
+from .conftest import ARTIFACTS, shifted_events, submit_sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -64,9 +64,7 @@ def send_all(app, events):
 
 def sign_in(page, base):
     page.goto(f"{base}/login")
-    page.fill("#username", "control.one")
-    page.fill("#password", STAFF_PASSWORD)
-    page.click("button[type=submit]")
+    submit_sign_in(page, "control.one")
     page.wait_for_url(re.compile(r"/board/?$"))
 
 
@@ -222,14 +220,10 @@ def test_repeated_wrong_passwords_lock_the_account(live_app, browser):
     page = browser.new_page()
     for _ in range(5):
         page.goto(f"{live_app['base']}/login")
-        page.fill("#username", "locked.out")
-        page.fill("#password", "wrong-password-here")
-        page.click("button[type=submit]")
+        submit_sign_in(page, "locked.out", "wrong-password-here")
         page.wait_for_url(re.compile(r"error="))
     page.goto(f"{live_app['base']}/login")
-    page.fill("#username", "locked.out")
-    page.fill("#password", "a-long-enough-password")
-    page.click("button[type=submit]")
+    submit_sign_in(page, "locked.out", "a-long-enough-password")
     expect(page.locator("#login-error")).to_contain_text("locked", timeout=10000)
     page.set_viewport_size({"width": 360, "height": 780})
     page.screenshot(path=str(ARTIFACTS / "login-locked-360.png"), full_page=True)
@@ -245,10 +239,8 @@ def test_administrators_see_dead_letters(live_app, browser, artifacts):
     live_app["feed"].raw('{"seq": 1, "type": "incident.teleported"')  # cut short: not JSON
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     page.goto(f"{live_app['base']}/admin/feed")
-    page.wait_for_url(re.compile(r"/login"), timeout=15000)
-    page.fill("#username", "admin.one")
-    page.fill("#password", "admin-password-long")
-    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/login\?next=admin"), timeout=15000)
+    submit_sign_in(page, "admin.one", "admin-password-long")
     page.wait_for_url(re.compile(r"/admin/feed/?$"), timeout=15000)
     expect(page.get_by_text("not JSON", exact=True).first).to_be_visible(timeout=15000)
     assert int(page.inner_text("#dead-letter-count")) >= 1
