@@ -90,11 +90,12 @@ def test_repeated_events_change_nothing(db_url):
     before = snapshot(db_url)
     result = service.apply_sync(parsed(lines))  # the gateway resends everything after a reconnect
     assert result.applied == 0 and result.duplicates == len(lines)
-    # Same event ids under new sequence numbers are still duplicates.
-    shifted = [json.dumps({**json.loads(line), "seq": json.loads(line)["seq"] + 10_000}) for line in lines[:5]]
+    # Same event ids under the next sequence numbers are still duplicates: the resume point passes them by.
+    shifted = [json.dumps({**json.loads(line), "seq": json.loads(line)["seq"] + len(lines)}) for line in lines[:5]]
     assert service.apply_sync(parsed(shifted)).applied == 0
     after = snapshot(db_url)
-    after["cursor"] = before["cursor"] = 0
+    assert after["cursor"] == before["cursor"] + 5
+    after["cursor"] = before["cursor"]
     assert after == before
 
 
@@ -108,8 +109,9 @@ def test_older_fix_is_ignored(db_url):
     with session_scope(db_url) as s:
         fix_before = s.get(ResourceFix, "CE21").model_dump()
     old = json.loads(lines[positions[1]])
-    old.update(seq=9000, event_id="older-fix-replayed")
-    service.apply_sync(parsed([json.dumps(old)]))
+    old.update(seq=json.loads(lines[upto])["seq"] + 1, event_id="older-fix-replayed")  # next in order
+    result = service.apply_sync(parsed([json.dumps(old)]))
+    assert result.dead_letters == 0 and service.last_seq_sync() == old["seq"]  # taken in order, changing nothing
     with session_scope(db_url) as s:
         assert s.get(ResourceFix, "CE21").model_dump() == fix_before
     inc_after = _incident(db_url, "CLE-20261120-0142")
@@ -120,7 +122,7 @@ def test_unknown_incident_is_dead_lettered_and_the_feed_goes_on(db_url):
     service = AttendanceService(db_url)
     lines = scenario_lines("scheduled-appointment")
     stray = {"seq": 2, "event_id": "stray-1", "type": "resource.assigned", "occurred_at": "2026-11-20T11:04:00Z",
-             "assignment": {"urn": "CLE-NOT-KNOWN", "callsign": "X1", "resource_type": "car"}}
+             "assignment": {"urn": "CLE-20261120-9999", "callsign": "X1", "resource_type": "car"}}
     renum = [json.loads(lines[0]), stray] + [json.loads(x) for x in lines[1:]]
     for i, e in enumerate(renum, start=1):
         e["seq"] = i
@@ -128,7 +130,7 @@ def test_unknown_incident_is_dead_lettered_and_the_feed_goes_on(db_url):
     assert result.dead_letters == 1 and result.applied == len(lines)
     with session_scope(db_url) as s:
         dead = s.exec(select(DeadLetter)).one()
-    assert "unknown incident" in dead.reason and "CLE-NOT-KNOWN" in dead.raw
+    assert "unknown incident" in dead.reason and "CLE-20261120-9999" in dead.raw
     assert _incident(db_url, "CLE-20261120-0230").status == "closed"
 
 

@@ -110,8 +110,8 @@ async def _until(predicate, timeout: float) -> None:
 
 def test_a_burst_of_changes_becomes_one_push_per_attendance_and_one_board_push(db_url):
     feed = Feed(db_url)
-    a = feed.opened("CLE-P-0001", "PRIORITY", T0)
-    b = feed.opened("CLE-P-0002", "EMERGENCY", T0 + timedelta(minutes=1))
+    a = feed.opened("CLE-20261120-9001", "PRIORITY", T0)
+    b = feed.opened("CLE-20261120-9002", "EMERGENCY", T0 + timedelta(minutes=1))
     token_a, token_b = attendance_channel(a), attendance_channel(b)
     session = _signed_in("control.one")
     board = board_channel(session)
@@ -144,7 +144,7 @@ def test_a_burst_of_changes_becomes_one_push_per_attendance_and_one_board_push(d
             assert (app.count(token_a), app.count(token_b), app.count(board)) == (2, 1, 2)
             last = {who: what for who, what in app.pushes}
             assert last[token_a]["version"] == newest[a] and last[token_b]["version"] == newest[b]
-            assert {row["urn"] for row in last[board]} == {"CLE-P-0001", "CLE-P-0002"}
+            assert {row["urn"] for row in last[board]} == {"CLE-20261120-9001", "CLE-20261120-9002"}
             assert publisher.pushed == 3 and publisher.board_pushes == 2
         finally:
             running.cancel()
@@ -218,9 +218,9 @@ def test_live_board_sessions_are_the_signed_in_ones_with_a_board_role(db_url):
 def test_an_attendance_whose_link_expired_has_its_channel_ended(db_url):
     feed = Feed(db_url)
     now = datetime.now(timezone.utc)
-    a = feed.opened("CLE-P-0003", "PRIORITY", now - timedelta(hours=30))
-    feed.closed("CLE-P-0003", now - timedelta(hours=25))  # the link lives 24 hours after the close
-    b = feed.opened("CLE-P-0004", "PRIORITY", now - timedelta(minutes=5))
+    a = feed.opened("CLE-20261120-9003", "PRIORITY", now - timedelta(hours=30))
+    feed.closed("CLE-20261120-9003", now - timedelta(hours=25))  # the link lives 24 hours after the close
+    b = feed.opened("CLE-20261120-9004", "PRIORITY", now - timedelta(minutes=5))
     assert expired_links([a, b]) == {a}
     assert expired_links(since=now - timedelta(hours=2)) == {a}
     assert expired_links(since=now - timedelta(minutes=30)) == set()

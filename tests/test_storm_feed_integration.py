@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlmodel import select
@@ -17,7 +18,7 @@ from rxapp.attendance.service import AttendanceService
 from rxapp.feeds.models import DeadLetter
 from rxapp.plumbing.db import session_scope
 
-from .helpers import snapshot
+from .helpers import shifted, snapshot
 
 pytestmark = pytest.mark.asyncio
 PACE = 6000  # the four scenarios (about four hours of STORM time) play out in about 2.5 s
@@ -86,9 +87,8 @@ async def sim_release(sim):
 
 
 async def test_cut_and_resumed_feed_ends_like_an_uninterrupted_run(db_url, tmp_path):
-    from datetime import datetime, timezone
-
-    start_at = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
+    # Six hours ago: the scenarios' four hours are all in the past, and recent enough for the client to take.
+    start_at = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=6)
     other_url = f"sqlite:///{tmp_path / 'uninterrupted.db'}"
     from rxapp.plumbing.db import migrate
 
@@ -118,8 +118,8 @@ async def test_malformed_frames_are_dead_lettered_and_later_events_apply(db_url)
     service = AttendanceService(db_url)
     client = StormClient(sim.url, service, backoff_initial=0.05, backoff_max=0.2)
     task = asyncio.create_task(client.run())
-    lines = [json.loads(x) for x in (bundled_scenarios()[0].parent / "scheduled-appointment.jsonl")
-             .read_text().splitlines() if x.strip()]
+    lines = [json.loads(x) for x in shifted(["scheduled-appointment"],
+                                            datetime.now(timezone.utc) - timedelta(minutes=1))]
     bad_frames = {
         "not json": "this is not json {",
         "not an object": "[1, 2, 3]",
@@ -129,15 +129,17 @@ async def test_malformed_frames_are_dead_lettered_and_later_events_apply(db_url)
                                     "occurred_at": "2026-11-20T13:00:00Z"}),
         "bad grade": json.dumps({**lines[0], "event_id": "g-1",
                                  "incident": {**lines[0]["incident"], "grade": "URGENT"}}),
-        "no offset": json.dumps({**lines[1], "event_id": "t-1", "occurred_at": "2026-11-20T11:08:00"}),
-        "too big": json.dumps({**lines[1], "event_id": "big-1", "pad": "x" * 70_000}),
+        # Numbered 1, at the resume point: a bad frame numbered next in line would take that number (the gateway
+        # numbers each event once), and the real event 2 after it would be a duplicate.
+        "no offset": json.dumps({**lines[1], "seq": 1, "event_id": "t-1", "occurred_at": "2026-11-20T11:08:00"}),
+        "too big": json.dumps({**lines[1], "seq": 1, "event_id": "big-1", "pad": "x" * 70_000}),
     }
     try:
         sim.append_event(lines[0])
         for text in bad_frames.values():
             sim.append_raw(text)
         sim.append_event({**lines[1], "event_id": "appt-for-missing", "appointment": {
-            **lines[1]["appointment"], "urn": "CLE-UNKNOWN-1"}})  # well-formed, unknown incident
+            **lines[1]["appointment"], "urn": "CLE-20261120-9999"}})  # well-formed, unknown incident
         sim.append_event(lines[1])
         sim.append_event(lines[2])
 

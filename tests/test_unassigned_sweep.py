@@ -66,7 +66,7 @@ def apologies(db_url: str, incident_id: int) -> int:
 
 def test_one_apology_once_the_grade_target_has_passed_and_never_a_second(db_url):
     feed = Feed(db_url)
-    priority = feed.opened("CLE-T-0001", "PRIORITY", T0)
+    priority = feed.opened("CLE-20261120-8001", "PRIORITY", T0)
     assert sweep(db_url, T0 + timedelta(minutes=59)) == []
     assert apologies(db_url, priority) == 0
     assert sweep(db_url, T0 + timedelta(minutes=60)) == [priority]  # the target itself has passed
@@ -81,9 +81,9 @@ def test_one_apology_once_the_grade_target_has_passed_and_never_a_second(db_url)
 
 def test_each_grade_is_measured_against_its_own_target(db_url):
     feed = Feed(db_url)
-    emergency = feed.opened("CLE-T-0002", "EMERGENCY", T0)
-    priority = feed.opened("CLE-T-0003", "PRIORITY", T0)
-    standard = feed.opened("CLE-T-0004", "STANDARD", T0)
+    emergency = feed.opened("CLE-20261120-8002", "EMERGENCY", T0)
+    priority = feed.opened("CLE-20261120-8003", "PRIORITY", T0)
+    standard = feed.opened("CLE-20261120-8004", "STANDARD", T0)
     assert sweep(db_url, T0 + timedelta(minutes=15)) == [emergency]
     assert sweep(db_url, T0 + timedelta(hours=2)) == [priority]
     assert sweep(db_url, T0 + timedelta(hours=23, minutes=59)) == []
@@ -93,8 +93,8 @@ def test_each_grade_is_measured_against_its_own_target(db_url):
 
 def test_no_apology_once_an_officer_is_assigned(db_url):
     feed = Feed(db_url)
-    incident = feed.opened("CLE-T-0005", "PRIORITY", T0)
-    feed.assigned("CLE-T-0005", "CE21", T0 + timedelta(minutes=30))
+    incident = feed.opened("CLE-20261120-8005", "PRIORITY", T0)
+    feed.assigned("CLE-20261120-8005", "CE21", T0 + timedelta(minutes=30))
     assert sweep(db_url, T0 + timedelta(hours=3)) == []
     assert apologies(db_url, incident) == 0
 
@@ -102,17 +102,17 @@ def test_no_apology_once_an_officer_is_assigned(db_url):
 def test_an_officer_assigned_and_then_withdrawn_still_means_no_apology(db_url):
     # The apology says nobody has been sent yet; once someone was, the diverted text covers it instead.
     feed = Feed(db_url)
-    incident = feed.opened("CLE-T-0006", "PRIORITY", T0)
-    feed.assigned("CLE-T-0006", "CE21", T0 + timedelta(minutes=30))
+    incident = feed.opened("CLE-20261120-8006", "PRIORITY", T0)
+    feed.assigned("CLE-20261120-8006", "CE21", T0 + timedelta(minutes=30))
     feed._apply("resource.unassigned", T0 + timedelta(minutes=40),
-                assignment={"urn": "CLE-T-0006", "callsign": "CE21", "reason": "DIVERTED"})
+                assignment={"urn": "CLE-20261120-8006", "callsign": "CE21", "reason": "DIVERTED"})
     assert sweep(db_url, T0 + timedelta(hours=3)) == []
     assert apologies(db_url, incident) == 0
 
 
 def test_no_apology_for_a_closed_attendance(db_url):
     feed = Feed(db_url)
-    incident = feed.opened("CLE-T-0007", "PRIORITY", T0)
-    feed.closed("CLE-T-0007", T0 + timedelta(minutes=20))
+    incident = feed.opened("CLE-20261120-8007", "PRIORITY", T0)
+    feed.closed("CLE-20261120-8007", T0 + timedelta(minutes=20))
     assert sweep(db_url, T0 + timedelta(hours=3)) == []
     assert apologies(db_url, incident) == 0

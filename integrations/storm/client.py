@@ -8,7 +8,13 @@ error while applying) the client closes the connection and subscribes again from
 the sink ignores repeated `event_id`s.
 
 Frames already buffered when one arrives are applied together, up to `batch_max`, in one `apply` call:
-one transaction per batch is what makes a long replay after an outage fast.
+one transaction per batch is what makes a long replay after an outage fast. Each frame is parsed against the
+moment it was received, so times far in the past or future become dead letters (`protocol.FrameRules`).
+
+The gateway's heartbeats go to the sink too (`heartbeat`, in order with the frames around them): the highest
+seq the gateway announces is what lets the sink tell a gap the gateway will never fill from a frame that
+jumped ahead of the stream (`rxapp/domain/feed_sequence.py`). When the sink accepts a gap it asks for a fresh
+subscription, and the client subscribes again at once from the moved resume point.
 
 Nothing here logs a frame's content: callers' names and numbers travel in it. Logs carry seq, type and
 reason only.
@@ -35,6 +41,7 @@ from integrations.common import redacted_url
 from rxapp.domain.events import DispatchEvent
 
 from .protocol import BadFrame, Heartbeat, parse_frame
+from .shapes import CONTRACT, FrameRules
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +68,9 @@ class FeedSink(Protocol):
         """Apply events, store bad frames as dead letters and move the resume point, in ONE transaction."""
         ...
 
+    # Optional: `async def heartbeat(self, seq_high: int) -> bool`, told each heartbeat's highest seq in order
+    # with the frames around it; True asks the client to subscribe again from the (moved) resume point.
+
 
 class StormClient:
     """Subscribes to the gateway at `url` and feeds `sink` until `stop()` is called."""
@@ -76,6 +86,7 @@ class StormClient:
         backoff_max: float = 60,
         batch_max: int = 500,
         rng: Callable[[], float] = random.random,
+        rules: FrameRules = CONTRACT,
     ) -> None:
         if batch_max < 1:
             raise ValueError("batch_max must be at least 1")
@@ -86,6 +97,7 @@ class StormClient:
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self.batch_max = batch_max
+        self.rules = rules
         self._rng = rng
         self._stopping = asyncio.Event()
         self._finished = asyncio.Event()
@@ -213,7 +225,8 @@ class StormClient:
             await ws.send(json.dumps({"type": "subscribe", "after_seq": after_seq}))
             self._status["connected"] = True
             log.info("STORM feed connected to %s, resuming after seq %d", where, after_seq)
-            await self._receive(ws)
+            if await self._receive(ws):
+                return 0  # the sink moved its resume point over a confirmed gap: subscribe again at once
         except ConnectionClosed as exc:
             if not self._stopping.is_set():
                 self._note_error(f"connection closed: code {_close_code(exc)}")
@@ -233,8 +246,9 @@ class StormClient:
                 pass
         return self._next_delay()
 
-    async def _receive(self, ws: ClientConnection) -> None:
-        """Read and apply batches until the link dies, goes silent or the sink fails."""
+    async def _receive(self, ws: ClientConnection) -> bool:
+        """Read and apply batches until the link dies, goes silent or the sink fails (False), or the sink asks
+        for a fresh subscription (True)."""
         while not self._stopping.is_set():
             try:
                 async with asyncio.timeout(self.heartbeat_timeout):
@@ -243,24 +257,24 @@ class StormClient:
                 self._note_error("heartbeat timeout")
                 log.warning("STORM feed silent for %.0f s (no heartbeat); treating the link as dead",
                             self.heartbeat_timeout)
-                return
+                return False
             frames = [first]
             frames.extend(await self._drain(ws, self.batch_max - 1))
-            items = self._parse_batch(frames)
-            if items:
-                try:
-                    await self.sink.apply(items)
-                except Exception as exc:  # noqa: BLE001 - the sink rolled back; replay will bring them again
-                    seqs = [item.seq for item in items if item.seq is not None]
-                    self._note_error(f"sink.apply failed: {type(exc).__name__}")
-                    # The exception text is not logged: database errors quote the values they choked on.
-                    log.error("STORM feed: sink failed to apply %d frame(s), seq %s to %s (%s); reconnecting "
-                              "to resume from the stored seq", len(items), min(seqs, default="-"),
-                              max(seqs, default="-"), type(exc).__name__)
-                    return
-                applied = [item.seq for item in items if isinstance(item, DispatchEvent)]
-                if applied:
-                    self._status["applied_seq"] = max(applied + [self._status["applied_seq"] or 0])
+            # Runs of frames between heartbeats, each heartbeat told to the sink after the frames before it.
+            runs: list[list] = [[]]
+            for parsed in self._parse_batch(frames):
+                if isinstance(parsed, Heartbeat):
+                    runs[-1].append(parsed)
+                    runs.append([])
+                else:
+                    runs[-1].append(parsed)
+            for run in runs:
+                beat = run.pop() if run and isinstance(run[-1], Heartbeat) else None
+                if run and not await self._apply(run):
+                    return False
+                if beat is not None and await self._heartbeat(beat):
+                    log.info("STORM feed: subscribing again from the moved resume point")
+                    return True
             # A healthy exchange: the next outage starts its backoff from the beginning again.
             self._attempt = 0
             if ws.state is not State.OPEN and not self._stopping.is_set():
@@ -268,7 +282,36 @@ class StormClient:
                 # so reconnection is prompt however far behind the sink is.
                 self._note_error(f"connection closed: code {ws.close_code or 1006}")
                 log.warning("STORM feed connection closed (code %s); reconnecting", ws.close_code or 1006)
-                return
+                return False
+        return False
+
+    async def _apply(self, items: list[DispatchEvent | BadFrame]) -> bool:
+        try:
+            await self.sink.apply(items)
+        except Exception as exc:  # noqa: BLE001 - the sink rolled back; replay will bring them again
+            seqs = [item.seq for item in items if item.seq is not None]
+            self._note_error(f"sink.apply failed: {type(exc).__name__}")
+            # The exception text is not logged: database errors quote the values they choked on.
+            log.error("STORM feed: sink failed to apply %d frame(s), seq %s to %s (%s); reconnecting "
+                      "to resume from the stored seq", len(items), min(seqs, default="-"),
+                      max(seqs, default="-"), type(exc).__name__)
+            return False
+        applied = [item.seq for item in items if isinstance(item, DispatchEvent)]
+        if applied:
+            self._status["applied_seq"] = max(applied + [self._status["applied_seq"] or 0])
+        return True
+
+    async def _heartbeat(self, beat: Heartbeat) -> bool:
+        """Tell the sink the gateway's highest seq; True when the sink wants a fresh subscription."""
+        tell = getattr(self.sink, "heartbeat", None)
+        if tell is None:
+            return False
+        try:
+            return bool(await tell(beat.seq_high))
+        except Exception as exc:  # noqa: BLE001 - a heartbeat that cannot be stored is told again in 15 s
+            self._note_error(f"sink.heartbeat failed: {type(exc).__name__}")
+            log.warning("STORM feed: sink failed to note a heartbeat (%s)", type(exc).__name__)
+            return False
 
     async def _drain(self, ws: ClientConnection, limit: int) -> list[bytes]:
         """Frames the library has already buffered, without waiting for more.
@@ -287,16 +330,17 @@ class StormClient:
                 break
         return frames
 
-    def _parse_batch(self, frames: list[bytes]) -> list[DispatchEvent | BadFrame]:
+    def _parse_batch(self, frames: list[bytes]) -> list[DispatchEvent | BadFrame | Heartbeat]:
         now = datetime.now(timezone.utc)
-        items: list[DispatchEvent | BadFrame] = []
+        items: list[DispatchEvent | BadFrame | Heartbeat] = []
         for raw in frames:
             self._status["frames"] += 1
             self._status["last_frame_at"] = now
-            parsed = parse_frame(raw)
+            parsed = parse_frame(raw, received_at=now, rules=self.rules)
             if isinstance(parsed, Heartbeat):
                 self._status["last_heartbeat_at"] = now
                 self._status["seq_high"] = max(self._status["seq_high"], parsed.seq_high)
+                items.append(parsed)
                 continue
             if isinstance(parsed, BadFrame):
                 self._status["bad_frames"] += 1

@@ -8,13 +8,17 @@ the domain's own `DispatchEvent`s (see /contracts/dispatch-feed.md).
 - `BadFrame`: anything else, with a short reason for the dead-letter table. Reasons name the field and
   the problem, never the value of a personal field, because they are logged and shown to administrators.
 
-Validation is strict where a mistake would mislead a victim or the control room (grades, flags,
-dispositions, coordinates, timestamps) and lenient where the contract says so: an unparseable phone
-number becomes None, and a missing or unknown language becomes English. Fields the contract does not
-name are ignored, so a gateway can add fields before the product uses them.
+Validation is strict where a mistake would mislead a victim or the control room: every reference, code,
+call sign, coordinate and time is checked against the contract's shapes (`shapes.py`), and given the moment
+the frame was received (`received_at`, which the client always passes), times too far in the past or the
+future are refused (`FrameRules`: 72 hours back, 5 minutes ahead, appointments up to 90 days ahead by
+default). It is lenient where losing the incident would be worse: an unusable phone number or email address
+is dropped, and a missing or unknown language becomes English. Fields the contract does not name are
+ignored, so a gateway can add fields before the product uses them.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -22,6 +26,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional, Union
 
+from integrations.storm import shapes
+from integrations.storm.shapes import CONTRACT, FrameRules
 from integrations.validation import (
     Invalid,
     code,
@@ -89,7 +95,6 @@ ISO_639_1 = frozenset(
 # Only values shaped like the contract's own codes are quoted back in a reason, so a mis-mapped field
 # holding a name or a phone number can never reach a log line.
 _QUOTABLE_CODE = re.compile(r"^(?:[A-Z0-9_]{1,40}|[a-z]{1,20})$")
-_STATUS_CODE = re.compile(r"^[0-9A-Za-z]{1,4}$")
 _UPRN = re.compile(r"^[0-9]{1,12}$")
 
 
@@ -125,10 +130,13 @@ _Invalid = Invalid
 # ---- public API ----------------------------------------------------------------------------------
 
 
-def parse_frame(text: str | bytes) -> ParsedFrame:
-    """Parse one feed frame. Never raises: whatever goes wrong becomes a `BadFrame`."""
+def parse_frame(text: str | bytes, *, received_at: Optional[datetime] = None,
+                rules: FrameRules = CONTRACT) -> ParsedFrame:
+    """Parse one feed frame. Never raises: whatever goes wrong becomes a `BadFrame`. `received_at` (aware) is
+    when the frame arrived: times are then checked against it with `rules`; without it (a recorded frame
+    read back in a test or a tool) only their form is checked."""
     try:
-        return _parse(text)
+        return _parse(text, _Context(received_at, rules))
     except Exception:  # noqa: BLE001 - the feed must go on whatever a frame contains
         return BadFrame(raw=_raw_text(text), reason="frame could not be parsed")
 
@@ -164,7 +172,19 @@ def _raw_text(text: str | bytes) -> str:
     return raw[:MAX_FRAME_BYTES]
 
 
-def _parse(text: str | bytes) -> ParsedFrame:
+@dataclass(frozen=True)
+class _Context:
+    received_at: Optional[datetime]
+    rules: FrameRules
+
+    def recent(self, moment: datetime, path: str, key: str) -> datetime:
+        return shapes.recent(moment, path, key, self.received_at, self.rules)
+
+    def bookable(self, moment: datetime, path: str, key: str) -> datetime:
+        return shapes.bookable(moment, path, key, self.received_at, self.rules)
+
+
+def _parse(text: str | bytes, ctx: _Context) -> ParsedFrame:
     if isinstance(text, (bytes, bytearray, memoryview)):
         data = bytes(text)
         size = len(data)
@@ -196,7 +216,7 @@ def _parse(text: str | bytes) -> ParsedFrame:
         if obj.get("type") == "heartbeat":
             return Heartbeat(seq_high=_integer(obj, "seq_high", "", minimum=0),
                              at=_timestamp(obj, "at", ""))
-        return _event(obj)
+        return dataclasses.replace(_event(obj, ctx), raw=decoded)
     except _Invalid as invalid:
         return BadFrame(raw=decoded, reason=str(invalid), seq=seq, event_id=event_id)
 
@@ -216,25 +236,26 @@ def _identity(obj: Any) -> tuple[Optional[int], Optional[str]]:
     )
 
 
-def _event(obj: dict) -> DispatchEvent:
+def _event(obj: dict, ctx: _Context) -> DispatchEvent:
     kind, parser = payload_parser(obj, _PAYLOADS)
     seq = _integer(obj, "seq", "", minimum=1)
     event_id = _string(obj, "event_id", "", max_length=MAX_EVENT_ID)
-    occurred_at = _timestamp(obj, "occurred_at", "")
+    occurred_at = ctx.recent(_timestamp(obj, "occurred_at", ""), "", "occurred_at")
     key, build = parser
     body = _object(obj, key, "")
     return DispatchEvent(seq=seq, event_id=event_id, type=kind, occurred_at=occurred_at,
-                         payload=build(body, key))
+                         payload=build(body, key, ctx))
 
 
 # ---- payloads ------------------------------------------------------------------------------------
 
 
-def _incident_opened(body: dict, path: str) -> IncidentOpened:
+def _incident_opened(body: dict, path: str, ctx: _Context) -> IncidentOpened:
     return IncidentOpened(
         urn=_urn(body, path),
         grade=_code(body, "grade", path, GRADES),
-        category=_string(body, "category", path, max_length=MAX_CATEGORY),
+        category=shapes.shaped(_string(body, "category", path, max_length=MAX_CATEGORY), shapes.CATEGORY, path,
+                               "category", "an incident category code"),
         location=_location(_object(body, "location", path), f"{path}.location"),
         caller=_caller(_object(body, "caller", path), f"{path}.caller"),
         # Required, not defaulted: a missing DO_NOT_CONTACT must not read as "no restrictions".
@@ -242,7 +263,7 @@ def _incident_opened(body: dict, path: str) -> IncidentOpened:
     )
 
 
-def _incident_updated(body: dict, path: str) -> IncidentUpdated:
+def _incident_updated(body: dict, path: str, ctx: _Context) -> IncidentUpdated:
     changes = {}
     if "grade" in body:
         changes["grade"] = _code(body, "grade", path, GRADES)
@@ -257,70 +278,71 @@ def _incident_updated(body: dict, path: str) -> IncidentUpdated:
     return IncidentUpdated(urn=_urn(body, path), **changes)
 
 
-def _resource_assigned(body: dict, path: str) -> ResourceAssigned:
+def _resource_assigned(body: dict, path: str, ctx: _Context) -> ResourceAssigned:
     return ResourceAssigned(
         urn=_urn(body, path),
-        callsign=_string(body, "callsign", path, max_length=MAX_CALLSIGN),
+        callsign=_callsign(body, path),
         resource_type=_code(body, "resource_type", path, RESOURCE_TYPES),
     )
 
 
-def _resource_unassigned(body: dict, path: str) -> ResourceUnassigned:
+def _resource_unassigned(body: dict, path: str, ctx: _Context) -> ResourceUnassigned:
     return ResourceUnassigned(
         urn=_urn(body, path),
-        callsign=_string(body, "callsign", path, max_length=MAX_CALLSIGN),
+        callsign=_callsign(body, path),
         reason=_code(body, "reason", path, UNASSIGN_REASONS),
     )
 
 
-def _resource_status(body: dict, path: str) -> ResourceStatus:
-    status_code = _string(body, "status_code", path)
-    if not _STATUS_CODE.match(status_code):
-        raise _Invalid(f"{path}.status_code: not a status code")
+def _resource_status(body: dict, path: str, ctx: _Context) -> ResourceStatus:
+    status_code = shapes.shaped(_string(body, "status_code", path), shapes.STATUS_CODE, path, "status_code",
+                                "a status code")
+    # A resource that clears (codes 1-3) belongs to no incident, so the urn may be null.
+    urn = _string(body, "urn", path, nullable=True, optional=True, max_length=MAX_URN)
     return ResourceStatus(
-        # A resource that clears (codes 1-3) belongs to no incident, so the urn may be null.
-        urn=_string(body, "urn", path, nullable=True, optional=True, max_length=MAX_URN),
-        callsign=_string(body, "callsign", path, max_length=MAX_CALLSIGN),
+        urn=None if urn is None else shapes.urn(urn, path),
+        callsign=_callsign(body, path),
         status_code=status_code,
     )
 
 
-def _resource_position(body: dict, path: str) -> ResourcePosition:
+def _resource_position(body: dict, path: str, ctx: _Context) -> ResourcePosition:
     speed = _number(body, "speed_mps", path, nullable=True, optional=True)
     if speed is not None and speed < 0:
         raise _Invalid(f"{path}.speed_mps: negative")
     heading = _number(body, "heading", path, nullable=True, optional=True)
     if heading is not None and not 0 <= heading <= 360:
         raise _Invalid(f"{path}.heading: out of range")
+    lat, lon = _ranged(body, "lat", path, -90, 90), _ranged(body, "lon", path, -180, 180)
+    shapes.in_gb(lat, lon, path)
     return ResourcePosition(
-        callsign=_string(body, "callsign", path, max_length=MAX_CALLSIGN),
-        lat=_ranged(body, "lat", path, -90, 90),
-        lon=_ranged(body, "lon", path, -180, 180),
-        fix_at=_timestamp(body, "fix_at", path),
+        callsign=_callsign(body, path),
+        lat=lat,
+        lon=lon,
+        fix_at=ctx.recent(_timestamp(body, "fix_at", path), path, "fix_at"),
         speed_mps=speed,
         heading=heading,
     )
 
 
-def _appointment(body: dict, path: str) -> AppointmentBooked:
-    start = _timestamp(body, "window_start", path)
-    end = _timestamp(body, "window_end", path)
+def _appointment(body: dict, path: str, ctx: _Context) -> AppointmentBooked:
+    start = ctx.bookable(_timestamp(body, "window_start", path), path, "window_start")
+    end = ctx.bookable(_timestamp(body, "window_end", path), path, "window_end")
     if end <= start:
         raise _Invalid(f"{path}: window ends before it starts")
     return AppointmentBooked(urn=_urn(body, path), window_start=start, window_end=end)
 
 
-def _incident_closed(body: dict, path: str) -> IncidentClosed:
+def _incident_closed(body: dict, path: str, ctx: _Context) -> IncidentClosed:
     return IncidentClosed(
         urn=_urn(body, path),
         disposition=_code(body, "disposition", path, DISPOSITIONS),
-        crime_reference=_string(body, "crime_reference", path, nullable=True, optional=True,
-                                max_length=MAX_CRIME_REFERENCE),
+        crime_reference=_crime_reference(body, path),
     )
 
 
 # type -> (key holding the payload, builder)
-_PAYLOADS: dict[str, tuple[str, Callable[[dict, str], DispatchPayload]]] = {
+_PAYLOADS: dict[str, tuple[str, Callable[[dict, str, _Context], DispatchPayload]]] = {
     "incident.opened": ("incident", _incident_opened),
     "incident.updated": ("incident", _incident_updated),
     "resource.assigned": ("assignment", _resource_assigned),
@@ -383,7 +405,18 @@ def _is_int(value: Any) -> bool:
 
 
 def _urn(body: dict, path: str) -> str:
-    return _string(body, "urn", path, max_length=MAX_URN)
+    return shapes.urn(_string(body, "urn", path, max_length=MAX_URN), path)
+
+
+def _callsign(body: dict, path: str) -> str:
+    return shapes.shaped(_string(body, "callsign", path, max_length=MAX_CALLSIGN), shapes.CALLSIGN, path, "callsign",
+                         "a call sign")
+
+
+def _crime_reference(body: dict, path: str) -> Optional[str]:
+    value = _string(body, "crime_reference", path, nullable=True, optional=True, max_length=MAX_CRIME_REFERENCE)
+    return None if value is None else shapes.shaped(value, shapes.CRIME_REFERENCE, path, "crime_reference",
+                                                    "a crime reference")
 
 
 def _code(body: dict, key: str, path: str, allowed: tuple[str, ...]) -> str:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 
 from integrations.routing.osrm import OsrmRouter
 from integrations.storm.client import StormClient
+from integrations.storm.shapes import FrameRules
 from rxapp.attendance.board_views import en_route_legs
 from rxapp.attendance.service import AttendanceService
 from rxapp.attendance.targets import grade_targets
@@ -71,5 +73,7 @@ def loops(cfg: Settings) -> list[Loop]:
     if not cfg.storm_feed_url:
         log.warning("STORM_FEED_URL is not set: no dispatch feed is connected")
         return []
-    client = StormClient(cfg.storm_feed_url, AttendanceService(), token=cfg.storm_feed_token)
+    rules = FrameRules(max_age=timedelta(hours=cfg.storm_max_event_age_hours),
+                       max_ahead=timedelta(minutes=cfg.storm_clock_skew_minutes))
+    client = StormClient(cfg.storm_feed_url, AttendanceService(), token=cfg.storm_feed_token, rules=rules)
     return [Loop("storm", client, _link_state)]

@@ -3,6 +3,10 @@ with the feed's resume point and dead letters written in that same transaction.
 
 It is the STORM client's `FeedSink`. After each commit it tells the realtime hub which incidents changed
 in a way a person can see, so pages are pushed only when their status or arrival window moves.
+
+The resume point moves one seq at a time, over frames applied or dead-lettered in order; a frame that jumps
+ahead of the stream is dead-lettered and held as an alert, and the gateway's heartbeats settle it (a gap the
+gateway confirms is accepted, a number it disowns never applies): see `rxapp/domain/feed_sequence.py`.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from rxapp.attendance import windows
 from rxapp.attendance.models import Assignment, Incident, IncidentStep, ResourceFix
 from rxapp.attendance.windows import PositionTargets
 from rxapp.domain import attendance as rules
+from rxapp.domain import feed_sequence as order
 from rxapp.domain.attendance import IncidentStatus, ResourceState
 from rxapp.domain.events import (
     AppointmentBooked,
@@ -37,6 +42,7 @@ from rxapp.domain.geo import bng_to_wgs84
 from rxapp.domain.rural import RuralAreas
 from rxapp.feeds.ingest import NOT_APPLIED, FeedBatch, Rejected
 from rxapp.feeds.models import FeedCursor
+from rxapp.feeds.sequence import SequenceGuard, note_heartbeat
 from rxapp.plumbing import links, realtime
 from rxapp.plumbing.columns import utcnow
 from rxapp.plumbing.config import settings
@@ -82,23 +88,46 @@ class AttendanceService:
         if result.changed_incidents:
             await realtime.hub.incidents_changed(result.changed_incidents)
 
+    async def heartbeat(self, seq_high: int) -> bool:
+        return await asyncio.to_thread(self.heartbeat_sync, seq_high)
+
+    def heartbeat_sync(self, seq_high: int) -> bool:
+        """The gateway's highest seq, in order with the frames around it. True when a gap it confirms was
+        accepted and the resume point moved: the client then subscribes again from there."""
+        with session_scope(self.db_url) as session:
+            return note_heartbeat(session, self.feed, seq_high, self._now())
+
     def apply_sync(self, items: Iterable) -> ApplyResult:
         """Apply a batch of parsed frames (events or bad frames) in one transaction, through the one
-        feed-ingest path (`rxapp/feeds/ingest.py`)."""
+        feed-ingest path (`rxapp/feeds/ingest.py`), taking each in order (`SequenceGuard`)."""
         result = ApplyResult()
         with session_scope(self.db_url) as session:
             batch = FeedBatch(session, self.feed, self._now(), numbered=True)
-            cursor = batch.resume_point()
-            high = cursor.last_seq
+            guard = SequenceGuard(batch, batch.resume_point())
             items = list(items)
             positions: Optional[PositionTargets] = None
             for item in items:
-                if isinstance(item, DispatchEvent) and isinstance(item.payload, ResourcePosition):
+                if not isinstance(item, DispatchEvent):
+                    # A bad frame moves the resume point only when its number is the next one; without a
+                    # usable number it cannot, and a gap the gateway confirms gets past it.
+                    where = order.AHEAD if item.seq is None else guard.place(item.seq)
+                    if where == order.AHEAD and item.seq is not None:
+                        guard.ahead(item.raw, item.reason, item.seq, getattr(item, "event_id", None))
+                        continue
+                    batch.dead_letter(item.raw, item.reason, seq=item.seq, event_id=getattr(item, "event_id", None))
+                    if where == order.NEXT:
+                        guard.advance(item.seq, accepted=False)
+                    continue
+                where = guard.place(item.seq)
+                if where == order.DUPLICATE:
+                    result.duplicates += 1
+                    continue
+                if where == order.AHEAD:
+                    guard.ahead(item.raw or _event_summary(item), None, item.seq, item.event_id)
+                    continue
+                if isinstance(item.payload, ResourcePosition):
                     # The hot path (most of the feed): no savepoint, no processed-event row (a repeated or
                     # older fix is ignored by its fix time), targets loaded once per run of positions.
-                    if item.seq <= high:
-                        result.duplicates += 1
-                        continue
                     if positions is None:
                         positions = PositionTargets.load(session, items)
                     with session.no_autoflush:
@@ -108,23 +137,20 @@ class AttendanceService:
                     else:
                         result.applied += 1
                         result.changed_incidents.update(changed)
-                    high = max(high, item.seq)
+                    guard.advance(item.seq, accepted=True)
                     continue
                 positions = None  # any other event may change who is going where
-                if not isinstance(item, DispatchEvent):
-                    batch.dead_letter(item.raw, item.reason, seq=item.seq, event_id=getattr(item, "event_id", None))
-                    continue
-                if item.seq <= high or batch.seen(item.event_id):
+                if batch.seen(item.event_id):
                     result.duplicates += 1
+                    guard.advance(item.seq, accepted=True)
                     continue
                 changed = batch.apply(item.event_id, item.seq, lambda item=item: self._apply_event(session, item),
-                                      lambda item=item: _event_summary(item))
+                                      lambda item=item: item.raw or _event_summary(item))
                 if changed is not NOT_APPLIED:
                     result.applied += 1
                     result.changed_incidents.update(changed)
-                high = max(high, item.seq)
-            cursor.last_seq = high
-            cursor.updated_at = self._now()
+                guard.advance(item.seq, accepted=changed is not NOT_APPLIED)
+            guard.finish()
             result.dead_letters = batch.counts.dead_letters
         return result
 
@@ -374,8 +400,8 @@ class AttendanceService:
 
 
 def _event_summary(event: DispatchEvent) -> str:
-    """A rejected event in full, so an administrator can replay it once the cause is fixed."""
-    return json.dumps(dataclasses.asdict(event), default=str)
+    """A rejected event in full, when the frame as received is not known (an event made in code)."""
+    return json.dumps({k: v for k, v in dataclasses.asdict(event).items() if k != "raw"}, default=str)
 
 
 def find_incident_by_token(session: Session, token: str, now: datetime | None = None) -> Optional[Incident]:

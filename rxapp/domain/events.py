@@ -125,3 +125,5 @@ class DispatchEvent:
     type: str
     occurred_at: datetime  # aware, UTC
     payload: DispatchPayload = field(compare=False)
+    # The frame exactly as received, so a dead letter keeps it whole ("" when the event was not read off a wire).
+    raw: str = field(default="", compare=False, repr=False)

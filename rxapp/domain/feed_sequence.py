@@ -6,10 +6,12 @@ The resume point moves one number at a time: over a frame numbered exactly one m
 dead-lettered when it cannot be), never over a frame further ahead. A frame further ahead is dead-lettered,
 not applied, and held as an alert until one of these settles it:
 - the stream reaches its number in order (it was early or a stray: the stream carried on without it);
-- the gateway's heartbeat announces a highest seq at or beyond it while nothing between the resume point and
-  it has come: the gateway skipped those numbers and will never send them. The gap is accepted and
-  recorded, the resume point moves to just before the held frame, and the client subscribes again, so the
-  gateway replays the held frame and what follows and they apply in order;
+- the gateway's heartbeat announces a highest seq at or beyond it while the stream has not moved since the
+  frame came (nothing between the resume point and it has arrived): the gateway skipped those numbers and
+  will never send them. The gap is accepted and recorded, the resume point moves to just before the held
+  frame, and the client subscribes again, so the gateway replays the held frame and what follows and they
+  apply in order. A stream that goes on from the resume point after the frame shows the frame was a stray,
+  so it is never taken for a gap, whatever a heartbeat says;
 - the heartbeat announces a highest seq below it while the resume point has reached that highest: the
   gateway disowns the number (a corrupt or misnumbered frame). It stays a dead letter and is never applied.
 Heartbeats come every 15 seconds, so a genuine gap holds the feed back for at most about that long, and a
@@ -38,17 +40,18 @@ def place(seq: int, last: int) -> str:
     return NEXT if seq == last + 1 else AHEAD
 
 
-def judge_held(held: int, last: int, seq_high: Optional[int]) -> str:
-    """What is known of a frame numbered `held` (ahead of the stream when it came), given the resume point
-    `last` now and the highest seq `seq_high` the gateway's latest heartbeat announced (None: no heartbeat
-    since the frame came)."""
+def judge_held(held: int, expected: int, last: int, seq_high: Optional[int]) -> str:
+    """What is known of a frame numbered `held` that came when the stream expected `expected`, given the
+    resume point `last` now and the highest seq `seq_high` the gateway's latest heartbeat announced (None:
+    no heartbeat yet)."""
     if last >= held:
         return REACHED
     if seq_high is None:
         return WAIT
-    if seq_high >= held:
+    if seq_high >= held and last + 1 == expected:
         # Frames reach us in the gateway's order and a heartbeat after them, so had it held anything between
-        # `last` and `held` we would have had it before this heartbeat.
+        # `last` and `held` we would have had it before this heartbeat; and the stream has not gone on
+        # from `last` since, as it would have if `held` were a stray.
         return GAP
     if last >= seq_high:
         return DISOWNED

@@ -21,6 +21,10 @@ def letter(row: rx.Var) -> rx.Component:
                 rx.el.code(row["raw"], style={"word_break": "break-all", "font_size": "0.85rem"}))
 
 
+def alert_row(row: rx.Var) -> rx.Component:
+    return _row(row["raised"], row["seq"], row["expected"], row["outcome"])
+
+
 def job_row(row: rx.Var) -> rx.Component:
     return _row(row["id"], row["every"], row["started"], row["finished"], row["outcome"])
 
@@ -34,12 +38,26 @@ def admin_feed_page() -> rx.Component:
             rx.fragment(
                 rx.el.h1("Dispatch feed", style={"font_size": "1.6rem"}),
                 rx.el.dl(
+                    rx.el.dt("State", style={"font_weight": "700"}),
+                    rx.el.dd(rx.cond(FeedAdmin.feed_state.contains("DEGRADED"),
+                                     rx.el.strong(FeedAdmin.feed_state, style={"color": "#d4351c"}),
+                                     rx.el.span(FeedAdmin.feed_state)), id="feed-state"),
                     rx.el.dt("Applied up to sequence", style={"font_weight": "700"}), rx.el.dd(FeedAdmin.last_seq),
+                    rx.el.dt("Gateway's highest sequence (last heartbeat)", style={"font_weight": "700"}),
+                    rx.el.dd(FeedAdmin.gateway_seq_high),
                     rx.el.dt("Last applied", style={"font_weight": "700"}), rx.el.dd(FeedAdmin.cursor_at),
                     rx.el.dt("Link", style={"font_weight": "700"}), rx.el.dd(FeedAdmin.connected),
                     rx.el.dt("Frames not applied (dead letters)", style={"font_weight": "700"}),
                     rx.el.dd(FeedAdmin.storm_dead_letters, id="dead-letter-count"),
                 ),
+                rx.cond(FeedAdmin.alerts.length() > 0, rx.box(rx.el.table(
+                    rx.el.caption("Sequence alerts: frames that came ahead of the stream (a jump or a gap)",
+                                  style={"text_align": "left", "font_weight": "700"}),
+                    rx.el.thead(rx.el.tr(*[rx.el.th(h, scope="col", style=head)
+                                           for h in ("Raised", "Seq", "Expected", "Outcome")])),
+                    rx.el.tbody(rx.foreach(FeedAdmin.alerts, alert_row)),
+                    style={"border_collapse": "collapse", "width": "100%"},
+                ), style={"overflow_x": "auto", "margin_bottom": "1rem"}, id="sequence-alerts")),
                 rx.el.h2("Records feed (NICHE)", style={"font_size": "1.25rem"}),
                 rx.el.dl(
                     rx.el.dt("Poller", style={"font_weight": "700"}),

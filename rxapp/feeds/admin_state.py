@@ -17,6 +17,9 @@ class FeedAdmin(rx.State):
     last_seq: str = ""
     cursor_at: str = ""
     connected: str = ""
+    feed_state: str = ""
+    gateway_seq_high: str = ""
+    alerts: list[dict[str, str]] = []
     storm_dead_letters: str = ""
     records_dead_letters: str = ""
     letters: list[dict[str, str]] = []

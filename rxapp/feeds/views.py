@@ -1,19 +1,46 @@
-"""Feed health for administrators: the resume points, the dispatch link, the records poller, which process
-runs the background work and each job's last run (all from the database, so true on every worker), and
-every dead-lettered frame or change."""
+"""Feed health for administrators: the resume points, the dispatch link and whether it is degraded, its
+sequence alerts, the records poller, which process runs the background work and each job's last run (all from
+the database, so true on every worker), and every dead-lettered frame or change."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlmodel import func, select
+from sqlmodel import Session, func, select
 
 from rxapp.domain.attendance import london_day, london_time
-from rxapp.feeds.models import DeadLetter, FeedCursor
+from rxapp.domain.feed_sequence import FeedFacts, degraded_reasons
+from rxapp.feeds.models import DeadLetter, FeedAlert, FeedCursor
 from rxapp.plumbing.columns import utcnow
+from rxapp.plumbing.config import settings
 from rxapp.plumbing.db import session_scope
 from rxapp.plumbing.jobs import LEADING, runner_status
 
 SHOWN = 200
+ALERTS_SHOWN = 50
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at else None
+
+
+def storm_feed_health(session: Session, now: datetime) -> dict:
+    """The dispatch feed's own record of itself: `degraded` lists why it is degraded ([] when it is not).
+    Numbers and times only, for /healthz's details and /admin/feed."""
+    cursor = session.get(FeedCursor, "storm")
+    open_alerts = session.exec(select(func.count()).select_from(FeedAlert).where(
+        FeedAlert.feed == "storm", FeedAlert.resolved_at == None)).one()  # noqa: E711
+    last_alert_at = session.exec(select(func.max(FeedAlert.raised_at)).where(FeedAlert.feed == "storm")).one()
+    facts = FeedFacts(now=now, last_frame_at=cursor.last_frame_at if cursor else None,
+                      last_accepted_at=cursor.last_accepted_at if cursor else None, open_alerts=open_alerts,
+                      last_alert_at=last_alert_at, window=timedelta(minutes=settings().storm_degraded_minutes))
+    return {
+        "degraded": degraded_reasons(facts),
+        "last_seq": cursor.last_seq if cursor else 0,
+        "gateway_seq_high": cursor.gateway_seq_high if cursor else None,
+        "last_frame_at": _iso(facts.last_frame_at),
+        "last_accepted_at": _iso(facts.last_accepted_at),
+        "open_sequence_alerts": open_alerts,
+    }
 
 
 def _when(iso: str | None, now: datetime) -> str:
@@ -63,6 +90,13 @@ def load_feed_health() -> dict:
         # Each feed's dead letters under its own heading.
         per_feed = dict(session.exec(select(DeadLetter.feed, func.count()).group_by(DeadLetter.feed)).all())
         rows = session.exec(select(DeadLetter).order_by(DeadLetter.id.desc()).limit(SHOWN)).all()
+        storm = storm_feed_health(session, now)
+        alerts = [{
+            "seq": str(a.seq), "expected": str(a.expected_seq),
+            "raised": f"{london_day(a.raised_at, now)} {london_time(a.raised_at)}",
+            "outcome": a.outcome or "OPEN: held back, waiting for the stream or the gateway's heartbeat",
+        } for a in session.exec(select(FeedAlert).where(FeedAlert.feed == "storm")
+                                .order_by(FeedAlert.id.desc()).limit(ALERTS_SHOWN))]
         letters = [{
             "id": str(d.id), "feed": d.feed, "seq": "" if d.seq is None else str(d.seq),
             "when": f"{london_day(d.received_at, now)} {london_time(d.received_at)}",
@@ -93,6 +127,10 @@ def load_feed_health() -> dict:
         "last_seq": str(cursor.last_seq if cursor else 0),
         "cursor_at": f"{london_day(cursor.updated_at, now)} {london_time(cursor.updated_at)}" if cursor else "never",
         "connected": connected,
+        "feed_state": ("DEGRADED: " + "; ".join(storm["degraded"])) if storm["degraded"] else (
+            "working" if cursor and cursor.last_frame_at else "no frames received yet"),
+        "gateway_seq_high": "" if storm["gateway_seq_high"] is None else str(storm["gateway_seq_high"]),
+        "alerts": alerts,
         "storm_dead_letters": str(per_feed.get("storm", 0)),
         "records_dead_letters": str(per_feed.get("niche", 0)),
         "letters": letters,

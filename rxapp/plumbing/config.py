@@ -94,6 +94,9 @@ class Settings:
     signin_total_attempts: int = 200
     trusted_proxies: tuple[str, ...] = ()
     healthz_token: str | None = field(default=None, repr=False)
+    storm_max_event_age_hours: float = 72.0  # integrations/storm/shapes.py: FrameRules
+    storm_clock_skew_minutes: float = 5.0
+    storm_degraded_minutes: float = 10.0  # rxapp/domain/feed_sequence.py: degraded_reasons
     support_contacts: tuple = ()  # rxapp/domain/support.py: SupportContact, shown after a visit
     # The force's branding (rxapp/plumbing/branding.py checks each; images are paths in assets/).
     force_name: str = "Cleveland Police"
@@ -345,6 +348,9 @@ def _read(env: Mapping[str, str]) -> tuple[Settings, SettingsReader]:
         signin_total_attempts=int(r.number("SIGNIN_TOTAL_ATTEMPTS", 200, 1, 100000, whole=True)),
         trusted_proxies=r.parsed("TRUSTED_PROXIES", parse_addresses) or (),
         healthz_token=healthz_token,
+        storm_max_event_age_hours=r.number("STORM_MAX_EVENT_AGE_HOURS", 72.0, 1, 24 * 31),
+        storm_clock_skew_minutes=r.number("STORM_CLOCK_SKEW_MINUTES", 5.0, 0, 24 * 60),
+        storm_degraded_minutes=r.number("STORM_DEGRADED_MINUTES", 10.0, 1, 24 * 60),
         **_branding(r),
     )
     return settings, r

@@ -1,8 +1,10 @@
 """Plain HTTP routes beside the Reflex app: each capability's routes, and a health check.
 
-`/healthz` tells the public only whether the service is up (`{"status": "ok"}`, or 503). The details (the
-STORM resume point, dead letters, the runner's loops) go to a signed-in administrator or supervisor, or to
-monitoring that sends `Authorization: Bearer <HEALTHZ_TOKEN>`.
+`/healthz` tells the public only whether the service is up (`{"status": "ok"}`), up but degraded
+(`{"status": "degraded"}`: the dispatch feed's frames arrive but none applies, or a sequence alert; still 200,
+since the pages work and a load balancer must not take the service out for it), or down (503). The details
+(the STORM resume point and why the feed is degraded, dead letters, the runner's loops) go to a signed-in
+administrator or supervisor, or to monitoring that sends `Authorization: Bearer <HEALTHZ_TOKEN>`.
 """
 from __future__ import annotations
 
@@ -18,7 +20,9 @@ from starlette.routing import Route
 
 from rxapp.domain.statuses import StaffRole
 from rxapp.feeds.models import DeadLetter, FeedCursor
+from rxapp.feeds.views import storm_feed_health
 from rxapp.messaging import routes as messaging_routes
+from rxapp.plumbing.columns import utcnow
 from rxapp.plumbing.config import settings
 from rxapp.plumbing.db import session_scope
 from rxapp.plumbing.jobs import runner_status
@@ -49,7 +53,8 @@ async def health(request: Request):
         with session_scope(readonly=True) as session:
             cursor = session.get(FeedCursor, "storm")
             dead = session.exec(select(func.count()).select_from(DeadLetter)).one()
-            body = {"database": "ok", "storm_last_seq": cursor.last_seq if cursor else 0, "dead_letters": dead}
+            body = {"database": "ok", "storm_last_seq": cursor.last_seq if cursor else 0, "dead_letters": dead,
+                    "storm_feed": storm_feed_health(session, utcnow())}
         # What the elected runner last stored: the same answer whichever worker is asked.
         body["runner"] = runner_status()
         return body
@@ -61,7 +66,8 @@ async def health(request: Request):
         log.exception("health check failed")
         return JSONResponse({"status": "error", **({"database": "error"} if details else {})}, status_code=503,
                             headers=NO_STORE)
-    return JSONResponse({"status": "ok", **body} if details else {"status": "ok"}, headers=NO_STORE)
+    status = "degraded" if body["storm_feed"]["degraded"] else "ok"
+    return JSONResponse({"status": status, **body} if details else {"status": status}, headers=NO_STORE)
 
 
 api = Starlette(routes=[
