@@ -44,6 +44,9 @@ def _event(kind: str, at: datetime, key: str, body: dict, seq: int = 0) -> dict:
 
 
 def make_attendances(count: int, tag: str, rng: random.Random, day: datetime) -> list[Attendance]:
+    # The contract's reference shape (PREFIX-YYYYMMDD-serial, integrations/storm/shapes.py): the pool's tag goes
+    # in the prefix, its digits as letters, so pools never share a reference.
+    prefix = "B" + "".join(chr(ord("A") + int(c)) if c.isdigit() else c for c in tag.upper())[:5]
     out = []
     for i in range(count):
         e = CENTRE_E + rng.uniform(-SPREAD_M, SPREAD_M)
@@ -53,7 +56,7 @@ def make_attendances(count: int, tag: str, rng: random.Random, day: datetime) ->
         dist = rng.uniform(3_000, 8_000)
         bearing = rng.uniform(0, 2 * math.pi)
         s_lat, s_lon = bng_to_wgs84(e + dist * math.cos(bearing), n + dist * math.sin(bearing))
-        out.append(Attendance(urn=f"BEN-{day:%Y%m%d}-{tag}{i:05d}", callsign=f"B{tag}{i:04d}"[:20],
+        out.append(Attendance(urn=f"{prefix}-{day:%Y%m%d}-{i:05d}", callsign=f"B{tag}{i:04d}"[:20],
                               easting=e, northing=n, lat=lat, lon=lon, start_lat=s_lat, start_lon=s_lon))
     return out
 
