@@ -99,7 +99,7 @@ def bookable(moment: datetime, path: str, key: str, received_at: Optional[dateti
 
 def _span(span: timedelta) -> str:
     seconds = int(span.total_seconds())
-    if seconds % 86400 == 0 and seconds >= 86400 * 2:
+    if seconds % 86400 == 0 and seconds >= 86400 * 7:
         return f"{seconds // 86400} days"
     if seconds % 3600 == 0 and seconds >= 7200:
         return f"{seconds // 3600} hours"
