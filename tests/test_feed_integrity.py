@@ -367,3 +367,17 @@ async def test_a_sequence_alert_is_degraded_and_listed_on_admin_feed(live):
     assert health["feed_state"].startswith("DEGRADED") and "sequence alert" in health["feed_state"]
     [alert] = health["alerts"]
     assert alert["seq"] == "1003" and alert["expected"] == "4" and "never applied" in alert["outcome"]
+
+
+async def test_times_are_judged_on_the_clock_the_client_is_given(live):
+    """The demo plays STORM faster than real time and stamps events with its own clock (DEMO_SPEED): the
+    client judges times on that clock (`attendance_now`), not the wall clock."""
+    ahead = timedelta(hours=3)
+    events = burglary(datetime.now(timezone.utc) + ahead)
+    live.service = AttendanceService(live.db_url)
+    live.client = StormClient(live.sim.url, live.service, backoff_initial=0.05, backoff_max=0.2,
+                              clock=lambda: datetime.now(timezone.utc) + ahead + timedelta(minutes=1))
+    live.task = asyncio.create_task(live.client.run())
+    live.send(events)
+    await live.until(live.closed, what="the demo's events applied")
+    assert live.letters() == []

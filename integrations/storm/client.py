@@ -87,7 +87,10 @@ class StormClient:
         batch_max: int = 500,
         rng: Callable[[], float] = random.random,
         rules: FrameRules = CONTRACT,
+        clock: Optional[Callable[[], datetime]] = None,
     ) -> None:
+        """`rules` and `clock` judge each frame's times: against `clock()` (aware UTC; the wall clock unless the
+        demo runs on a faster one) at the moment the frame arrives."""
         if batch_max < 1:
             raise ValueError("batch_max must be at least 1")
         self.url = url
@@ -98,6 +101,7 @@ class StormClient:
         self.backoff_max = backoff_max
         self.batch_max = batch_max
         self.rules = rules
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
         self._rng = rng
         self._stopping = asyncio.Event()
         self._finished = asyncio.Event()
@@ -332,11 +336,12 @@ class StormClient:
 
     def _parse_batch(self, frames: list[bytes]) -> list[DispatchEvent | BadFrame | Heartbeat]:
         now = datetime.now(timezone.utc)
+        received_at = self._clock()
         items: list[DispatchEvent | BadFrame | Heartbeat] = []
         for raw in frames:
             self._status["frames"] += 1
             self._status["last_frame_at"] = now
-            parsed = parse_frame(raw, received_at=now, rules=self.rules)
+            parsed = parse_frame(raw, received_at=received_at, rules=self.rules)
             if isinstance(parsed, Heartbeat):
                 self._status["last_heartbeat_at"] = now
                 self._status["seq_high"] = max(self._status["seq_high"], parsed.seq_high)

@@ -15,7 +15,7 @@ from integrations.storm.client import StormClient
 from integrations.storm.shapes import FrameRules
 from rxapp.attendance.board_views import en_route_legs
 from rxapp.attendance.service import AttendanceService
-from rxapp.attendance.targets import grade_targets
+from rxapp.attendance.targets import attendance_now, grade_targets
 from rxapp.attendance.texts import sweep_unassigned
 from rxapp.plumbing import realtime
 from rxapp.plumbing.columns import utcnow
@@ -75,5 +75,7 @@ def loops(cfg: Settings) -> list[Loop]:
         return []
     rules = FrameRules(max_age=timedelta(hours=cfg.storm_max_event_age_hours),
                        max_ahead=timedelta(minutes=cfg.storm_clock_skew_minutes))
-    client = StormClient(cfg.storm_feed_url, AttendanceService(), token=cfg.storm_feed_token, rules=rules)
+    # Times are judged on the attendance clock: the wall clock, or the demo's faster one (DEMO_SPEED).
+    client = StormClient(cfg.storm_feed_url, AttendanceService(), token=cfg.storm_feed_token, rules=rules,
+                         clock=attendance_now)
     return [Loop("storm", client, _link_state)]
