@@ -180,3 +180,15 @@ def test_a_jump_is_held_its_hole_alerted_once_and_a_stray_is_settled_when_the_st
         alert = s.exec(select(FeedAlert)).one()
         assert alert.resolved_at is not None and "reached seq 9 in order" in alert.outcome
         assert [d.seq for d in s.exec(select(DeadLetter).order_by(DeadLetter.id))] == [9, 12]
+
+
+def test_a_frame_without_a_usable_number_is_kept_counted_as_arrived_and_moves_nothing(db_url):
+    from rxapp.feeds.models import FeedCursor
+
+    service = AttendanceService(db_url)
+    result = service.apply_sync([parse_frame("this is not json {"), parse_frame('{"seq": "7", "type": "x"}')])
+    assert result.dead_letters == 2 and service.last_seq_sync() == 0
+    with session_scope(db_url) as s:
+        cursor = s.get(FeedCursor, "storm")
+        assert cursor.last_frame_at is not None and cursor.last_accepted_at is None
+        assert s.exec(select(FeedAlert)).all() == []

@@ -150,7 +150,7 @@ class AttendanceService:
                     result.applied += 1
                     result.changed_incidents.update(changed)
                 guard.advance(item.seq, accepted=changed is not NOT_APPLIED)
-            guard.finish()
+            guard.finish(framed=bool(items))
             result.dead_letters = batch.counts.dead_letters
         return result
 

@@ -32,7 +32,7 @@ class SequenceGuard:
         self.batch, self.cursor = batch, cursor
         self.session, self.feed, self.now = batch.session, batch.feed, batch.now
         self.last = cursor.last_seq
-        self.framed = self.accepted = False
+        self.accepted = False
         self._alerts: Optional[list[FeedAlert]] = None  # loaded when first needed
 
     def alerts(self) -> list[FeedAlert]:
@@ -41,7 +41,6 @@ class SequenceGuard:
         return self._alerts
 
     def place(self, seq: int) -> str:
-        self.framed = True
         return order.place(seq, self.last)
 
     def advance(self, seq: int, *, accepted: bool) -> None:
@@ -66,11 +65,12 @@ class SequenceGuard:
         log.error("%s feed: seq %d is ahead of the stream (expected seq %d); dead-lettered and held back until "
                   "the stream reaches it or the gateway confirms a gap", self.feed.upper(), seq, expected)
 
-    def finish(self) -> None:
+    def finish(self, *, framed: bool) -> None:
+        """Store the resume point, and when `framed` (the batch held any frame, good or bad) the feed's health."""
         if self.last != self.cursor.last_seq:
             self.cursor.last_seq = self.last
             self.cursor.updated_at = self.now
-        if self.framed:
+        if framed:
             self.cursor.last_frame_at = self.now
         if self.accepted:
             self.cursor.last_accepted_at = self.now
