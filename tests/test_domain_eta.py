@@ -19,18 +19,22 @@ from rxapp.domain.eta import (
     Router,
     RouteResult,
     StraightLineRouter,
+    arriving_soon,
     describe_clock_window,
     describe_window,
     estimate_arrival,
     estimate_from_appointment,
+    first_to_arrive,
     shown_text,
     straight_line_route,
     window_changed,
+    window_words,
 )
 from rxapp.domain.geo import bng_to_wgs84, distance_m
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 20, 9, 34, 0, tzinfo=UTC)  # winter: London clock = UTC
+PRIORITY_URBAN_MPS = 28 / 3.6
 DEST = bng_to_wgs84(447835, 517445)  # Acklam Road, Middlesbrough
 FIX = (54.529752, -1.234013)  # the sample's first fix, about 2.9 km away
 S = timedelta(seconds=1)
@@ -60,15 +64,19 @@ def check_invariants(e: EtaEstimate, now: datetime) -> None:
 def test_straight_line_model_numbers():
     e = estimate()
     metres = distance_m(FIX, DEST) * 1.35
-    expected = NOW - 5 * S + timedelta(seconds=metres / (35 / 3.6))  # priority, 35 km/h
+    expected = NOW - 5 * S + timedelta(seconds=metres / PRIORITY_URBAN_MPS)  # priority in town, 28 km/h
     assert e.point == expected
     assert (e.basis, e.stale) == (POSITION, False)
     check_invariants(e, NOW)
-    # +-20 % of the time remaining, but at least five minutes wide
+    # +-20 % of the time remaining, but at least five minutes wide (two fifths before the point, the rest after)
     remaining = (e.point - NOW).total_seconds()
-    half = max(0.2 * remaining, 150)
-    assert e.earliest == e.point - timedelta(seconds=half)
-    assert e.latest == e.point + timedelta(seconds=half)
+    assert 0.4 * remaining < 300
+    assert e.earliest == e.point - timedelta(seconds=120)
+    assert e.latest == e.point + timedelta(seconds=180)
+    far = estimate(fix_lat=point_towards(4.0)[0], fix_lon=point_towards(4.0)[1])
+    far_remaining = (far.point - NOW).total_seconds()
+    assert far.earliest == far.point - timedelta(seconds=0.2 * far_remaining)
+    assert far.latest == far.point + timedelta(seconds=0.2 * far_remaining)
 
 
 def test_rural_emergency_is_faster_and_less_winding():
@@ -77,7 +85,9 @@ def test_rural_emergency_is_faster_and_less_winding():
     priority = estimate(grade="PRIORITY")
     assert rural.point < urban.point < priority.point
     ratio = (rural.point - (NOW - 5 * S)) / (urban.point - (NOW - 5 * S))
-    assert ratio == pytest.approx((1.25 / 64) / (1.35 / 48), rel=1e-6)
+    assert ratio == pytest.approx((1.25 / 65) / (1.35 / 40), rel=1e-6)
+    # Country roads are faster for a priority call too (before, one speed for both, far too slow in the country).
+    assert estimate(grade="PRIORITY", rural=True).point < priority.point
 
 
 @pytest.mark.parametrize("speed,blended", [
@@ -90,7 +100,7 @@ def test_reported_speed_is_blended_only_when_plausible(speed, blended):
     if not blended:
         assert with_speed == plain
     else:
-        expected_speed = 0.75 * (35 / 3.6) + 0.25 * speed
+        expected_speed = 0.5 * PRIORITY_URBAN_MPS + 0.5 * speed
         assert with_speed.seconds == pytest.approx(plain.metres / expected_speed)
 
 
@@ -140,7 +150,10 @@ def test_within_a_minute_of_arrival_the_window_is_small():
     e = estimate(travel_seconds=40, fix_at=NOW)
     assert e.earliest == NOW
     assert e.latest - e.earliest <= 3 * MIN
-    assert describe_window(e, NOW) == "less than 5 minutes"
+    # Said on the clock's five-minute marks: by 09:40 at 09:34 ("less than 10 minutes", the same bound).
+    assert (describe_window(e, NOW), describe_clock_window(e, now=NOW)) == ("less than 10 minutes", "by 09:40")
+    on_the_mark = estimate(now=NOW + MIN, travel_seconds=40, fix_at=NOW + MIN)
+    assert describe_window(on_the_mark, NOW + MIN) == "less than 5 minutes"
 
 
 @pytest.mark.parametrize("age_s", [61, 120, 300, 900])
@@ -156,7 +169,20 @@ def test_stale_fix_widens_the_window_by_its_age(age_s):
     assert stale_width > fresh_width
     # Same point rule (fix time + travel), then the age added to the late edge.
     remaining = (stale.point - NOW).total_seconds()
-    assert stale.latest == stale.point + max(0.2 * remaining, 150) * S + age_s * S
+    late = 0.2 * remaining if 0.4 * remaining >= 300 else 180
+    assert stale.latest == stale.point + late * S + age_s * S
+
+
+def test_a_silent_vehicle_that_should_have_arrived_loses_credibility_fast():
+    # Its last fix was 100 m from the door two minutes ago: it should have been there long since.
+    near = point_towards(0.035)
+    quiet = estimate(fix_lat=near[0], fix_lon=near[1], fix_at=NOW - 2 * MIN)
+    assert quiet.basis == STALE_POSITION and quiet.earliest == NOW
+    overdue = (NOW - (NOW - 2 * MIN + timedelta(seconds=distance_m(near, DEST) * 1.35 / PRIORITY_URBAN_MPS))).total_seconds()
+    # At least five minutes from now, plus the silence, plus twice what it is overdue.
+    assert quiet.latest == NOW + 300 * S + 120 * S + 2 * overdue * S
+    older = estimate(fix_lat=near[0], fix_lon=near[1], fix_at=NOW - 4 * MIN)
+    assert older.latest - quiet.latest > 5 * MIN  # two more silent minutes: three times that on the late edge
 
 
 # --- Smoothing and hysteresis --------------------------------------------------------------------------
@@ -277,11 +303,15 @@ def test_sample_journey_pushes_rarely():
 
 # --- Words ---------------------------------------------------------------------------------------------
 
-def window(lo_min: float, hi_min: float, basis: str = POSITION) -> EtaEstimate:
-    return EtaEstimate(earliest=NOW + lo_min * MIN, latest=NOW + hi_min * MIN, point=NOW + (lo_min + hi_min) / 2 * MIN,
-                       computed_at=NOW, basis=basis, stale=basis == STALE_POSITION)
+NOW5 = NOW + MIN  # 09:35, on the clock's five-minute mark
 
 
+def window(lo_min: float, hi_min: float, basis: str = POSITION, at: datetime = NOW5) -> EtaEstimate:
+    return EtaEstimate(earliest=at + lo_min * MIN, latest=at + hi_min * MIN, point=at + (lo_min + hi_min) / 2 * MIN,
+                       computed_at=at, basis=basis, stale=basis == STALE_POSITION)
+
+
+# On a five-minute mark, the relative words are the clock window counted from now.
 @pytest.mark.parametrize("lo,hi,text", [
     (0, 3, "less than 5 minutes"),
     (0, 5, "less than 5 minutes"),
@@ -295,12 +325,12 @@ def window(lo_min: float, hi_min: float, basis: str = POSITION) -> EtaEstimate:
     (80, 89, "75 to 90 minutes"),
     (70, 100, "about 1 to 2 hours"),
     (130, 200, "about 2 to 4 hours"),
-    (30, 120, "less than 2 hours"),
+    (30, 120, "less than 3 hours"),      # a long window is said on quarter hours (10:00 to 11:45): up to 130 min
     (-5, 12, "less than 15 minutes"),    # earliest already passed: only the upper edge means anything
     (20, 20, "20 to 25 minutes"),        # a degenerate window still reads as a range
 ])
 def test_describe_window(lo, hi, text):
-    assert describe_window(window(lo, hi), NOW) == text
+    assert describe_window(window(lo, hi), NOW5) == text
 
 
 def test_describe_window_none_is_empty():
@@ -308,6 +338,60 @@ def test_describe_window_none_is_empty():
     assert describe_window(EtaEstimate.unknown(NOW), NOW) == ""
     assert describe_clock_window(EtaEstimate.unknown(NOW)) == ""
     assert shown_text(None, NOW) == ""
+
+
+def test_the_relative_words_and_the_clock_window_agree():
+    """The issue's case: at 05:16 the page said "less than 10 minutes" beside "between 05:20 and 05:30"."""
+    at = datetime(2026, 11, 20, 5, 16, tzinfo=UTC)
+    e = EtaEstimate(at + 5 * MIN, at + 10 * MIN, at + 7 * MIN, at, POSITION, False)  # 05:21 to 05:26 unrounded
+    words = window_words(e, at)
+    assert words.clock == "between 05:20 and 05:30"
+    assert words.relative == "less than 15 minutes"  # not "less than 10": the officer may come at 05:29
+    assert (words.start_clock, words.end_clock, words.minutes_low, words.minutes_high) == ("05:20", "05:30", 0, 15)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_at_every_moment_the_relative_words_hold_the_clock_window_and_only_count_down(seed):
+    import random
+
+    rng = random.Random(seed)
+    for _ in range(300):
+        made = NOW + rng.uniform(0, 3600) * S
+        lo = rng.uniform(0, 200)
+        e = EtaEstimate(made + lo * MIN, made + (lo + rng.uniform(0, 120)) * MIN, made + lo * MIN, made,
+                        rng.choice((POSITION, STALE_POSITION, APPOINTMENT)), False)
+        previous_high = None
+        for step in range(0, 240, 7):
+            now = made + step * 17 * S
+            words = window_words(e, now)
+            shown_from = max(words.start_at, now)
+            said_from = now + words.minutes_low * MIN
+            said_to = now + words.minutes_high * MIN
+            if words.end_at > now:  # (a second's allowance for the float noise rounding forgives)
+                assert said_from <= shown_from + S and words.end_at <= said_to + S, (words, now)
+            assert words.start_at <= e.earliest and words.end_at >= e.latest  # the clock window holds the stored one
+            high_at = now + words.minutes_high * MIN
+            if previous_high is not None and words.relative_unit == "minutes":
+                assert high_at <= previous_high + 5 * MIN  # the upper bound never moves out by more than a step
+            previous_high = high_at
+            assert words.start_passed == (words.start_at < now)
+            assert words.clock.startswith("by " if words.start_passed else "between ")
+
+
+def test_window_words_as_data_for_other_languages():
+    e = window(10, 15)
+    words = window_words(e, NOW5)
+    data = words.as_dict()
+    assert data == {"start_clock": "09:45", "end_clock": "09:50", "start_passed": False, "day": "", "day_name": "",
+                    "relative_kind": "range", "relative_unit": "minutes", "relative_low": 10, "relative_high": 15,
+                    "minutes_low": 10, "minutes_high": 15, "relative": "10 to 15 minutes",
+                    "clock": "between 09:45 and 09:50", "stale": False, "basis": POSITION}
+    assert all(isinstance(v, (str, int, bool)) for v in data.values())
+    tomorrow = window_words(window(15 * 60, 16 * 60), NOW5)
+    assert (tomorrow.day, tomorrow.day_name) == ("2026-11-21", "Saturday 21 November")
+    assert tomorrow.relative_kind == "range" and tomorrow.relative_unit == "hours"
+    assert tomorrow.clock == "between 00:35 and 01:35 on Saturday 21 November"
+    assert window_words(None, NOW) is None and window_words(EtaEstimate.unknown(NOW), NOW) is None
 
 
 @pytest.mark.parametrize("now,lo,hi,text", [
@@ -318,20 +402,20 @@ def test_describe_window_none_is_empty():
     (NOW, 14 * 60 + 30, 15 * 60 + 30, "between 00:00 and 01:05 on Saturday 21 November"),
 ])
 def test_describe_clock_window_winter(now, lo, hi, text):
-    assert describe_clock_window(window(lo, hi), now=now) == text
+    assert describe_clock_window(window(lo, hi, at=NOW), now=now) == text
 
 
 def test_describe_clock_window_is_london_time_in_summer():
     summer = datetime(2026, 7, 1, 9, 2, tzinfo=UTC)  # 10:02 BST
     e = EtaEstimate(summer + 8 * MIN, summer + 19 * MIN, summer + 13 * MIN, summer, POSITION, False)
     assert describe_clock_window(e) == "between 10:10 and 10:25"
-    assert describe_window(e, summer) == "5 to 20 minutes"
+    assert describe_window(e, summer) == "5 to 25 minutes"  # 8 to 23 minutes to those marks, rounded outwards
 
 
 def test_naive_times_are_taken_as_utc():
     naive = NOW.replace(tzinfo=None)
     e = EtaEstimate(naive + 10 * MIN, naive + 15 * MIN, naive + 12 * MIN, naive, POSITION, False)
-    assert describe_window(e, NOW) == "10 to 15 minutes"
+    assert describe_window(e, NOW) == "5 to 20 minutes"  # 09:40 to 09:50 seen from 09:34
     assert describe_clock_window(e) == "between 09:40 and 09:50"
 
 
@@ -351,8 +435,8 @@ def test_appointment_estimate():
     e = estimate_from_appointment(now=NOW, window_start=NOW + 2 * 60 * MIN, window_end=NOW + 4 * 60 * MIN)
     assert e.basis == APPOINTMENT and not e.stale
     check_invariants(e, NOW)
-    assert describe_window(e, NOW) == "about 2 to 4 hours"
     assert describe_clock_window(e) == "between 11:30 and 13:45"  # a two-hour window: 15-minute steps
+    assert describe_window(e, NOW) == "about 1 to 5 hours"  # 116 to 251 minutes from 09:34 to those marks
     during = estimate_from_appointment(now=NOW + 3 * 60 * MIN, window_start=NOW + 2 * 60 * MIN,
                                        window_end=NOW + 4 * 60 * MIN)
     check_invariants(during, NOW + 3 * 60 * MIN)
@@ -389,3 +473,48 @@ def test_fast_enough_for_a_thousand_fixes_a_second():
         previous = estimate(now=now, fix_lat=lat, fix_lon=lon, fix_at=now, speed_mps=11.0, previous=previous)
     rate = n / (time.perf_counter() - started)
     assert rate > 2000, f"{rate:.0f} estimates/s"
+
+
+# --- Several resources on the way, and "arriving soon" ---------------------------------------------------
+
+def test_the_window_follows_the_resource_most_likely_to_arrive_first():
+    near, far = point_towards(0.3), point_towards(1.0)
+    a = estimate(fix_lat=near[0], fix_lon=near[1], fix_at=NOW)
+    b = estimate(fix_lat=far[0], fix_lon=far[1], fix_at=NOW)
+    assert first_to_arrive({"A": a, "B": b}) == "A"
+    assert first_to_arrive({"A": a, "B": b}, incumbent="B") == "A"  # far ahead: the change is taken
+    assert first_to_arrive({}) is None
+    # Much the same late edge: the one shown keeps its place, so two cars side by side do not flicker.
+    twin = replace(a, latest=a.latest - 30 * S)
+    assert first_to_arrive({"A": a, "T": twin}, incumbent="A") == "A"
+    assert first_to_arrive({"A": a, "T": twin}) == "T"
+
+
+def test_a_car_whose_fixes_stopped_short_of_the_scene_loses_its_place_as_its_fix_ages():
+    """The issue's case: two cars; the nearer one's fixes stop 100 m from the scene, the other drives on."""
+    parked = point_towards(0.035)
+    stopped_at = NOW
+    shown, chosen_over_time = "A", []
+    for k in range(0, 16):
+        now = NOW + k * 30 * S
+        b_at = point_towards(max(0.05, 1.2 - 0.08 * k))  # B closes in at a steady pace
+        a = estimate(now=now, fix_lat=parked[0], fix_lon=parked[1], fix_at=stopped_at)
+        b = estimate(now=now, fix_lat=b_at[0], fix_lon=b_at[1], fix_at=now)
+        shown = first_to_arrive({"A": a, "B": b}, incumbent=shown)
+        chosen_over_time.append(shown)
+    assert chosen_over_time[0] == "A"  # fresh and 100 m away: A first
+    switched = chosen_over_time.index("B")
+    assert switched <= 6, chosen_over_time  # within three minutes of silence the window is B's
+    assert set(chosen_over_time[switched:]) == {"B"}  # and it stays there
+
+
+def test_arriving_soon_means_likely_within_about_five_minutes():
+    assert arriving_soon(estimate(travel_seconds=4 * 60, fix_at=NOW), NOW)
+    assert not arriving_soon(estimate(travel_seconds=7 * 60, fix_at=NOW), NOW)
+    # Before: "arriving soon" went when the late edge was within ten minutes, here over six minutes early.
+    slow = estimate(travel_seconds=7 * 60, fix_at=NOW)
+    assert slow.latest - NOW <= 10 * MIN
+    assert not arriving_soon(slow, NOW)
+    assert not arriving_soon(estimate(travel_seconds=60, fix_at=NOW - 3 * MIN), NOW)  # stale: may have stopped
+    booked = estimate_from_appointment(now=NOW, window_start=NOW, window_end=NOW + 2 * MIN)
+    assert not arriving_soon(booked, NOW) and not arriving_soon(None, NOW)

@@ -13,10 +13,10 @@ from datetime import timedelta
 from integrations.routing.osrm import OsrmRouter
 from integrations.storm.client import StormClient
 from integrations.storm.shapes import FrameRules
-from rxapp.attendance.board_views import en_route_legs
 from rxapp.attendance.service import AttendanceService
 from rxapp.attendance.targets import attendance_now, grade_targets
 from rxapp.attendance.texts import sweep_unassigned
+from rxapp.attendance.windows import route_legs
 from rxapp.plumbing import realtime
 from rxapp.plumbing.columns import utcnow
 from rxapp.plumbing.config import Settings
@@ -37,11 +37,12 @@ async def refresh_windows(service: AttendanceService, router: OsrmRouter | None)
         await realtime.hub.incidents_changed(changed)
 
 
-async def route_times(service: AttendanceService, router: OsrmRouter) -> dict[int, float]:
-    """Ask the routing engine for each en-route attendance; missing answers fall back to the straight line."""
-    legs = await asyncio.to_thread(en_route_legs, service.db_url)
+async def route_times(service: AttendanceService, router: OsrmRouter) -> dict[tuple[int, str], float]:
+    """Ask the routing engine for each resource on its way to an attendance; missing answers fall back to the
+    straight line."""
+    legs = await asyncio.to_thread(route_legs, service.db_url)
     results = await asyncio.gather(*(router.travel_time(origin, dest) for _, origin, dest in legs))
-    return {incident_id: r.seconds for (incident_id, _, _), r in zip(legs, results) if r is not None}
+    return {key: r.seconds for (key, _, _), r in zip(legs, results) if r is not None}
 
 
 def _sweep_unassigned_now(db_url: str | None) -> list[int]:

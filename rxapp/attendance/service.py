@@ -394,8 +394,10 @@ class AttendanceService:
     def _clear_eta(self, incident: Incident) -> None:
         windows.clear_eta(incident)
 
-    def refresh_windows(self, now: datetime | None = None, travel: dict[int, float] | None = None) -> set[int]:
-        """Re-estimate every open, en-route attendance (fixes go stale even when no event arrives)."""
+    def refresh_windows(self, now: datetime | None = None,
+                        travel: dict[tuple[int, str], float] | None = None) -> set[int]:
+        """Re-estimate every open attendance with a resource on the way (fixes go stale even when no event
+        arrives); `travel`: a routing engine's drive times by (incident id, call sign)."""
         return windows.refresh_windows(self.db_url, now or self._now(), travel)
 
 

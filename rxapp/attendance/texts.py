@@ -8,13 +8,13 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, select
 
 from rxapp.attendance.models import Incident
-from rxapp.domain.eta import describe_clock_window
+from rxapp.domain.eta import arriving_soon, describe_clock_window
 from rxapp.domain.grades import GradeTargets
 from rxapp.domain.safety import MessageKind
 from rxapp.messaging.outbox import LINK_PLACEHOLDER, enqueue
 from rxapp.victims.models import Victim
 
-ARRIVING_SOON = timedelta(minutes=10)
+ARRIVING_SOON = timedelta(minutes=5)  # "arriving soon" goes when the best guess from a fresh fix is this close
 SLIP_WORTH_TELLING = timedelta(minutes=15)
 
 
@@ -49,7 +49,9 @@ def on_nobody_left(session: Session, incident: Incident, now: datetime) -> None:
 
 
 def on_window(session: Session, incident: Incident, estimate, now: datetime) -> None:
-    """A new arrival window: tell the victim if it has slipped a lot, or if the officer is nearly there."""
+    """A new arrival window: tell the victim if it has slipped a lot, or if the officer is likely to arrive
+    within about five minutes (`eta.arriving_soon`: the best guess from a fresh fix, not the window's late edge,
+    which is the cautious side and would say it far too early)."""
     if estimate is None:
         return
     if incident.notified_latest is None:
@@ -59,7 +61,7 @@ def on_window(session: Session, incident: Incident, estimate, now: datetime) -> 
         if _once(session, incident, f"slipped-{incident.diverted_count}-{slip}", "attendance_delayed",
                  {"window": describe_clock_window(estimate, now=now), "link": LINK_PLACEHOLDER}, now):
             incident.notified_latest = estimate.latest
-    if estimate.latest - now <= ARRIVING_SOON:
+    if arriving_soon(estimate, now, ARRIVING_SOON.total_seconds()):
         _once(session, incident, f"soon-{incident.diverted_count}", "officer_arriving_soon", {}, now)
 
 

@@ -2,16 +2,18 @@
 
 From a vehicle's latest position fix the model estimates a travel time, turns it into a window (earliest,
 latest) with a best guess (point) inside it, and keeps that window steady from one fix to the next so the
-victim's page and the control-room board do not flicker. `describe_window` and `describe_clock_window` turn
-a window into the plain English a victim reads: always a range, rounded outwards, never a precise minute.
+victim's page and the control-room board do not flicker. With several resources on the way, the one most
+likely to arrive first is shown (`first_to_arrive`). `window_words` says a window one way, as data for a page
+in any language and in English: a clock window on five-minute marks ("between 05:20 and 05:30") and a relative
+phrase worked out from those same marks ("less than 15 minutes"), so the two always agree.
 
 The model, in order:
 1. Travel time. A routing engine's figure (`travel_seconds`, see `Router`) when the caller has one;
    otherwise the straight-line distance times a road-circuity factor (about 1.35 in towns, 1.25 in the
    country: roads wind more between houses than between villages) divided by a typical speed for the
-   grade (`grades.SpeedModel`). The vehicle's reported speed is blended in lightly (a quarter) when it
-   is plausible (2 to 45 m/s) and the fix is fresh: it is one instant's speed, zero at a junction and
-   high on a dual carriageway, so it tells us about traffic but says little about the whole trip.
+   grade and area (`RoadSpeeds`). The vehicle's reported speed is blended in by half when it is
+   plausible (2 to 45 m/s) and the fix is fresh: it is one instant's speed, zero at a junction and high
+   on a dual carriageway, but it tells us whether this car is in slow traffic or on an open road.
 2. Point. The fix's time plus the travel time (the vehicle was at that spot when the fix was taken,
    not now), never earlier than now.
 3. Smoothing. The point is exponentially smoothed against the previous estimate, weighted by the time
@@ -20,17 +22,22 @@ The model, in order:
    is no previous estimate (first fix, or a different officer: the caller passes previous=None), when
    the previous one is over ten minutes old, or when the two differ by more than half the time
    remaining: a change that large is news (a diversion, a closed road) and must show at once.
-4. Uncertainty. The window is the point +-20 % of the time remaining, at least five minutes wide, and
-   never starting before now. A stale fix (older than 60 s) adds its age to the late edge, because a
-   vehicle that has stopped reporting is more often stopped than speeding; the basis becomes
-   "stale_position". Within a minute of arrival on a fresh fix the window is simply the next three
-   minutes.
+4. Uncertainty. The window is the point +-20 % of the time remaining, at least five minutes wide (then
+   two fifths of it before the point and three fifths after: late arrivals, after lights and queues, are commoner than
+   early ones), and never starting before now. A stale fix (older than 60 s) adds its age to the late
+   edge, because a vehicle that has stopped reporting is more often stopped than speeding, and twice as
+   much again for every second the vehicle should already have been there by that fix (a car silent 100 m
+   from the door is parked short of it, or gone elsewhere); the basis becomes "stale_position". Within a
+   minute of arrival on a fresh fix the window is simply the next three minutes.
 5. Hysteresis. If the new window's edges are each within max(60 s, 10 % of the time remaining) of the
    previous window's, the previous edges are kept. A point wobbling across a five-minute boundary
    between fixes therefore leaves the stored window, and so every rounded text built from it,
    unchanged; callers that push to screens only when (earliest, latest, basis) or the rounded texts
    change (`window_changed`) push only real news, plus the natural tick of the minutes counting down.
    Real movement of more than the tolerance is shown at once, so the hold never hides a delay for long.
+
+The constants are calibrated on `bench/windows.py`'s journeys (figures in bench/README.md); they are data
+(`EtaParams`, `RoadSpeeds`), and a force should check them against its own vehicles' history.
 
 Times are aware UTC datetimes (as the models hand them out); naive ones are taken to be UTC.
 """
@@ -43,7 +50,7 @@ from typing import Optional, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 from .geo import LatLon, distance_m
-from .grades import SpeedModel
+from .grades import EMERGENCY, PRIORITY
 
 POSITION = "position"
 STALE_POSITION = "stale_position"
@@ -70,21 +77,51 @@ class EtaEstimate:
 
 
 @dataclass(frozen=True)
+class RoadSpeeds:
+    """Typical average road speed (km/h) to the scene, door to door, by grade and area: averages over a whole
+    journey including junctions, lights, traffic and finding the door, not cruising speeds. Emergency calls go
+    on blue lights; priority calls usually do not. Country roads are faster than town streets for every grade.
+    The figures are calibrated on `bench/windows.py`'s journeys (see bench/README.md); a force should check
+    them against its own vehicles' history."""
+
+    emergency_urban_kmh: float = 40.0
+    emergency_rural_kmh: float = 65.0
+    priority_urban_kmh: float = 28.0
+    priority_rural_kmh: float = 55.0
+    standard_urban_kmh: float = 25.0
+    standard_rural_kmh: float = 50.0
+
+    def kmh(self, grade: str, rural: bool) -> float:
+        if grade == EMERGENCY:
+            return self.emergency_rural_kmh if rural else self.emergency_urban_kmh
+        if grade == PRIORITY:
+            return self.priority_rural_kmh if rural else self.priority_urban_kmh
+        return self.standard_rural_kmh if rural else self.standard_urban_kmh  # standard, scheduled, unexpected
+
+    def mps(self, grade: str, rural: bool) -> float:
+        return self.kmh(grade, rural) / 3.6
+
+
+@dataclass(frozen=True)
 class EtaParams:
     """The model's constants, gathered so that a force can tune them and tests can state them."""
 
     circuity_urban: float = 1.35
     circuity_rural: float = 1.25
-    speeds: SpeedModel = field(default_factory=SpeedModel)
-    reported_speed_weight: float = 0.25
+    speeds: RoadSpeeds = field(default_factory=RoadSpeeds)
+    reported_speed_weight: float = 0.5
     min_plausible_speed_mps: float = 2.0
     max_plausible_speed_mps: float = 45.0
     stale_after_s: float = 60.0
     smoothing_tau_s: float = 30.0
     reset_change_share: float = 0.5
     max_previous_age_s: float = 600.0
-    uncertainty_share: float = 0.2
+    early_share: float = 0.2
+    late_share: float = 0.2
     min_window_s: float = 300.0
+    min_window_early_fraction: float = 0.4
+    stale_growth: float = 1.0
+    overdue_growth: float = 2.0
     arriving_within_s: float = 60.0
     arriving_window_s: float = 180.0
     hold_min_s: float = 60.0
@@ -172,7 +209,8 @@ def estimate_arrival(
     if not math.isfinite(travel):
         raise ValueError("travel time is not a finite number (bad coordinates?)")
     # A fix stamped in the future (clock skew between AVL and us) is treated as taken now.
-    raw_point = max(min(fix_at, now) + timedelta(seconds=travel), now)
+    raw_point_unclamped = min(fix_at, now) + timedelta(seconds=travel)
+    raw_point = max(raw_point_unclamped, now)
 
     point, continuing = raw_point, False
     if previous is not None and previous.basis in (POSITION, STALE_POSITION):
@@ -190,11 +228,17 @@ def estimate_arrival(
     if remaining <= params.arriving_within_s and not stale:
         earliest, latest = now, max(point, now + timedelta(seconds=params.arriving_window_s))
     else:
-        half = max(params.uncertainty_share * remaining, params.min_window_s / 2)
-        earliest = max(now, point - timedelta(seconds=half))
-        latest = max(point + timedelta(seconds=half), earliest + timedelta(seconds=params.min_window_s))
+        early, late = params.early_share * remaining, params.late_share * remaining
+        if early + late < params.min_window_s:
+            early = params.min_window_s * params.min_window_early_fraction
+            late = params.min_window_s - early
+        earliest = max(now, point - timedelta(seconds=early))
+        latest = max(point + timedelta(seconds=late), earliest + timedelta(seconds=params.min_window_s))
         if stale:
-            latest += timedelta(seconds=age)
+            # Silent since its last fix: the later edge grows with the silence, and faster once the vehicle
+            # should have been there by that fix (parked short of the door, or off somewhere else).
+            overdue = max(0.0, (now - raw_point_unclamped).total_seconds())
+            latest += timedelta(seconds=age * params.stale_growth + overdue * params.overdue_growth)
 
     if continuing and previous.basis == basis:
         prev_earliest, prev_latest = _aware(previous.earliest), _aware(previous.latest)
@@ -217,26 +261,129 @@ def estimate_from_appointment(*, now: datetime, window_start: datetime, window_e
                        stale=False)
 
 
+# --- Choosing among several resources on the way ------------------------------------------------------
+
+def first_to_arrive(candidates: dict[str, EtaEstimate], incumbent: Optional[str] = None,
+                    margin_s: float = 60.0) -> Optional[str]:
+    """Which resource's window the victim is shown when several are on the way: the one most likely to arrive
+    first, ranked by its latest plausible arrival (the late edge). A resource whose fixes stop loses its place
+    as its fix ages, because a stale fix's late edge grows with its age (`estimate_arrival`). The resource shown
+    now (`incumbent`) keeps its place unless another's late edge is earlier by more than `margin_s`, so two cars
+    with much the same window do not make it flicker. None when there is no candidate."""
+    if not candidates:
+        return None
+    best = min(candidates, key=lambda key: (_aware(candidates[key].latest), key))
+    if incumbent in candidates and incumbent != best:
+        lead = (_aware(candidates[incumbent].latest) - _aware(candidates[best].latest)).total_seconds()
+        if lead <= margin_s:
+            return incumbent
+    return best
+
+
+def arriving_soon(estimate: Optional[EtaEstimate], now: datetime, within_s: float = 300.0) -> bool:
+    """True when the officer is likely to arrive within about five minutes: the best guess from a fresh fix is
+    that close. Not from a stale fix (the vehicle may have stopped) and not from a booked window."""
+    if estimate is None or estimate.basis != POSITION or estimate.stale:
+        return False
+    return (_aware(estimate.point) - _aware(now)).total_seconds() <= within_s
+
+
 # --- Words -------------------------------------------------------------------------------------------
 
-def describe_window(estimate: EtaEstimate, now: datetime) -> str:
-    """How long until the officer arrives, in plain English: "10 to 15 minutes", "less than 5 minutes",
-    "30 to 45 minutes", "about 1 to 2 hours". Edges are rounded outwards (earliest down, latest up) to
-    5-minute steps up to an hour, 15-minute steps up to an hour and a half, whole hours beyond, so the
-    text is never more precise than the model. Empty when there is no estimate."""
-    if estimate.basis == NONE:
-        return ""
+@dataclass(frozen=True)
+class WindowWords:
+    """One way of saying an arrival window, as data (for a page in any language) and in English.
+
+    The clock window is the stored window rounded outwards to the clock's 5-minute marks (15 for windows over an
+    hour): "between 05:20 and 05:30", or "by 05:30" once the rounded start has passed. The relative phrase is
+    worked out from those same two marks and `now`, rounded outwards again ("less than 15 minutes" at 05:16), so
+    the two always agree: every moment the clock window allows, the relative phrase allows too, and as time
+    passes with the same window the relative phrase only counts down.
+
+    `relative_kind` is "less_than" ("less than {high} {unit}") or "range" ("{low} to {high} minutes", "about {low}
+    to {high} hours"); `relative_unit` is "minutes" or "hours"; `day` is the window's date ("2026-11-21") when it
+    is not today in London, else ""."""
+
+    start_at: datetime
+    end_at: datetime
+    start_clock: str
+    end_clock: str
+    start_passed: bool
+    day: str
+    day_name: str
+    relative_kind: str
+    relative_unit: str
+    relative_low: int
+    relative_high: int
+    minutes_low: int
+    minutes_high: int
+    relative: str
+    clock: str
+    stale: bool
+    basis: str
+
+    def as_dict(self) -> dict:
+        """Plain values only (strings, numbers, booleans): what a page's state may carry."""
+        return {"start_clock": self.start_clock, "end_clock": self.end_clock, "start_passed": self.start_passed,
+                "day": self.day, "day_name": self.day_name, "relative_kind": self.relative_kind,
+                "relative_unit": self.relative_unit, "relative_low": self.relative_low,
+                "relative_high": self.relative_high, "minutes_low": self.minutes_low,
+                "minutes_high": self.minutes_high, "relative": self.relative, "clock": self.clock,
+                "stale": self.stale, "basis": self.basis}
+
+
+def window_words(estimate: Optional[EtaEstimate], now: datetime, tz: str = "Europe/London",
+                 reference: Optional[datetime] = None) -> Optional[WindowWords]:
+    """The window as a person reads it at `now` (see `WindowWords`); None when there is no estimate.
+    `reference` (default `now`) decides "by" against "between" and whether to name the day."""
+    if estimate is None or estimate.basis == NONE:
+        return None
     now = _aware(now)
-    lo = max(0.0, (_aware(estimate.earliest) - now).total_seconds() / 60)
-    hi = max(lo, (_aware(estimate.latest) - now).total_seconds() / 60)
+    reference = _aware(reference or now)
+    zone = ZoneInfo(tz)
+    earliest, latest = _aware(estimate.earliest), _aware(estimate.latest)
+    step = 300 if (latest - earliest).total_seconds() <= 3600 else 900
+    start = _floor_to(earliest, step)
+    end = _ceil_to(latest, step)
+    if end <= start:
+        end = start + timedelta(seconds=step)
+    start_local, end_local = start.astimezone(zone), end.astimezone(zone)
+    passed = start < reference
+    clock = f"by {end_local:%H:%M}" if passed else f"between {start_local:%H:%M} and {end_local:%H:%M}"
+    shown_day = end_local.date() if passed else start_local.date()
+    day = day_name = ""
+    if shown_day != reference.astimezone(zone).date():
+        day, day_name = shown_day.isoformat(), _day_name(shown_day)
+        clock += f" on {day_name}"
+
+    lo = max(0.0, (start - now).total_seconds() / 60)
+    hi = max(lo, (end - now).total_seconds() / 60)
     if hi <= 5:
-        return "less than 5 minutes"
-    if hi <= 90:
-        step = 5 if hi <= 60 else 15
-        lo_r, hi_r = _round_out(lo, hi, step)
-        return f"less than {hi_r} minutes" if lo_r == 0 else f"{lo_r} to {hi_r} minutes"
-    lo_h, hi_h = _round_out(lo / 60, hi / 60, 1)
-    return f"less than {hi_h} hours" if lo_h == 0 else f"about {lo_h} to {hi_h} hours"
+        kind, unit, low, high, m_low, m_high = "less_than", "minutes", 0, 5, 0, 5
+    elif hi <= 90:
+        minute_step = 5 if hi <= 60 else 15
+        low, high = _round_out(lo, hi, minute_step)
+        kind, unit, m_low, m_high = ("less_than" if low == 0 else "range"), "minutes", low, high
+    else:
+        low, high = _round_out(lo / 60, hi / 60, 1)
+        kind, unit, m_low, m_high = ("less_than" if low == 0 else "range"), "hours", low * 60, high * 60
+    if kind == "less_than":
+        relative = f"less than {high} {unit}"
+    elif unit == "minutes":
+        relative = f"{low} to {high} minutes"
+    else:
+        relative = f"about {low} to {high} hours"
+    return WindowWords(start_at=start, end_at=end, start_clock=f"{start_local:%H:%M}", end_clock=f"{end_local:%H:%M}",
+                       start_passed=passed, day=day, day_name=day_name, relative_kind=kind, relative_unit=unit,
+                       relative_low=low, relative_high=high, minutes_low=m_low, minutes_high=m_high,
+                       relative=relative, clock=clock, stale=estimate.stale, basis=estimate.basis)
+
+
+def describe_window(estimate: EtaEstimate, now: datetime) -> str:
+    """How long until the officer arrives, in plain English ("less than 15 minutes", "10 to 20 minutes", "about
+    1 to 2 hours"): `window_words(...).relative`, so it agrees with the clock window. Empty with no estimate."""
+    words = window_words(estimate, now)
+    return words.relative if words else ""
 
 
 def _round_out(lo: float, hi: float, step: int) -> tuple[int, int]:
@@ -260,26 +407,11 @@ def _day_name(d: date) -> str:
 
 def describe_clock_window(estimate: EtaEstimate, tz: str = "Europe/London",
                           now: Optional[datetime] = None) -> str:
-    """The window as clock times in `tz`: "between 10:05 and 10:15", rounded outwards to 5 minutes (15
-    for windows over an hour). "by 10:15" when the rounded start would already have passed, and the day
-    is added when the window is not on the same day as `now` (default: when the estimate was made)."""
-    if estimate.basis == NONE:
-        return ""
-    zone = ZoneInfo(tz)
-    reference = _aware(now or estimate.computed_at)
-    earliest, latest = _aware(estimate.earliest), _aware(estimate.latest)
-    step = 300 if (latest - earliest).total_seconds() <= 3600 else 900
-    start = _floor_to(earliest, step)
-    end = _ceil_to(latest, step)
-    if end <= start:
-        end = start + timedelta(seconds=step)
-    start_local, end_local = start.astimezone(zone), end.astimezone(zone)
-    text = (f"by {end_local:%H:%M}" if start < reference
-            else f"between {start_local:%H:%M} and {end_local:%H:%M}")
-    shown_day = end_local.date() if start < reference else start_local.date()
-    if shown_day != reference.astimezone(zone).date():
-        text += f" on {_day_name(shown_day)}"
-    return text
+    """The window as clock times in `tz`: "between 10:05 and 10:15", rounded outwards to 5 minutes (15 for
+    windows over an hour); "by 10:15" when the rounded start has already passed at `now` (default: when the
+    estimate was made), with the day added when the window is not on the same day (`window_words(...).clock`)."""
+    words = window_words(estimate, now or estimate.computed_at, tz)
+    return words.clock if words else ""
 
 
 def _floor_to(at: datetime, step: int) -> datetime:
@@ -295,10 +427,10 @@ def _ceil_to(at: datetime, step: int) -> datetime:
 
 def shown_text(estimate: Optional[EtaEstimate], now: datetime, tz: str = "Europe/London") -> str:
     """Everything a person sees of a window, as one string: compare it with `window_changed`."""
-    if estimate is None or estimate.basis == NONE:
+    words = window_words(estimate, now, tz)
+    if words is None:
         return ""
-    text = f"{describe_window(estimate, now)} ({describe_clock_window(estimate, tz, now)})"
-    return text + (" [position not recently updated]" if estimate.stale else "")
+    return f"{words.relative} ({words.clock})" + (" [position not recently updated]" if words.stale else "")
 
 
 def window_changed(old_text: Optional[str], new_text: Optional[str]) -> bool:
