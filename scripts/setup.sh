@@ -16,7 +16,7 @@ if [ ! -x .tools/node_modules/.bin/bun ]; then
   npm install --silent --no-audit --no-fund --prefix .tools bun@1.4.5
 fi
 
-# The browser tests check pages for accessibility with axe-core (a script put into the page), from npm.
+# The browser tests check pages for accessibility with axe-core (run in each page through Playwright), from npm.
 if [ ! -f .tools/node_modules/axe-core/axe.min.js ]; then
   npm install --silent --no-audit --no-fund --prefix .tools axe-core@4.14.1
 fi
