@@ -297,7 +297,7 @@ def test_the_counts_and_a_visit_booked_for_later(db_url):
     assert re.fullmatch(r"Booked for (\w{3} )?\d\d:\d\d–(\w{3} )?\d\d:\d\d, no officer needed yet",
                         visit["risk_reason"]), visit["risk_reason"]
     assert london_time(start) in visit["risk_reason"] and london_time(end) in visit["risk_reason"]
-    assert visit["risk_label"] == "Booked" and visit["resources"] == "None assigned"
+    assert visit["risk_label"] == "Booked" and visit["resources"] == "None"
     assert by_urn["CLE-20261201-0801"]["new_breach"] == ""  # its target passed ten minutes ago: no longer new...
     with session_scope(db_url, readonly=True) as s:
         earlier = {r["urn"]: r for r in board_rows(s, GradeTargets(), at - timedelta(minutes=1))}

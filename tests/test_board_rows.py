@@ -1,5 +1,5 @@
 """The control room's board: every open attendance, most urgent first (breached, at risk, nobody assigned,
-then the rest, each oldest first), with the breach warning, "None assigned", why texts are held back, and no
+then the rest, each oldest first), with the breach warning, "None" for no resource, why texts are held back, and no
 closed incidents."""
 from __future__ import annotations
 
@@ -74,8 +74,8 @@ def test_a_missed_target_is_a_breach_warning_with_how_late_and_why(db_url):
 def test_nobody_assigned_is_said_and_an_assigned_officer_is_named(db_url):
     _open_the_day(db_url)
     rows = {r["urn"]: r for r in _board(db_url)}
-    assert rows["CLE-20261201-0102"]["resources"] == "None assigned"
-    assert rows["CLE-20261201-0105"]["resources"] == "None assigned"
+    assert rows["CLE-20261201-0102"]["resources"] == "None"
+    assert rows["CLE-20261201-0105"]["resources"] == "None"
     assert rows["CLE-20261201-0101"]["resources"] == "CE21 (assigned)"
     assert rows["CLE-20261201-0101"]["status"] == "assigned"
 

@@ -34,8 +34,8 @@ RISK_STYLE = {
     "ok": {"background": "#cce2d8", "color": "#005a30"},
 }
 # Column widths at desktop sizes (the table's layout is fixed, so a long cell never widens a row).
-COLUMNS = (("Incident", "11%"), ("Grade", "6.5%"), ("What and where", "15%"), ("Open", "4.5%"),
-           ("Status", "9%"), ("Resources", "8%"), ("Arrival", "10%"), ("Risk", "27%"), ("Texts", "9%"))
+COLUMNS = (("Incident", "15%"), ("Grade", "7.5%"), ("What and where", "11.5%"), ("Open", "5.5%"),
+           ("Status", "6.5%"), ("Resources", "8%"), ("Arrival", "9%"), ("Risk", "30.5%"), ("Texts", "6.5%"))
 
 BOARD_CSS = f"""
 .board-table{{table-layout:fixed;border-collapse:collapse;width:100%;font-size:0.8125rem;line-height:1.3}}
@@ -43,18 +43,20 @@ BOARD_CSS = f"""
 .board-table td{{padding:0.2rem 0.35rem;border-bottom:1px solid #b1b4b6;vertical-align:top}}
 .board-table td>div{{white-space:nowrap;overflow:hidden;text-overflow:ellipsis}}
 .board-table td.texts>div{{white-space:normal}}
-.board-table tr.new-breach td{{background:#fbe7e4}}
+.board-table tr.new-breach td{{background:#fdf0ee}}
 .board-table tr.new-breach td:first-child{{box-shadow:inset 6px 0 0 {WARNING}}}
 .board-table caption{{text-align:left;caption-side:top;padding:0 0 0.3rem;color:{MUTED}}}
 .badge{{padding:0 0.35rem;font-weight:700;white-space:nowrap;margin-right:0.35rem}}
-.small-button{{font:inherit;padding:0 0.4rem;border:2px solid #0b0c0c;background:white;cursor:pointer}}
-.counts{{display:flex;flex-wrap:wrap;gap:0.5rem;list-style:none;padding:0;margin:0.6rem 0}}
-.counts button{{font:inherit;font-size:1rem;padding:0.25rem 0.6rem;border:2px solid #0b0c0c;background:white;
- cursor:pointer;text-align:left}}
-.counts button strong{{font-size:1.25rem;margin-right:0.3rem}}
+.small-button{{font:inherit;line-height:1.1;padding:0 0.35rem;border:2px solid #0b0c0c;background:white;cursor:pointer}}
+.counts{{display:flex;flex-wrap:wrap;gap:0.5rem;list-style:none;padding:0;margin:0.4rem 0}}
+.counts button{{font:inherit;font-size:0.95rem;line-height:1.3;padding:0.1rem 0.5rem;border:2px solid #0b0c0c;
+ background:white;cursor:pointer;text-align:left}}
+.counts button strong{{font-size:1.15rem;margin-right:0.3rem}}
 .counts button[aria-pressed=true]{{background:#0b0c0c;color:white}}
 @media (max-width: 760px){{
- .board-table{{table-layout:auto;font-size:0.95rem}}
+ .board-table,.board-table tbody,.board-table caption{{display:block;width:100%;font-size:0.95rem}}
+ .board-table colgroup{{display:none}}
+ .board-table td.texts>div{{display:flex;flex-wrap:wrap;gap:0.3rem;align-items:baseline}}
  .board-table td>div{{white-space:normal;overflow:visible}}
  .board-table tr.new-breach td:first-child{{box-shadow:none}}
  .board-table tr.new-breach{{border-left:6px solid {WARNING};padding-left:0.4rem}}
@@ -139,12 +141,14 @@ def board_row(row: rx.Var) -> rx.Component:
 
 def select(label: str, choices: list[str], labels: dict[str, str], value, on_change, ident: str) -> rx.Component:
     return rx.el.div(
-        rx.el.label(label, html_for=ident, style={"display": "block", "font_weight": "700"}),
+        rx.el.label(label, html_for=ident, style={"font_weight": "700", "margin_right": "0.4rem"}),
         rx.el.select(
             *[rx.el.option(labels.get(c, c), value=c) for c in choices],
             id=ident, value=value, on_change=on_change,
-            style={"padding": "0.25rem", "border": "2px solid #0b0c0c", "min_width": "11rem"},
+            style={"padding": "0.1rem 0.25rem", "border": "2px solid #0b0c0c", "min_width": "11rem",
+                   "max_width": "100%"},
         ),
+        style={"max_width": "100%"},
     )
 
 
@@ -262,7 +266,7 @@ def board_content() -> rx.Component:
                    BoardFilter.set_grade, "grade-filter"),
             select("Status", STATUS_CHOICES, STATUS_FILTER_LABELS, BoardFilter.status, BoardFilter.set_status,
                    "status-filter"),
-            spacing="4", wrap="wrap", style={"margin": "0.3rem 0 0.6rem"},
+            spacing="5", wrap="wrap", style={"margin": "0.2rem 0 0.4rem"},
         ),
         rx.cond(
             BoardView.rows.length() > 0,

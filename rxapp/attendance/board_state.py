@@ -19,7 +19,7 @@ import asyncio
 import reflex as rx
 from reflex.istate.manager import get_state_manager
 
-from rxapp.attendance.board_views import RISK_LABELS, board_counts, breached_urns, load_board
+from rxapp.attendance.board_views import RISK_LABELS, STATUS_WORDS, board_counts, breached_urns, load_board
 from rxapp.attendance.holds import hold_texts_now, incident_id_from, release_texts_now
 from rxapp.domain.attendance import OPEN_STATUSES, STATUS_LABELS, london_time
 from rxapp.domain.events import GRADES
@@ -135,7 +135,7 @@ class BoardFilter(rx.State):
         self.risk = value if value in RISK_CHOICES else "ALL"
 
 
-STATUS_FILTER_LABELS = {"ALL": "All statuses", **{s: STATUS_LABELS[s] for s in OPEN_STATUSES}}
+STATUS_FILTER_LABELS = {"ALL": "All statuses", **{s: STATUS_WORDS.get(s, STATUS_LABELS[s]) for s in OPEN_STATUSES}}
 RISK_FILTER_LABELS = {"ALL": "All risks", NEEDS_ACTION: "Needs action (missed, at risk, nobody assigned)",
                       **RISK_LABELS, HELD: "Texts held"}
 REFUSED = "No open incident with that reference."  # one answer, whatever the reason

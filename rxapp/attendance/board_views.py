@@ -27,6 +27,9 @@ GRADE_LABELS = {
     "SCHEDULED": "Scheduled",
     "RESOLUTION_WITHOUT_DEPLOYMENT": "Phone resolution",
 }
+# The control room's own words for an attendance's status (the victim's page says it its own way).
+STATUS_WORDS = {"logged": "Waiting", "scheduled": "Booked", "assigned": "Assigned", "en_route": "En route",
+                "at_scene": "At scene", "completed": "Completed", "closed": "Closed"}
 RISK_LABELS = {"breached": "Target missed", "at_risk": "At risk", "unassigned": "Nobody assigned",
                "booked": "Booked", "ok": "On track"}
 COUNTED = ("breached", "at_risk", "unassigned", "booked", "held")  # the counts at the top of the board
@@ -83,8 +86,8 @@ def board_rows(session: Session, targets: GradeTargets, now: Optional[datetime] 
                        f"{target // 60} h" if target is not None else
                        ("by " + _clock(inc.appointment_end) if inc.appointment_end else "none")),
             "status": inc.status,
-            "status_label": rules.STATUS_LABELS.get(inc.status, inc.status),
-            "resources": ", ".join(resources.get(inc.id, [])) or "None assigned",
+            "status_label": STATUS_WORDS.get(inc.status, rules.STATUS_LABELS.get(inc.status, inc.status)),
+            "resources": ", ".join(resources.get(inc.id, [])) or "None",
             "eta": (describe_window(estimate, now) + " (" + describe_clock_window(estimate) + ")") if estimate else "",
             "risk": level,
             "risk_label": RISK_LABELS.get(level, level),
