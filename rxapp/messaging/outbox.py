@@ -14,7 +14,7 @@ from pathlib import Path
 from types import EllipsisType
 from typing import Optional
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from rxapp.attendance.models import Incident
 from rxapp.domain.contact import Channel
@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
 LINK_PLACEHOLDER = "@track-link"  # resolved to the victim's private link only when the message is sent
 FINAL = FINAL_MESSAGE_STATUSES
+# Not yet accepted by the provider and not given up on: an earlier attendance text in one of these holds back the
+# later ones for the same incident and victim (`TextOrder`).
+NOT_YET_WITH_PROVIDER = (MessageStatus.QUEUED, MessageStatus.HELD, MessageStatus.RETRY, MessageStatus.SENDING)
 
 
 @lru_cache(maxsize=1)
@@ -95,6 +98,47 @@ def enqueue(session: Session, *, victim: Victim, template: str, kind: str, perso
     session.flush()
     log_event(session, message, MessageStatus.QUEUED, f"{template} by {channel}")
     return message
+
+
+class TextOrder:
+    """Attendance texts to one victim about one incident go to the provider in the order they were written: a
+    later one waits, untouched, while an earlier one is not yet accepted by the provider nor given up on
+    (failed, blocked, cancelled). So the text carrying the private link always reaches the victim before
+    "arriving soon" or "delayed", even when the provider failed it once and it waits for its retry.
+
+    `in_order(due)` yields the due messages that may be decided now; each is settled when the caller asks
+    for the next, so a text decided for good in this pass frees the one behind it in the same pass, and one
+    handed to the provider (or held) keeps the ones behind it waiting."""
+
+    def __init__(self, session: Session, messages: list[Message]):
+        keys = {self._key(m) for m in messages} - {None}
+        self.pending: dict[tuple[int, Optional[int]], list[int]] = {}
+        if keys:
+            q = (select(Message.incident_id, Message.victim_id, Message.id)
+                 .where(Message.incident_id.in_({incident_id for incident_id, _ in keys}),
+                        Message.kind == MessageKind.ATTENDANCE, Message.status.in_(NOT_YET_WITH_PROVIDER))
+                 .order_by(Message.id))
+            for incident_id, victim_id, message_id in session.exec(q):
+                self.pending.setdefault((incident_id, victim_id), []).append(message_id)
+
+    @staticmethod
+    def _key(message: Message) -> Optional[tuple[int, Optional[int]]]:
+        if message.kind != MessageKind.ATTENDANCE or message.incident_id is None:
+            return None
+        return message.incident_id, message.victim_id
+
+    def must_wait(self, message: Message) -> bool:
+        ids = self.pending.get(self._key(message))
+        return bool(ids) and ids[0] < message.id
+
+    def in_order(self, messages: list[Message]):
+        for message in messages:
+            if self.must_wait(message):
+                continue
+            yield message
+            ids = self.pending.get(self._key(message))
+            if ids and message.id in ids and message.status not in NOT_YET_WITH_PROVIDER:
+                ids.remove(message.id)
 
 
 def _for_history(personalisation: dict) -> dict:

@@ -6,7 +6,9 @@ One pass (`run_once`):
    by their reference first; found ones are marked sent and never sent again.
 2. Every other due message goes through the safety rules: held (with the time it may go), blocked (with the
    reason, and a task for a person where the Code still requires contact) or marked `sending` and committed
-   before the provider is called.
+   before the provider is called. An attendance text waits, untouched, while an earlier attendance text to
+   the same victim about the same incident is not yet with the provider (`outbox.TextOrder`): the text
+   carrying the link is never overtaken by "arriving soon", not even while it waits for a retry.
 3. Sends run concurrently; each answer is stored in its own short transaction.
 Runs in the one elected runner process (see `rxapp/plumbing/runner.py`); on PostgreSQL the claim also uses
 `FOR UPDATE SKIP LOCKED` so a second sender could never take the same row.
@@ -34,7 +36,7 @@ from rxapp.domain.statuses import (
 )
 from rxapp.messaging.checks import no_longer_relevant, safety_context
 from rxapp.messaging.models import Message
-from rxapp.messaging.outbox import log_event, render_for_send
+from rxapp.messaging.outbox import TextOrder, log_event, render_for_send
 from rxapp.messaging.providers import providers_from_settings
 from rxapp.messaging.receipts import fall_back, send_another_way, task_due
 from rxapp.plumbing.columns import utcnow
@@ -181,7 +183,9 @@ class OutboxSender:
                 .order_by(Message.due_at, Message.id).limit(self.batch))
             if self._postgres:
                 q = q.with_for_update(skip_locked=True)
-            for message in session.exec(q).all():
+            due = session.exec(q).all()
+            # A later attendance text waits (still queued, untouched) until the earlier one is with the provider.
+            for message in TextOrder(session, due).in_order(due):
                 may_have_gone = (message.status == MessageStatus.SENDING
                                  or (message.status == MessageStatus.RETRY and message.attempts > 0))
                 if may_have_gone and message.id not in checked:
