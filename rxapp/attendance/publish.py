@@ -3,6 +3,13 @@
 Changes are coalesced: a burst of feed events becomes at most one push per attendance (and one board push per
 open staff session) per `interval`, so viewers get what changed what they see, not every vehicle fix.
 
+Pages also count down: an arrival window reads differently as time passes ("less than 15 minutes" becomes "less
+than 10 minutes" at the next five-minute mark) with no event at all. Every `countdown` seconds
+(PAGE_COUNTDOWN_SECONDS, 15 by default) the victim's view of each open attendance whose page changes with time
+(`windows.counting_down`) is rendered again and compared with the view last pushed to its channel; only those that
+differ are pushed, through the same path as a change. So an open page shows what a fresh load would within
+`countdown` seconds of it changing, and a viewer gets a push when the words change, not on every fix or tick.
+
 Before a push reaches a tab its right to it is checked again: an attendance whose victim link has expired gets
 its channel ended instead of the view; the board goes only to sessions that still check out (not revoked, not
 expired, account active and not locked, same role as when the board was opened), and the channel of any other
@@ -21,7 +28,9 @@ from rxapp.attendance.board_state import BoardDirectory, BoardView, board_channe
 from rxapp.attendance.board_views import load_board
 from rxapp.attendance.track_state import TrackView, attendance_channel
 from rxapp.attendance.views import expired_links, victim_views
+from rxapp.attendance.windows import counting_down
 from rxapp.plumbing.columns import utcnow
+from rxapp.plumbing.config import settings
 from rxapp.staff.accounts import live_board_sessions
 
 log = logging.getLogger(__name__)
@@ -32,9 +41,12 @@ LINK_RECHECK_SECONDS = 10.0
 
 class ReflexPublisher:
     def __init__(self, app: rx.App, interval: float = 0.1, recheck: float = SESSION_RECHECK_SECONDS,
-                 link_recheck: float = LINK_RECHECK_SECONDS):
+                 link_recheck: float = LINK_RECHECK_SECONDS, countdown: float | None = None):
         self.app = app
         self.interval = interval
+        self.countdown = countdown if countdown is not None else settings().page_countdown_seconds
+        self._last_view: dict[int, dict] = {}  # the view last pushed to each attendance's channel
+        self.countdown_pushes = 0
         self.recheck = recheck
         self.link_recheck = link_recheck
         self._dirty: set[int] = set()
@@ -55,6 +67,7 @@ class ReflexPublisher:
 
     async def run(self) -> None:
         watch = asyncio.create_task(self._watch(), name="live-channel-watch")
+        ticking = asyncio.create_task(self._count_down_forever(), name="page-countdown")
         try:
             while True:
                 await self._wake.wait()
@@ -68,6 +81,7 @@ class ReflexPublisher:
                 await asyncio.sleep(self.interval)
         finally:
             watch.cancel()
+            ticking.cancel()
 
     async def _watch(self) -> None:
         next_links = 0.0
@@ -94,6 +108,7 @@ class ReflexPublisher:
                     state = await root.get_state(TrackView)
                     if not state.ended:  # ended while this view was read: an end is for good
                         state._apply(view)
+                self._last_view[incident_id] = view
                 self.pushed += 1
         if board:
             sessions = await self.board_sessions()
@@ -107,6 +122,32 @@ class ReflexPublisher:
                             state._apply_board(rows, updated)  # counts, and each new breach announced once
                     self.board_pushes += 1
         self.last_push_at = time.time()
+
+    # ---- pages counting down ------------------------------------------------------------------------------
+
+    async def _count_down_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.countdown)
+            try:
+                await self.count_down()
+            except Exception:
+                log.exception("re-rendering pages as time passes failed")
+
+    async def count_down(self) -> set[int]:
+        """Render again the victim's view of every open attendance whose page changes with time, and push
+        those that differ from what was last pushed to their channel. Returns their ids."""
+        ids = await asyncio.to_thread(counting_down)
+        for gone in set(self._last_view) - ids:
+            del self._last_view[gone]  # closed, or no window any more: nothing of it moves with time
+        if not ids:
+            return set()
+        views = await asyncio.to_thread(victim_views, ids)
+        changed = {incident_id for incident_id, view in views.items() if self._last_view.get(incident_id) != view}
+        if changed:
+            self.countdown_pushes += len(changed)
+            self._dirty |= changed
+            self._wake.set()
+        return changed
 
     # ---- who may still read -------------------------------------------------------------------------------
 

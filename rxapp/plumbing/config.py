@@ -84,6 +84,7 @@ class Settings:
     niche_poll_seconds: float = 30.0
     niche_future_tolerance_minutes: float = 15.0
     sweep_seconds: float = 60.0
+    page_countdown_seconds: float = 15.0
     storm_feed_disabled: bool = False
     niche_feed_disabled: bool = False
     allow_insecure_http: bool = False
@@ -338,6 +339,7 @@ def _read(env: Mapping[str, str]) -> tuple[Settings, SettingsReader]:
         niche_poll_seconds=r.number("NICHE_POLL_SECONDS", 30.0, 1, 3600),
         niche_future_tolerance_minutes=r.number("NICHE_FUTURE_TOLERANCE_MINUTES", 15.0, 0, 1440),
         sweep_seconds=r.number("DEADLINE_SWEEP_SECONDS", 60.0, 1, 3600),
+        page_countdown_seconds=r.number("PAGE_COUNTDOWN_SECONDS", 15.0, 1, 30),
         storm_feed_disabled=storm_disabled,
         niche_feed_disabled=niche_disabled,
         allow_insecure_http=r.boolean("ALLOW_INSECURE_HTTP", False),
