@@ -23,7 +23,7 @@ from rxapp.attendance.board_state import (
 from rxapp.attendance.board_views import GRADE_LABELS, RISK_LABELS
 from rxapp.staff.pages import csrf_field
 from rxapp.staff.states import StaffState
-from rxapp.ui.layout import MUTED, WARNING, page
+from rxapp.ui.layout import MUTED, WARNING, page, row, spacer
 from rxapp.ui.native_form import native_form
 
 RISK_STYLE = {
@@ -233,12 +233,12 @@ def hold_form() -> rx.Component:
 def board_content() -> rx.Component:
     return rx.fragment(
         rx.el.style(BOARD_CSS),
-        rx.hstack(
+        row(
             rx.el.h1("Open attendances", style={"font_size": "1.4rem", "margin": "0"}),
             rx.el.a("Open investigations", href="/cases"),
-            rx.spacer(),
+            spacer(),
             rx.el.p("Updated ", BoardView.updated, style={"color": MUTED, "margin": "0"}),
-            align="center", width="100%", wrap="wrap",
+            style={"align_items": "center", "width": "100%"},
         ),
         counts(),
         # Live regions are always on the page, so what appears in them is read out: a breach once (its text
@@ -260,17 +260,17 @@ def board_content() -> rx.Component:
                                                             style={**NOTE, "border_color": WARNING})),
                   id="board-notice", role="status"),
         rx.cond(BoardActions.choosing != "", hold_form()),
-        rx.hstack(
+        row(
             select("Risk", RISK_CHOICES, RISK_FILTER_LABELS, BoardFilter.risk, BoardFilter.set_risk, "risk-filter"),
             select("Grade", GRADE_CHOICES, {"ALL": "All grades", **GRADE_LABELS}, BoardFilter.grade,
                    BoardFilter.set_grade, "grade-filter"),
             select("Status", STATUS_CHOICES, STATUS_FILTER_LABELS, BoardFilter.status, BoardFilter.set_status,
                    "status-filter"),
-            spacing="5", wrap="wrap", style={"margin": "0.2rem 0 0.4rem"},
+            gap="1.25rem", style={"margin": "0.2rem 0 0.4rem"},
         ),
         rx.cond(
             BoardView.rows.length() > 0,
-            rx.box(
+            rx.el.div(
                 rx.el.table(
                     rx.el.caption("Open attendances, most urgent first: target missed, at risk, nobody assigned, "
                                   "booked for later, then on track. Each incident links to its messages."),
