@@ -166,7 +166,7 @@ async def one_visit(browser, url: str, proxy: CountingProxy, args) -> dict:
                                                           "text": args.status_text.lower()}))
     cdp = await context.new_cdp_session(page)
     requests: dict[str, dict] = {}
-    sockets = {"frames_in": 0, "bytes_in": 0, "frames_out": 0, "bytes_out": 0}
+    sockets = {"frames_in": 0, "bytes_in": 0, "frames_out": 0, "bytes_out": 0, "extensions": ""}
 
     def will_send(e):
         requests[e["requestId"]] = {"type": e.get("type", "Other"), "url": e["request"]["url"], "bytes": 0,
@@ -192,6 +192,11 @@ async def one_visit(browser, url: str, proxy: CountingProxy, args) -> dict:
     cdp.on("Network.requestWillBeSent", will_send)
     cdp.on("Network.responseReceived", response)
     cdp.on("Network.loadingFinished", finished)
+    def handshake(e):
+        headers = {k.lower(): v for k, v in (e["response"].get("headers") or {}).items()}
+        sockets["extensions"] = headers.get("sec-websocket-extensions", "") or "none"
+
+    cdp.on("Network.webSocketHandshakeResponseReceived", handshake)
     cdp.on("Network.webSocketFrameReceived", lambda e: frame(e, "in"))
     cdp.on("Network.webSocketFrameSent", lambda e: frame(e, "out"))
     await cdp.send("Network.enable")
@@ -248,7 +253,7 @@ def describe(run: dict) -> str:
             f"load {run['load_s'] or 0:.2f} s\n"
             f"    by type (as received, compressed): {types}; total {kb(sum(run['by_type'].values()))}\n"
             f"    websocket messages: {ws['frames_in']} in ({kb(ws['bytes_in'])}), {ws['frames_out']} out "
-            f"({kb(ws['bytes_out'])})\n"
+            f"({kb(ws['bytes_out'])}); compression: {ws['extensions'] or 'unknown'}\n"
             f"    HTTP on the wire: {kb(run['wire']['down'])} to the browser, {kb(run['wire']['up'])} from it, "
             f"{run['wire']['connections']} connections; everything both ways {kb(everything(run))}")
 
