@@ -175,6 +175,9 @@ def live_app(tmp_path_factory):
     env.update({
         "DATABASE_URL": f"sqlite:///{data / 'app.db'}", "VJ_DATA_DIR": str(data), "SECRET_KEY": SECRET,
         "PUBLIC_BASE_URL": base, "STORM_FEED_URL": feed.sim.url, "STORM_FEED_TOKEN": "browser-feed-token",
+        # The tests play a scenario's hour in seconds, so its later events arrive stamped ahead of the wall clock:
+        # the feed would refuse them as from the future (tests/test_feed_integrity.py covers that refusal).
+        "STORM_CLOCK_SKEW_MINUTES": "1440",
         "REFLEX_USE_SYSTEM_BUN": "1", "TELEMETRY_ENABLED": "false", "REFLEX_CHECK_LATEST_VERSION": "false",
         "PYTHONPATH": str(ROOT),
         "NOTIFY_API_KEY": DEMO_API_KEY, "NOTIFY_BASE_URL": notify.url, "NOTIFY_CALLBACK_TOKEN": callback_token,

@@ -3,6 +3,7 @@ the other tab says the sign-in has ended, its rows are gone, and a later change 
 from __future__ import annotations
 
 import json
+import random
 import re
 import time
 import uuid
@@ -27,8 +28,8 @@ def _attendance(live_app) -> str:
     events = shifted_events("burglary-priority", datetime.now(timezone.utc) - timedelta(minutes=2))
     tag = uuid.uuid4().hex[:6].upper()
     text = json.dumps(events[:2])
-    for urn in set(re.findall(r"CLE-\d{8}-\d{4}", text)):
-        text = text.replace(urn, f"{urn}-{tag}")
+    for urn in set(re.findall(r"CLE-\d{8}-\d{4}", text)):  # a fresh reference of the contract's shape
+        text = text.replace(urn, f"CLE-{datetime.now(timezone.utc):%Y%m%d}-{random.randint(100000, 999999)}")
     opened = json.loads(text)
     for event in opened:
         event["event_id"] = f"{event['event_id']}-{tag}"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 import time
 import uuid
@@ -30,8 +31,8 @@ def scenario(name: str, start: datetime | None = None, now_at: int | None = None
     events = shifted_events(name, start)
     tag = uuid.uuid4().hex[:6].upper()
     text = json.dumps(events)
-    for urn in set(re.findall(r"CLE-\d{8}-\d{4}", text)):
-        text = text.replace(urn, f"{urn}-{tag}")
+    for urn in set(re.findall(r"CLE-\d{8}-\d{4}", text)):  # a fresh reference of the contract's shape
+        text = text.replace(urn, f"CLE-{datetime.now(timezone.utc):%Y%m%d}-{random.randint(100000, 999999)}")
     events = json.loads(text)
     for e in events:
         e["event_id"] = f"{e['event_id']}-{tag}"
