@@ -46,7 +46,7 @@ BOARD_CSS = f"""
 .board-table tr.new-breach td{{background:#fdf0ee}}
 .board-table tr.new-breach td:first-child{{box-shadow:inset 6px 0 0 {WARNING}}}
 .board-table caption{{text-align:left;caption-side:top;padding:0 0 0.3rem;color:{MUTED}}}
-.badge{{padding:0 0.35rem;font-weight:700;white-space:nowrap;margin-right:0.35rem}}
+.badge{{display:inline-block;padding:0 0.35rem;font-weight:700;white-space:nowrap;margin-right:0.35rem}}
 .small-button{{font:inherit;line-height:1.1;padding:0 0.35rem;border:2px solid #0b0c0c;background:white;cursor:pointer}}
 .counts{{display:flex;flex-wrap:wrap;gap:0.5rem;list-style:none;padding:0;margin:0.4rem 0}}
 .counts button{{font:inherit;font-size:0.95rem;line-height:1.3;padding:0.1rem 0.5rem;border:2px solid #0b0c0c;

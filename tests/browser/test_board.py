@@ -215,6 +215,7 @@ def test_forty_incidents_on_a_busy_night(live_app, browser, artifacts):
     form = page.locator("#hold-form")
     expect(form).to_contain_text(f"Hold texts for {target}")
     expect(page.locator("#hold-reason")).to_be_focused()
+    page.screenshot(path=str(shots / "board-hold-form-1280.png"))
     page.click("#hold-submit")
     expect(page.locator("#board-notice")).to_contain_text("Choose why the texts are held.")
     page.select_option("#hold-reason", "caller_safety")
@@ -245,10 +246,15 @@ def test_forty_incidents_on_a_busy_night(live_app, browser, artifacts):
     expect(first).to_be_visible()
     small.screenshot(path=str(artifacts / "board-40-360.png"), full_page=True)
     small.screenshot(path=str(shots / "board-40-360-first-screen.png"))
+    small.locator(f"tr[data-urn='{breaching}']").scroll_into_view_if_needed()
+    small.screenshot(path=str(shots / "board-new-breach-360.png"))
     wide = small.evaluate("""() => [...document.querySelectorAll('body *')]
         .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
         .slice(0, 5).map(e => e.tagName + '.' + e.className + '#' + e.id)""")
     assert small.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], wide
+    cut = small.evaluate("""() => [...document.querySelectorAll('.board-table td > div')]
+        .filter(d => d.scrollWidth > d.clientWidth + 1).length""")
+    assert cut == 0, f"{cut} cells are wider than the phone's card"
     violations = axe_violations(small)
     assert violations == [], violations
     phone.close()
