@@ -20,6 +20,7 @@ from socketio.exceptions import ConnectionRefusedError as SocketRefused
 from rxapp.attendance.board_page import board_page
 from rxapp.attendance.board_state import BoardView
 from rxapp.attendance.publish import ReflexPublisher
+from rxapp.attendance.track_html import track_snapshot
 from rxapp.attendance.track_page import track_page
 from rxapp.attendance.track_state import TrackView
 from rxapp.audit.log_page import audit_page
@@ -62,8 +63,9 @@ logging.getLogger("reflex.app").addFilter(_SharedTokenPushes())
 bound_log_records()  # no request can write a long or many-line text into the log
 
 app = rx.App(
-    # Our routes beside Reflex's, then the edge guard in front of all of it (hosts, bodies, headers).
-    api_transformer=[api, guard_edges],
+    # Our routes beside Reflex's, the victim page's server-rendered snapshot (rxapp/attendance/track_html.py),
+    # then the edge guard in front of all of it (hosts, bodies, headers).
+    api_transformer=[api, track_snapshot, guard_edges],
     html_lang="en-GB",
     # The frame's stylesheet and icon (rxapp/ui/layout.py); no Radix Themes, whose stylesheet a victim's first
     # visit cannot afford (bench/page_weight.py).

@@ -14,9 +14,11 @@ import reflex as rx
 from rxapp.attendance.views import victim_view_for_link
 from rxapp.plumbing.links import channel_token
 
-# What is left on a channel whose link has expired: nothing of the attendance.
-ENDED_VIEW = {"status": "", "status_label": "", "is_open": False, "steps": [], "eta_text": "", "eta_clock": "",
-              "eta_stale": False, "appointment": "", "waiting": "", "crime_reference": "", "updated": "", "version": 0}
+# What is left on a channel whose link has expired: nothing of the attendance. Also the shape of every view.
+ENDED_VIEW = {"lang": "en", "dir": "ltr", "situation": "", "status": "", "status_label": "", "explain": [],
+              "is_open": False, "steps": [], "eta_text": "", "eta_clock": "", "eta_stale": False,
+              "crime_reference": "", "updated": "", "live_text": "", "reconnecting_text": "", "advice": [],
+              "after": [], "support": [], "labels": {}, "version": 0}
 
 
 def attendance_channel(incident_id: int) -> str:
@@ -31,17 +33,28 @@ class TrackPage(rx.State):
 
 
 class TrackView(rx.SharedState):
+    """`views.victim_view` of one attendance, in the victim's language (`lang`, `dir`), with the page's fixed
+    words in `labels` (keys "table.key" of rxapp/languages/locales)."""
+
+    lang: str = "en"
+    dir: str = "ltr"
+    situation: str = ""
     status: str = ""
     status_label: str = ""
+    explain: list[str] = []
     is_open: bool = True
     steps: list[dict[str, str]] = []
     eta_text: str = ""
     eta_clock: str = ""
     eta_stale: bool = False
-    appointment: str = ""
-    waiting: str = ""
     crime_reference: str = ""
     updated: str = ""
+    live_text: str = ""
+    reconnecting_text: str = ""
+    advice: list[str] = []
+    after: list[str] = []
+    support: list[dict[str, str]] = []
+    labels: dict[str, str] = {}
     version: int = 0
     ended: bool = False  # the link has expired: nothing of the attendance is left here
 

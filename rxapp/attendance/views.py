@@ -1,7 +1,9 @@
 """What each screen shows, built from the database as plain dictionaries.
 
 `victim_view` is the only thing a victim's browser ever receives about an attendance: it is built from an
-allow-list of fields, so call signs, positions, vehicles and officers' names cannot leak into it.
+allow-list of fields, so call signs, positions, vehicles and officers' names cannot leak into it. It is said
+in the victim's language (rxapp/attendance/track_words.py over rxapp/languages), with the page's fixed words
+in `labels`, because one shared state carries it to every tab open on the link.
 """
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from typing import Iterable, Optional
 
 from sqlmodel import Session, select
 
+from rxapp import languages
+from rxapp.attendance import track_words as words
 from rxapp.attendance.models import (
     Incident,
     IncidentStep,
@@ -17,46 +21,102 @@ from rxapp.attendance.models import (
 )
 from rxapp.attendance.service import find_incident_by_token
 from rxapp.domain import attendance as rules
-from rxapp.domain.eta import describe_clock_window, describe_window
+from rxapp.domain.attendance import Situation
 from rxapp.plumbing.columns import utcnow
+from rxapp.plumbing.config import settings
 from rxapp.plumbing.db import session_scope
+from rxapp.victims.models import Victim
+
+# Texts the attendance sends (rxapp/attendance/texts.py keys in Incident.texts_sent) that the page must agree with.
+NO_OFFICER_TEXT = "no-officer"
+SLIPPED_TEXT = "slipped-"
 
 
 def _clock(at: Optional[datetime]) -> str:
     return rules.london_time(at) if at else ""
 
 
+def victim_language(session: Session, incident: Incident) -> str:
+    victim = session.get(Victim, incident.victim_id) if incident.victim_id else None
+    return languages.resolve_language(victim.language if victim else None)
+
+
+def _facts(incident: Incident, steps: list[IncidentStep]) -> rules.PageFacts:
+    kinds = [s.kind for s in steps]
+    last_diverted = max((i for i, k in enumerate(kinds) if k == "diverted"), default=-1)
+    return rules.PageFacts(
+        status=incident.status, is_open=incident.is_open, disposition=incident.disposition,
+        diverted_count=incident.diverted_count,
+        assigned_since_diversion="assigned" in kinds[last_diverted + 1:] if last_diverted >= 0 else False,
+        appointments=kinds.count("appointment"),
+        no_officer_apology=NO_OFFICER_TEXT in incident.texts_sent.split(","),
+        arrived=incident.arrived_at is not None,
+    )
+
+
+def _steps(lang: str, incident: Incident, steps: list[IncidentStep], now: datetime) -> list[dict[str, str]]:
+    out, assignments, appointments = [], 0, 0
+    for s in steps:
+        text = words.step(lang, s.kind, words.step_data(s.data), now, earlier_assignments=assignments,
+                          earlier_appointments=appointments, incident_disposition=incident.disposition,
+                          incident_reference=incident.crime_reference,
+                          incident_appointment=(incident.appointment_start, incident.appointment_end))
+        assignments += s.kind == "assigned"
+        appointments += s.kind == "appointment"
+        if text:
+            out.append({"time": _clock(s.at), "day": words.relative_day(lang, s.at, now),
+                        "today": "1" if rules.london_day(s.at, now) == "today" else "", "text": text})
+    return out
+
+
+def _explain(lang: str, situation: Situation, incident: Incident, has_window: bool, now: datetime) -> list[str]:
+    booked = incident.appointment_start is not None and incident.appointment_end is not None and incident.is_open
+    when = words.appointment(lang, incident.appointment_start, incident.appointment_end, now) if booked else ""
+    if situation in (Situation.SCHEDULED, Situation.RESCHEDULED):
+        return [languages.text(lang, f"explain.{situation}", when=when)]
+    if situation == Situation.EN_ROUTE:
+        out = [languages.text(lang, "explain.en_route" if has_window else "explain.en_route_no_window")]
+        slipped = any(k.startswith(f"{SLIPPED_TEXT}{incident.diverted_count}-") for k in incident.texts_sent.split(","))
+        return out + ([languages.text(lang, "explain.slipped")] if slipped else [])
+    out = [languages.text(lang, f"explain.{situation}")]
+    if booked and situation in (Situation.ASSIGNED, Situation.REASSIGNED):
+        out.append(languages.text(lang, "explain.scheduled", when=when))
+    return out
+
+
 def victim_view(session: Session, incident: Incident, now: Optional[datetime] = None) -> dict:
     now = now or utcnow()
-    steps = session.exec(
+    lang = victim_language(session, incident)
+    steps = list(session.exec(
         select(IncidentStep).where(IncidentStep.incident_id == incident.id, IncidentStep.public == True)  # noqa: E712
         .order_by(IncidentStep.at, IncidentStep.id)
-    ).all()
-    estimate = stored_estimate(incident)
-    eta_text = eta_clock = ""
-    if estimate is not None and incident.is_open:
-        eta_text = describe_window(estimate, now)
-        eta_clock = describe_clock_window(estimate)
-    appointment = ""
-    if incident.appointment_start and incident.appointment_end and incident.is_open:
-        appointment = rules.step_appointment(incident.appointment_start, incident.appointment_end, now)
-    waiting = ""
-    if incident.is_open and incident.status in (rules.LOGGED, rules.ASSIGNED) and not eta_text:
-        waiting = ("We will show an arrival time here once the officer is on the way."
-                   if incident.status == rules.ASSIGNED else
-                   "We have not yet been able to send an officer. This page will change as soon as one is on the way.")
+    ).all())
+    situation = rules.situation(_facts(incident, steps))
+    estimate = stored_estimate(incident) if incident.is_open and incident.status == rules.EN_ROUTE else None
+    eta_text, eta_clock = words.window(lang, estimate, now)
+    updated = _clock(incident.updated_at)
+    reference = (incident.crime_reference or "") if not incident.is_open else ""
+    flags = [f for f in incident.flags.split(",") if f]
     return {
+        "lang": lang,
+        "dir": languages.direction(lang),
+        "situation": str(situation),
         "status": incident.status,
-        "status_label": rules.STATUS_LABELS.get(incident.status, incident.status),
+        "status_label": languages.text(lang, f"status.{situation}"),
+        "explain": _explain(lang, situation, incident, bool(eta_text), now),
         "is_open": incident.is_open,
-        "steps": [{"time": _clock(s.at), "day": rules.london_day(s.at, now), "text": s.text} for s in steps],
+        "steps": _steps(lang, incident, steps, now),
         "eta_text": eta_text,
         "eta_clock": eta_clock,
-        "eta_stale": bool(estimate and estimate.stale),
-        "appointment": appointment,
-        "waiting": waiting,
-        "crime_reference": incident.crime_reference or "" if not incident.is_open else "",
-        "updated": _clock(incident.updated_at),
+        "eta_stale": bool(estimate and estimate.stale and eta_text),
+        "crime_reference": reference,
+        "updated": updated,
+        "live_text": words.say(lang, "page.live", time=updated),
+        "reconnecting_text": words.say(lang, "page.reconnecting", time=updated),
+        "advice": words.advice(lang, situation, incident.category, flags),
+        "after": words.after(lang, situation, reference),
+        "support": words.support(lang, situation, settings().support_contacts),
+        "labels": words.labels(lang),
         "version": incident.version,
     }
 
