@@ -76,7 +76,7 @@ def test_victim_page_follows_the_feed_live(live_app, browser, artifacts):
     page = browser.new_page(viewport={"width": 360, "height": 780})
     page.goto(f"{live_app['base']}/track/{token}")
     expect(page.locator("#status-label")).to_have_text("Officer assigned", timeout=15000)
-    expect(page.get_by_text("If you are in danger")).to_be_visible()
+    expect(page.locator("#track-live").get_by_text("If you are in danger")).to_be_visible()
 
     # En route with positions: the status and an arrival window must reach the open page within 2 s.
     sent = time.monotonic()
@@ -113,7 +113,7 @@ def test_victim_page_catches_up_after_a_dropped_connection(live_app, browser):
     diverted_at = next(i for i, e in enumerate(events) if e["type"] == "resource.unassigned")
     send_all(live_app, events[3:diverted_at + 1])
     expect(page.get_by_text("sent to an emergency")).to_be_visible(timeout=20000)
-    expect(page.locator("#status-label")).to_have_text("Waiting for an officer")
+    expect(page.locator("#status-label")).to_have_text("Delayed: another officer will be sent")
     context.close()
 
 
