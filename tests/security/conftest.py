@@ -294,8 +294,8 @@ def tagged_scenario(name: str, start: datetime) -> list[dict]:
     events = shifted_events(name, start)
     tag = uuid.uuid4().hex[:6].upper()
     text = json.dumps(events)
-    for urn in set(re.findall(r"CLE-\d{8}-\d{4}", text)):
-        text = text.replace(urn, f"{urn}-{tag}")
+    for urn in set(re.findall(r"CLE-\d{8}-\d{4}", text)):  # a fresh reference of the contract's shape
+        text = text.replace(urn, f"CLE-{datetime.now(timezone.utc):%Y%m%d}-{secrets.randbelow(900000) + 100000}")
     events = json.loads(text)
     for e in events:
         e["event_id"] = f"{e['event_id']}-{tag}"
