@@ -153,7 +153,8 @@ async def test_every_loop_has_an_attendance_that_misses_its_target():
                                  rural=False, targets=targets)
         if level == BREACHED:
             missed_per_loop[(opened - START) // loop_span()] += 1
-    assert all(missed_per_loop[n] >= 1 for n in range(LOOPS)), missed_per_loop
+    # Two a loop: the diverted sample's second car (65 minutes) and the demo's late burglary (67 minutes).
+    assert all(missed_per_loop[n] >= 2 for n in range(LOOPS)), missed_per_loop
 
 
 @pytest.mark.asyncio
@@ -264,7 +265,7 @@ async def test_the_service_applies_several_loops_through_the_real_socket_with_no
         assert {i.urn for i in incidents} == opened and len(opened) >= len(demo_scenarios()) * loops
         closed = [i for i in incidents if not i.is_open]
         assert len(closed) >= len(demo_scenarios()) * loops
-        # The product itself judges one attendance a loop as having missed its target.
+        # The product itself judges two attendances a loop as having missed their target.
         late = defaultdict(int)
         for incident in closed:
             if incident.arrived_at is None:
@@ -273,5 +274,5 @@ async def test_the_service_applies_several_loops_through_the_real_socket_with_no
                                      arrived_at=incident.arrived_at, rural=incident.rural)
             if level == BREACHED:
                 late[(incident.opened_at - start_at) // loop_span()] += 1
-        assert all(late[n] >= 1 for n in range(loops)), dict(late)
+        assert all(late[n] >= 2 for n in range(loops)), dict(late)
     assert client.status["bad_frames"] == 0
