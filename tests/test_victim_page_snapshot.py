@@ -21,7 +21,7 @@ from rxapp.victims.models import Victim
 
 from .helpers import parsed, scenario_lines
 
-SPA = (b'<!DOCTYPE html><html lang="en-GB"><head><title>Your police visit</title></head>'
+SPA = (b'<!DOCTYPE html><html lang="en-GB"><head><meta charset="utf-8"/></head>'
        b'<body><section aria-label="Notifications"></section><div class="root"></div>'
        b'<script type="module">import("/assets/entry.js")</script></body></html>')
 
@@ -86,6 +86,7 @@ def test_the_page_carries_its_status_window_and_calls_in_the_victims_language(db
     assert not {k for k, _ in inner.requests[0]["headers"]} & {b"if-none-match", b"accept-encoding"}
     assert html.startswith('<!DOCTYPE html><html lang="pl" dir="ltr">')
     assert html.index("<vj-snapshot") == html.index("<body>") + len("<body>")
+    assert '<meta charset="utf-8"/><title>Wizyta policji</title></head>' in html  # the app sets its own later
     assert '<h1 id="snapshot-status">Policjant jest w drodze</h1>' in html
     assert 'id="snapshot-window">między ' in html and "w ciągu" in html
     assert 'href="tel:999"' in html and 'href="tel:101"' in html
@@ -140,6 +141,11 @@ def test_every_value_is_escaped():
     html = render_view(view, "10:05")
     for raw in ("<script", "<img", "<b>", "<u>", "<a href=x", "<zz>", "<n>", "<L>", '"onmouseover', '"><x'):
         assert raw not in html, raw
+
+
+def test_a_page_that_has_a_title_keeps_it():
+    page = b"<html><head><title>Your police visit</title></head><body></body></html>"
+    assert insert_snapshot(page, "<vj-snapshot></vj-snapshot>", "pl", "ltr", "Wizyta policji").count(b"<title>") == 1
 
 
 def test_a_page_with_no_body_is_left_alone():

@@ -62,6 +62,9 @@ body:has(#track-live,#track-invalid) #vj-snapshot{display:none}
 #vj-snapshot ul{padding-inline-start:1.25rem}
 #vj-snapshot li{margin:0.3rem 0}
 #vj-snapshot ul.vjs-plain{list-style:none;padding:0}
+#vj-snapshot[lang=ur]{font-family:'Noto Nastaliq Urdu','Noto Naskh Arabic','Urdu Typesetting',system-ui,sans-serif;
+ line-height:1.9}
+#vj-snapshot[lang=ar]{font-family:'Noto Naskh Arabic','Geeza Pro','Arabic Typesetting',system-ui,sans-serif}
 """.strip()
 
 
@@ -128,20 +131,24 @@ def render_view(view: dict, now_clock: str) -> str:
     return _frame(view["lang"], view["dir"], label["page.title"], "".join(parts))
 
 
-def snapshot_for_link(token: str) -> tuple[str, str, str]:
-    """(snapshot HTML, lang, dir) for a link: the attendance's page now, or the one "not valid" answer."""
+def snapshot_for_link(token: str) -> tuple[str, str, str, str]:
+    """(snapshot HTML, lang, dir, title) for a link: the attendance's page now, or the one "not valid" answer."""
     _, view = victim_view_for_link(token)
     if view is None:
-        return render_invalid(), "en-GB", "ltr"
-    return render_view(view, london_time(utcnow())), view["lang"], view["dir"]
+        return render_invalid(), "en-GB", "ltr", languages.text("en", "page.title")
+    return render_view(view, london_time(utcnow())), view["lang"], view["dir"], view["labels"]["page.title"]
 
 
-def insert_snapshot(page: bytes, snapshot: str, lang: str, direction: str) -> bytes:
-    """The page with the snapshot as the first thing in its body, and its language on <html>."""
+def insert_snapshot(page: bytes, snapshot: str, lang: str, direction: str, title: str = "") -> bytes:
+    """The page with the snapshot as the first thing in its body, its language on <html>, and a <title> when it
+    has none (the app sets its own once it runs; before, and without JavaScript, the page still needs one)."""
     found = _BODY.search(page)
     if found is None:
         return page
     page = page[:found.end()] + snapshot.encode() + page[found.end():]
+    head_end = page.find(b"</head>")
+    if title and head_end >= 0 and b"<title" not in page[:head_end]:
+        page = page[:head_end] + f"<title>{escape(title)}</title>".encode() + page[head_end:]
     return _HTML_LANG.sub(f'<html lang="{escape(lang)}" dir="{escape(direction)}"'.encode(), page, count=1)
 
 
@@ -181,8 +188,8 @@ class TrackSnapshot:
         if start["status"] == 200 and _header(headers, b"content-type").startswith("text/html") \
                 and not _header(headers, b"content-encoding") and len(body) <= MAX_PAGE:
             try:
-                snapshot, lang, direction = await asyncio.to_thread(snapshot_for_link, match.group(1))
-                body = insert_snapshot(body, snapshot, lang, direction)
+                snapshot, lang, direction, title = await asyncio.to_thread(snapshot_for_link, match.group(1))
+                body = insert_snapshot(body, snapshot, lang, direction, title)
             except Exception:  # the live page still works; never name the link
                 log.exception("the victim page's snapshot could not be made")
             headers = [(k, v) for k, v in headers if k.lower() not in DROPPED_ANSWER_HEADERS]

@@ -18,7 +18,12 @@ from rxapp.ui.layout import ACCENT, MUTED, WARNING, page
 L = TrackView.labels
 ENGLISH = languages.texts("en")
 # The frame's skip link waits off the left edge, which a right-to-left page would scroll to: off the right there.
-RTL_STYLE = "[dir=rtl] .skip-link{left:auto;right:-9999px}[dir=rtl] .skip-link:focus{right:0.5rem;left:auto}"
+# Urdu and Arabic in the fonts phones have for them (Nastaliq, where there is one, wants taller lines).
+RTL_STYLE = ("[dir=rtl] .skip-link{left:auto;right:-9999px}[dir=rtl] .skip-link:focus{right:0.5rem;left:auto}"
+             + "".join(f"[lang={lang}]{{{rule}}}" for lang, rule in (
+                 ("ur", "font-family:'Noto Nastaliq Urdu','Noto Naskh Arabic','Urdu Typesetting',system-ui,sans-serif;"
+                        "line-height:1.9"),
+                 ("ar", "font-family:'Noto Naskh Arabic','Geeza Pro','Arabic Typesetting',system-ui,sans-serif"))))
 BIG_LINK = {"display": "inline-block", "font_weight": "700", "font_size": "1.15rem", "padding": "0.5rem 0.9rem",
             "margin": "0.25rem 0", "border": "2px solid currentColor", "border_radius": "4px",
             "text_decoration": "none"}
