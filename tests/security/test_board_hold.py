@@ -17,6 +17,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlmodel import select
 
+# Imported while the module is collected, not inside a test's event loop: Reflex registers a state class in a
+# context variable, and a state first imported inside one test's task would leave later tests' imports without it.
+from rxapp.attendance.board_state import BoardActions
 from tests.security.conftest import wait_incident
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
@@ -25,8 +28,6 @@ QUIET = 1.5  # how long to listen for anything more after an answer
 
 
 def _state() -> str:
-    from rxapp.attendance.board_state import BoardActions
-
     return BoardActions.get_full_name()
 
 
