@@ -60,3 +60,13 @@ def assert_accessible(page, label: str, tags: tuple[str, ...] = WCAG_22_AA) -> N
     violations = axe_violations(page, tags)
     assert not violations, f"{label}: axe-core {AXE_VERSION} found {len(violations)} rule(s) broken " \
                            f"({', '.join(tags)}):\n{describe(violations)}"
+
+
+def assert_reflows(page, label: str) -> None:
+    """WCAG 1.4.10 (Reflow), which axe-core does not check: at the page's width nothing makes it scroll sideways."""
+    width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    wider = page.evaluate("""() => [...document.querySelectorAll('body *')]
+        .filter(el => el.getBoundingClientRect().right > window.innerWidth + 1 && el.getClientRects().length)
+        .slice(0, 5).map(el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+                              + ' ' + Math.round(el.getBoundingClientRect().right) + 'px')""")
+    assert width[0] <= width[1], f"{label}: the page is {width[0]} px wide in a {width[1]} px window: {wider}"

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.axe import assert_accessible, axe_violations
+from tests.browser.axe import assert_accessible, assert_reflows, axe_violations
 from tests.browser.conftest import STAFF_PASSWORD
 from tests.browser.test_cases_page import records_now
 from tests.browser.test_pages import scenario, send_all, urn_of, wait_token
@@ -94,6 +94,9 @@ def test_the_victims_page_on_the_way(live_app, browser, artifacts):
     expect(page.locator("#status-label")).to_have_text(re.compile("on the way", re.I), timeout=15000)
     page.wait_for_load_state("networkidle")
     assert_accessible(page, "victim's page, officer on the way, 360 px")
+    assert_reflows(page, "victim's page, officer on the way, 360 px")
+    page.set_viewport_size({"width": 320, "height": 640})  # WCAG 1.4.10's width
+    assert_reflows(page, "victim's page, officer on the way, 320 px")
     page.screenshot(path=str(artifacts / "axe-track-en-route-360.png"), full_page=True)
     page.set_viewport_size(DESKTOP)
     assert_accessible(page, "victim's page, officer on the way, 1280 px")
@@ -107,6 +110,7 @@ def test_the_victims_page_after_the_visit(live_app, browser, artifacts):
     expect(page.locator("#crime-reference")).to_be_visible(timeout=15000)
     page.wait_for_load_state("networkidle")
     assert_accessible(page, "victim's page, visit complete, 360 px")
+    assert_reflows(page, "victim's page, visit complete, 360 px")
     page.screenshot(path=str(artifacts / "axe-track-closed-360.png"), full_page=True)
     context.close()
 
@@ -124,6 +128,7 @@ def test_sign_in(live_app, browser, artifacts):
     page.goto(f"{live_app['base']}/login")
     expect(page.locator("form[action='/staff/login'] button[type=submit]")).to_be_enabled(timeout=15000)
     assert_accessible(page, "sign-in")
+    assert_reflows(page, "sign-in")
     page.screenshot(path=str(artifacts / "axe-login-360.png"), full_page=True)
     page.close()
 
@@ -141,6 +146,7 @@ def test_the_board_and_a_message_history(live_app, browser, artifacts):
     page.screenshot(path=str(artifacts / "axe-board-1280.png"), full_page=True)
     page.set_viewport_size(PHONE)
     assert_accessible(page, "board, 360 px")
+    assert_reflows(page, "board, 360 px")
     page.screenshot(path=str(artifacts / "axe-board-360.png"), full_page=True)
 
     page.set_viewport_size(DESKTOP)
@@ -168,6 +174,7 @@ def test_cases_and_a_case(live_app, browser, artifacts, people_and_cases):
     page.screenshot(path=str(artifacts / "axe-case-1280.png"), full_page=True)
     page.set_viewport_size(PHONE)
     assert_accessible(page, "a case, 360 px")
+    assert_reflows(page, "a case, 360 px")
     page.screenshot(path=str(artifacts / "axe-case-360.png"), full_page=True)
     context.close()
 
