@@ -59,7 +59,7 @@ def audit_page() -> rx.Component:
                 case_filter(),
                 rx.cond(
                     AuditLog.rows.length() > 0,
-                    rx.box(rx.el.table(
+                    rx.el.div(rx.el.table(
                         rx.el.thead(rx.el.tr(*[rx.el.th(h, scope="col", style=HEAD) for h in COLUMNS])),
                         rx.el.tbody(rx.foreach(AuditLog.rows, entry)),
                         class_name="board-table", id="audit-log",

@@ -96,7 +96,7 @@ def case_list_content() -> rx.Component:
         filter_form(),
         rx.cond(
             CaseList.rows.length() > 0,
-            rx.box(rx.el.table(
+            rx.el.div(rx.el.table(
                 rx.el.thead(rx.el.tr(*[rx.el.th(h, scope="col", style=HEAD) for h in (
                     "Case", "Offence", "Officer", "Enhanced", "Late", "With a person", "Due", "Done", "Next due")])),
                 rx.el.tbody(rx.foreach(CaseList.rows, case_row)),
@@ -230,7 +230,7 @@ def duty_row(duty: rx.Var) -> rx.Component:
 def duties_table() -> rx.Component:
     return rx.cond(
         CaseDetail.duties.length() > 0,
-        rx.box(rx.el.table(
+        rx.el.div(rx.el.table(
             rx.el.thead(rx.el.tr(*[rx.el.th(h, scope="col", style=HEAD)
                                    for h in ("Victim", "Owed", "Due by", "Status")])),
             rx.el.tbody(rx.foreach(CaseDetail.duties, duty_row)),

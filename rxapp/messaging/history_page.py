@@ -33,7 +33,7 @@ def message_row(row: rx.Var) -> rx.Component:
 
 
 def message_table(rows) -> rx.Component:
-    return rx.box(rx.el.table(
+    return rx.el.div(rx.el.table(
         rx.el.thead(rx.el.tr(*[rx.el.th(h, scope="col", style=HEAD)
                                for h in ("When", "Message", "Channel", "Status")])),
         rx.el.tbody(rx.foreach(rows, message_row)),
