@@ -30,7 +30,7 @@ BIG_LINK = {"display": "inline-block", "font_weight": "700", "font_size": "1.15r
 
 
 def danger_box() -> rx.Component:
-    return rx.box(
+    return rx.el.div(
         rx.el.h2(L["danger.heading"], style={"font_size": "1.1rem", "margin": "0 0 0.25rem"}),
         rx.el.a(L["danger.call"], href="tel:999", id="call-999", style={**BIG_LINK, "color": "#942514"}),
         rx.el.p(L["danger.silent"], style={"margin": "0.5rem 0 0.25rem"}),
@@ -43,7 +43,7 @@ def danger_box() -> rx.Component:
 
 
 def contact_box() -> rx.Component:
-    return rx.box(
+    return rx.el.div(
         rx.el.h2(L["contact.heading"], style={"font_size": "1.1rem", "margin": "0 0 0.25rem"}),
         rx.el.p(L["contact.text"], style={"margin": "0 0 0.25rem"}),
         rx.el.a(L["contact.call"], href="tel:101", id="call-101", style={**BIG_LINK, "color": ACCENT}),
@@ -64,7 +64,7 @@ def step_item(step: rx.Var) -> rx.Component:
 def arrival_panel() -> rx.Component:
     return rx.cond(
         TrackView.eta_text != "",
-        rx.box(
+        rx.el.div(
             rx.el.p(L["page.expected_arrival"], style={"margin": "0", "font_size": "0.95rem", "color": MUTED}),
             rx.el.p(TrackView.eta_clock, id="eta-clock",
                     style={"font_size": "1.6rem", "font_weight": "700", "margin": "0.1rem 0"}),
@@ -79,7 +79,7 @@ def arrival_panel() -> rx.Component:
 def crime_reference_box() -> rx.Component:
     return rx.cond(
         TrackView.crime_reference != "",
-        rx.box(
+        rx.el.div(
             rx.el.p(L["page.crime_reference"], style={"margin": "0", "color": MUTED}),
             rx.el.p(rx.el.bdi(TrackView.crime_reference), id="crime-reference",
                     style={"font_size": "1.4rem", "font_weight": "700", "margin": "0"}),
@@ -93,7 +93,7 @@ def connection_line() -> rx.Component:
     """"Updated at 10:05. This page updates by itself", or, while the socket is down, that it is not."""
     return rx.cond(
         has_connection_errors,
-        rx.box(
+        rx.el.div(
             rx.el.p(L["page.reconnecting_heading"], style={"font_weight": "700", "margin": "0"}),
             rx.el.p(TrackView.reconnecting_text, style={"margin": "0"}),
             id="reconnecting", role="status",
@@ -107,7 +107,7 @@ def connection_line() -> rx.Component:
 def advice_box() -> rx.Component:
     return rx.cond(
         TrackView.advice.length() > 0,
-        rx.box(
+        rx.el.div(
             rx.el.h2(L["advice.heading"], style={"font_size": "1.25rem", "margin": "1.25rem 0 0.25rem"}),
             rx.el.ul(rx.foreach(TrackView.advice, lambda item: rx.el.li(item, style={"margin": "0.3rem 0"})),
                      style={"padding_inline_start": "1.25rem", "margin": "0"}),
@@ -130,7 +130,7 @@ def support_item(contact: rx.Var) -> rx.Component:
 def after_box() -> rx.Component:
     return rx.cond(
         TrackView.after.length() > 0,
-        rx.box(
+        rx.el.div(
             rx.el.h2(L["after.heading"], style={"font_size": "1.25rem", "margin": "1.25rem 0 0.25rem"}),
             rx.foreach(TrackView.after, lambda item: rx.el.p(item)),
             rx.cond(
