@@ -9,11 +9,14 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from playwright.sync_api import expect
 from sqlmodel import select
 
 from .axe import assert_accessible
 from .conftest import shifted_events, submit_sign_in
+
+pytestmark = pytest.mark.browser
 
 
 def _fresh_burglary() -> list[dict]:
