@@ -50,7 +50,7 @@ def admin_feed_page() -> rx.Component:
                     rx.el.dt("Frames not applied (dead letters)", style={"font_weight": "700"}),
                     rx.el.dd(FeedAdmin.storm_dead_letters, id="dead-letter-count"),
                 ),
-                rx.cond(FeedAdmin.alerts.length() > 0, rx.box(rx.el.table(
+                rx.cond(FeedAdmin.alerts.length() > 0, rx.el.div(rx.el.table(
                     rx.el.caption("Sequence alerts: frames that came ahead of the stream (a jump or a gap)",
                                   style={"text_align": "left", "font_weight": "700"}),
                     rx.el.thead(rx.el.tr(*[rx.el.th(h, scope="col", style=head)
@@ -81,7 +81,7 @@ def admin_feed_page() -> rx.Component:
                                      rx.el.strong(FeedAdmin.runner_heartbeat, style={"color": WARNING})),
                              id="runner-heartbeat"),
                 ),
-                rx.box(rx.el.table(
+                rx.el.div(rx.el.table(
                     rx.el.caption("Scheduled jobs: each one's last run", style={"text_align": "left",
                                                                                "font_weight": "700"}),
                     rx.el.thead(rx.el.tr(*[rx.el.th(h, scope="col", style=head)
@@ -94,7 +94,7 @@ def admin_feed_page() -> rx.Component:
                 rx.el.h2("Newest dead letters", style={"font_size": "1.25rem", "margin_top": "1.25rem"}),
                 rx.el.p("Each frame is kept whole with the reason it could not be applied. Raw frames can hold "
                         "callers' details: do not copy them out of this page.", style={"color": MUTED}),
-                rx.box(rx.el.table(
+                rx.el.div(rx.el.table(
                     rx.el.thead(rx.el.tr(*[rx.el.th(h, scope="col", style=head)
                                            for h in ("Received", "Feed", "Seq", "Reason", "Frame")])),
                     rx.el.tbody(rx.foreach(FeedAdmin.letters, letter)),
