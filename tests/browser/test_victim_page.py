@@ -116,7 +116,8 @@ def test_en_route_in_english_with_window_advice_and_tap_to_call(live_app, browse
     page.set_viewport_size({"width": 1280, "height": 900})
     page.screenshot(path=str(artifacts / "victim-completed-1280.png"), full_page=True)
     context.close()
-    assert not [e for e in errors if "hydrat" in e.lower() or "#418" in e or "#425" in e], errors
+    # Hydration kept the server's snapshot without a mismatch, and nothing broke the page's security policy.
+    assert errors == [], errors
 
 
 def test_diversion_tells_one_story_then_another_officer(live_app, browser, artifacts):
