@@ -125,7 +125,8 @@ def test_a_booked_visit_moved_then_dealt_with_by_phone_says_nobody_is_coming_in_
     service.apply_sync(parsed([moved]))
     view = view_of(db_url, "CLE-20261120-0230", at(lines[1]) + timedelta(minutes=30))
     assert view["status_label"] == "Termin wizyty zmieniony"
-    assert "niedziela, 22 listopada, między 10:00 a 12:00" in view["explain"][0]
+    assert view["explain"][0] == ("Termin Twojej wizyty się zmienił. Policjant przyjdzie teraz "
+                                  "22 listopada (niedziela), między 10:00 a 12:00.")
     assert view["steps"][-1]["text"].startswith("Zmiana terminu: policjant przyjdzie teraz")
     closed = json.loads(lines[2])
     closed["seq"] = 4
