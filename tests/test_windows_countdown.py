@@ -25,7 +25,7 @@ def test_an_open_page_is_pushed_when_its_words_change_with_time_and_only_then(db
     incident = feed.incident(urn)
     channel = attendance_channel(incident.id)
     clock = [T0 + 30 * S]
-    monkeypatch.setattr(views, "utcnow", lambda: clock[0])
+    monkeypatch.setattr(views, "attendance_now", lambda: clock[0])
 
     async def scenario():
         app = FakeApp()
@@ -68,7 +68,7 @@ def test_the_countdown_runs_by_itself_every_few_seconds(db_url, monkeypatch):
     feed.fix("CA1", 3500.0, T0 + 20 * S)
     channel = attendance_channel(feed.incident(urn).id)
     clock = [T0 + 30 * S]
-    monkeypatch.setattr(views, "utcnow", lambda: clock[0])
+    monkeypatch.setattr(views, "attendance_now", lambda: clock[0])
 
     async def scenario():
         app = FakeApp()

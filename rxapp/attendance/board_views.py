@@ -11,13 +11,12 @@ from sqlmodel import Session, select
 
 from rxapp.attendance.holds import active_holds, held_incident_ids
 from rxapp.attendance.models import Assignment, Incident, ResourceFix, stored_estimate
-from rxapp.attendance.targets import grade_targets
+from rxapp.attendance.targets import attendance_now, grade_targets
 from rxapp.domain import attendance as rules
 from rxapp.domain.eta import describe_clock_window, describe_window
 from rxapp.domain.grades import BREACHED, OK, RISK_LEVELS, GradeTargets, assess_breach, is_new_breach
 from rxapp.domain.holds import hold_reason_words
 from rxapp.messaging.views import held_back_summary
-from rxapp.plumbing.columns import utcnow
 from rxapp.plumbing.db import session_scope
 
 GRADE_LABELS = {
@@ -41,7 +40,7 @@ def _clock(at: Optional[datetime]) -> str:
 
 def board_rows(session: Session, targets: GradeTargets, now: Optional[datetime] = None) -> list[dict]:
     """Every open attendance for the control room, most urgent first."""
-    now = now or utcnow()
+    now = now or attendance_now()
     held_ids = held_incident_ids(session)
     incidents = session.exec(select(Incident).where((Incident.is_open == True)  # noqa: E712
                                                     | Incident.id.in_(held_ids))).all()
@@ -134,4 +133,4 @@ def en_route_legs(db_url: Optional[str] = None) -> list[tuple[int, tuple[float, 
 
 def load_board() -> tuple[list[dict], str]:
     with session_scope(readonly=True) as session:
-        return board_rows(session, grade_targets()), rules.london_time(utcnow())
+        return board_rows(session, grade_targets()), rules.london_time(attendance_now())

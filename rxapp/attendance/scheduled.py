@@ -18,7 +18,6 @@ from rxapp.attendance.targets import attendance_now, grade_targets
 from rxapp.attendance.texts import sweep_unassigned
 from rxapp.attendance.windows import route_legs
 from rxapp.plumbing import realtime
-from rxapp.plumbing.columns import utcnow
 from rxapp.plumbing.config import Settings
 from rxapp.plumbing.db import session_scope
 from rxapp.plumbing.jobs import Job, Loop
@@ -47,7 +46,7 @@ async def route_times(service: AttendanceService, router: OsrmRouter) -> dict[tu
 
 def _sweep_unassigned_now(db_url: str | None) -> list[int]:
     with session_scope(db_url) as session:
-        return sweep_unassigned(session, grade_targets(), utcnow())
+        return sweep_unassigned(session, grade_targets(), attendance_now())
 
 
 async def apologise_for_waits(db_url: str | None = None) -> None:

@@ -23,6 +23,7 @@ from sqlmodel import Session, select
 from rxapp.attendance import texts as attendance_texts
 from rxapp.attendance import windows
 from rxapp.attendance.models import Assignment, Incident, IncidentStep, ResourceFix
+from rxapp.attendance.targets import attendance_now
 from rxapp.attendance.windows import PositionTargets
 from rxapp.domain import attendance as rules
 from rxapp.domain import feed_sequence as order
@@ -398,7 +399,7 @@ class AttendanceService:
                         travel: dict[tuple[int, str], float] | None = None) -> set[int]:
         """Re-estimate every open attendance with a resource on the way (fixes go stale even when no event
         arrives); `travel`: a routing engine's drive times by (incident id, call sign)."""
-        return windows.refresh_windows(self.db_url, now or self._now(), travel)
+        return windows.refresh_windows(self.db_url, now or attendance_now(), travel)
 
 
 def _event_summary(event: DispatchEvent) -> str:

@@ -25,9 +25,9 @@ from typing import Callable, Optional
 
 from rxapp import languages
 from rxapp.attendance import track_words as words
+from rxapp.attendance.targets import attendance_now
 from rxapp.attendance.views import victim_view_for_link
 from rxapp.domain.attendance import london_time
-from rxapp.plumbing.columns import utcnow
 from rxapp.plumbing.config import settings
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ def snapshot_for_link(token: str) -> tuple[str, str, str, str]:
     _, view = victim_view_for_link(token)
     if view is None:
         return render_invalid(), "en-GB", "ltr", languages.text("en", "page.title")
-    return render_view(view, london_time(utcnow())), view["lang"], view["dir"], view["labels"]["page.title"]
+    return render_view(view, london_time(attendance_now())), view["lang"], view["dir"], view["labels"]["page.title"]
 
 
 def insert_snapshot(page: bytes, snapshot: str, lang: str, direction: str, title: str = "") -> bytes:

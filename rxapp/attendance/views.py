@@ -20,6 +20,7 @@ from rxapp.attendance.models import (
     stored_estimate,
 )
 from rxapp.attendance.service import find_incident_by_token
+from rxapp.attendance.targets import attendance_now
 from rxapp.domain import attendance as rules
 from rxapp.domain.attendance import Situation
 from rxapp.plumbing.columns import utcnow
@@ -85,7 +86,7 @@ def _explain(lang: str, situation: Situation, incident: Incident, has_window: bo
 
 
 def victim_view(session: Session, incident: Incident, now: Optional[datetime] = None) -> dict:
-    now = now or utcnow()
+    now = now or attendance_now()
     lang = victim_language(session, incident)
     steps = list(session.exec(
         select(IncidentStep).where(IncidentStep.incident_id == incident.id, IncidentStep.public == True)  # noqa: E712

@@ -17,10 +17,10 @@ from sqlmodel import Session, select
 
 from rxapp.attendance import texts as attendance_texts
 from rxapp.attendance.models import Assignment, Incident, ResourceFix, stored_estimate
+from rxapp.attendance.targets import attendance_now
 from rxapp.domain.attendance import ResourceState
 from rxapp.domain.eta import EtaEstimate, estimate_arrival, first_to_arrive, shown_text, window_changed
 from rxapp.domain.events import DispatchEvent, ResourcePosition
-from rxapp.plumbing.columns import utcnow
 from rxapp.plumbing.db import session_scope
 
 ON_THE_WAY = (ResourceState.ASSIGNED, ResourceState.EN_ROUTE)
@@ -140,7 +140,7 @@ def route_legs(db_url: Optional[str] = None) -> list[tuple[tuple[int, str], tupl
 def counting_down(db_url: Optional[str] = None, now: Optional[datetime] = None) -> set[int]:
     """Open attendances whose victim's page changes with time alone (an arrival window or a booked visit), and
     whose link still works: the publisher re-renders these and pushes those whose view changed."""
-    now = now or utcnow()
+    now = now or attendance_now()
     with session_scope(db_url, readonly=True) as session:
         q = select(Incident.id).where(
             Incident.is_open == True,  # noqa: E712
