@@ -45,12 +45,14 @@ body:has(#vj-snapshot):not(:has(#track-live,#track-invalid))>:not(#vj-snapshot){
 body:has(#track-live,#track-invalid) #vj-snapshot{display:none}
 #vj-snapshot{display:block;font-family:system-ui,-apple-system,'Segoe UI',Arial,sans-serif;line-height:1.5;
  color:#0b0c0c;background:#fff}
-#vj-snapshot .vjs-head{background:#0b0c0c;color:#fff;padding:0.75rem 1rem;border-bottom:6px solid #1d70b8}
+#vj-snapshot .vjs-head{background:PRIMARY;color:#fff;padding:0.75rem 1rem;border-bottom:6px solid ACCENT}
+#vj-snapshot .vjs-brand{display:flex;align-items:center;gap:0.6rem;font-weight:700}
+#vj-snapshot .vjs-crest{height:2.5rem;width:auto}
 #vj-snapshot .vjs-head p{margin:0.2rem 0 0;font-size:0.95rem}
 #vj-snapshot main{max-width:40rem;margin:0 auto;padding:1rem}
 #vj-snapshot h1{font-size:1.75rem;margin:0.25rem 0 0.5rem;line-height:1.2}
 #vj-snapshot h2{font-size:1.2rem;margin:1.25rem 0 0.25rem}
-#vj-snapshot .vjs-window{border:3px solid #1d70b8;padding:0.75rem 1rem;margin:1rem 0}
+#vj-snapshot .vjs-window{border:3px solid ACCENT;padding:0.75rem 1rem;margin:1rem 0}
 #vj-snapshot .vjs-window .vjs-clock{font-size:1.6rem;font-weight:700;margin:0.1rem 0}
 #vj-snapshot .vjs-muted{color:#484949;margin:0}
 #vj-snapshot .vjs-box{border:2px solid #0b0c0c;padding:0.75rem 1rem;margin:1rem 0}
@@ -73,10 +75,18 @@ def _p(text: str, cls: str = "", id_: str = "") -> str:
     return f"<p{attrs}>{escape(text)}</p>"
 
 
+def _style() -> str:
+    """The snapshot's stylesheet in the force's colours (checked in rxapp/plumbing/branding.py)."""
+    cfg = settings()
+    return STYLE.replace("PRIMARY", cfg.force_primary_colour).replace("ACCENT", cfg.force_accent_colour)
+
+
 def _frame(lang: str, direction: str, title: str, inner: str) -> str:
-    force = escape(getattr(settings(), "force_name", "") or "")
-    head = f'<div class="vjs-head"><strong>{force}</strong><p>{escape(title)}</p></div>'
-    return (f'<vj-snapshot id="vj-snapshot" lang="{escape(lang)}" dir="{escape(direction)}"><style>{STYLE}</style>'
+    cfg = settings()
+    crest = f'<img class="vjs-crest" src="/{escape(cfg.force_crest)}" alt="">' if cfg.force_crest else ""
+    head = (f'<div class="vjs-head"><div class="vjs-brand">{crest}<span>{escape(cfg.force_name)}</span></div>'
+            f'<p>{escape(title)}</p></div>')
+    return (f'<vj-snapshot id="vj-snapshot" lang="{escape(lang)}" dir="{escape(direction)}"><style>{_style()}</style>'
             f"{head}<main>{inner}</main></vj-snapshot>")
 
 

@@ -17,10 +17,8 @@ from rxapp.ui.layout import ACCENT, MUTED, WARNING, page
 
 L = TrackView.labels
 ENGLISH = languages.texts("en")
-# The frame's skip link waits off the left edge, which a right-to-left page would scroll to: off the right there.
 # Urdu and Arabic in the fonts phones have for them (Nastaliq, where there is one, wants taller lines).
-RTL_STYLE = ("[dir=rtl] .skip-link{left:auto;right:-9999px}[dir=rtl] .skip-link:focus{right:0.5rem;left:auto}"
-             + "".join(f"[lang={lang}]{{{rule}}}" for lang, rule in (
+RTL_STYLE = ("".join(f"[lang={lang}]{{{rule}}}" for lang, rule in (
                  ("ur", "font-family:'Noto Nastaliq Urdu','Noto Naskh Arabic','Urdu Typesetting',system-ui,sans-serif;"
                         "line-height:1.9"),
                  ("ar", "font-family:'Noto Naskh Arabic','Geeza Pro','Arabic Typesetting',system-ui,sans-serif"))))

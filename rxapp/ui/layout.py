@@ -26,8 +26,12 @@ STYLE = f"""
 *,*::before,*::after{{box-sizing:border-box}}
 body{{margin:0;font-family:system-ui,-apple-system,'Segoe UI',Arial,sans-serif;line-height:1.5;color:{TEXT};
  background:#fff}}
-.skip-link{{position:absolute;left:-9999px}}
-.skip-link:focus{{left:0.5rem;top:0.5rem;background:{FOCUS};color:{TEXT};padding:0.5rem;z-index:10}}
+.skip-link,.vj-hidden{{position:absolute;width:1px;height:1px;overflow:hidden;
+ clip:rect(0 0 0 0);clip-path:inset(50%);white-space:nowrap}}
+.skip-link:focus{{width:auto;height:auto;clip:auto;clip-path:none;top:0.5rem;inset-inline-start:0.5rem;
+ background:{FOCUS};color:{TEXT};padding:0.5rem;z-index:10}}
+[data-sonner-toast]{{background:#fff !important;color:{TEXT} !important;border:2px solid {TEXT} !important}}
+[data-sonner-toast] [data-description]{{color:{TEXT} !important}}
 a{{color:{ACCENT}}}
 a:focus,button:focus,select:focus,input:focus,textarea:focus{{outline:3px solid {FOCUS};outline-offset:0;
  box-shadow:0 0 0 5px {TEXT}}}
@@ -39,7 +43,8 @@ a:focus,button:focus,select:focus,input:focus,textarea:focus{{outline:3px solid 
 .vj-spacer{{flex:1 1 0}}
 .vj-title{{margin:0.2rem 0 0;font-size:0.95rem}}
 @media (max-width: 760px){{
- .board-table thead{{position:absolute;left:-9999px}}
+ .board-table thead{{position:absolute;width:1px;height:1px;overflow:hidden;
+  clip:rect(0 0 0 0);clip-path:inset(50%)}}
  .board-table tr{{display:block;border-bottom:2px solid {TEXT};padding:0.5rem 0}}
  .board-table td{{display:grid;grid-template-columns:6.5rem 1fr;gap:0.5rem;border:none !important;
   padding:0.15rem 0 !important}}

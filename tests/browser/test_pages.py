@@ -190,10 +190,10 @@ def test_board_shows_attendances_live_with_filters(live_app, browser, artifacts)
     sign_in(page, live_app["base"])
     row = page.locator(f"tr[data-urn='{urn}']")
     expect(row).to_be_visible(timeout=15000)
-    expect(row).to_contain_text("Waiting for an officer")
-    expect(row).to_contain_text("None assigned")
+    expect(row).to_contain_text("Waiting")  # the control room's own words for the status
+    expect(row).to_contain_text("None")  # no resource
     send_all(live_app, events[1:6])
-    expect(row).to_contain_text("Officer on the way", timeout=2000)
+    expect(row).to_contain_text("En route", timeout=2000)
     expect(row).to_contain_text("CS14")
     page.screenshot(path=str(artifacts / "board-1280.png"), full_page=True)
     page.select_option("#grade-filter", "EMERGENCY")
