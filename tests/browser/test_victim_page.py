@@ -25,7 +25,8 @@ EN_ROUTE_WINDOW = re.compile(r"^(between \d\d:\d\d and \d\d:\d\d|by \d\d:\d\d)")
 
 def scenario(name: str, now_at: int = 0) -> list[dict]:
     """A sample scenario shifted so that event `now_at` happens now, under a fresh reference of the contract's
-    shape (CLE-<date>-<serial>) and fresh event ids, so tests never collide."""
+    shape (CLE-<date>-<serial>), fresh event ids and fresh call signs (no vehicle with a position left by an
+    earlier test), so tests never collide."""
     now = datetime.now(timezone.utc)
     events = shifted_events(name, now)
     then = datetime.fromisoformat(events[now_at]["occurred_at"].replace("Z", "+00:00"))
@@ -33,6 +34,9 @@ def scenario(name: str, now_at: int = 0) -> list[dict]:
     old_urn = events[0]["incident"]["urn"]
     new_urn = f"CLE-{now:%Y%m%d}-{random.randint(100000, 999999)}"
     text = json.dumps(events).replace(old_urn, new_urn)
+    tag = uuid.uuid4().hex[:4].upper()
+    for callsign in set(re.findall(r'"callsign": "([A-Z0-9]+)"', text)):
+        text = text.replace(f'"{callsign}"', f'"{callsign}{tag}"')
     events = json.loads(text)
     for e in events:
         e["event_id"] = f"{e['event_id']}-{uuid.uuid4().hex[:6]}"
