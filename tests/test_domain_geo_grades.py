@@ -16,7 +16,6 @@ from rxapp.domain.grades import (
     OK,
     UNASSIGNED,
     GradeTargets,
-    SpeedModel,
     assess_breach,
     target_deadline,
 )
@@ -217,13 +216,6 @@ T0 = datetime(2026, 11, 20, 9, 12, tzinfo=UTC)  # winter: London is UTC
 ])
 def test_target_deadline(grade, rural, appointment_end, expected):
     assert target_deadline(grade, T0, rural, appointment_end) == expected
-
-
-def test_speed_model():
-    s = SpeedModel()
-    assert [s.kmh(g, r) for g, r in [("EMERGENCY", False), ("EMERGENCY", True), ("PRIORITY", False),
-                                     ("STANDARD", False), ("SCHEDULED", True)]] == [48, 64, 35, 30, 30]
-    assert s.mps("EMERGENCY", False) == pytest.approx(13.333, abs=0.001)
 
 
 # --- Breach risk ---------------------------------------------------------------------------------------

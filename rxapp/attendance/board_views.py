@@ -10,7 +10,7 @@ from typing import Optional
 from sqlmodel import Session, select
 
 from rxapp.attendance.holds import active_holds, held_incident_ids
-from rxapp.attendance.models import Assignment, Incident, ResourceFix, stored_estimate
+from rxapp.attendance.models import Assignment, Incident, stored_estimate
 from rxapp.attendance.targets import attendance_now, grade_targets
 from rxapp.domain import attendance as rules
 from rxapp.domain.eta import describe_clock_window, describe_window
@@ -120,15 +120,6 @@ def board_counts(rows: list[dict]) -> dict[str, int]:
 def breached_urns(rows: list[dict]) -> list[tuple[str, str]]:
     """(urn, grade label) of every breached row, in board order."""
     return [(row["urn"], row["grade_label"]) for row in rows if row.get("risk") == BREACHED]
-
-
-def en_route_legs(db_url: Optional[str] = None) -> list[tuple[int, tuple[float, float], tuple[float, float]]]:
-    """(incident id, newest fix of the resource giving its window, incident location) for a routing engine."""
-    with session_scope(db_url) as session:
-        q = (select(Incident.id, ResourceFix.lat, ResourceFix.lon, Incident.lat, Incident.lon)
-             .join(ResourceFix, ResourceFix.callsign == Incident.eta_callsign)
-             .where(Incident.is_open == True, Incident.arrived_at == None))  # noqa: E711,E712
-        return [(i, (a, b), (c, d)) for i, a, b, c, d in session.exec(q)]
 
 
 def load_board() -> tuple[list[dict], str]:

@@ -137,31 +137,6 @@ def target_deadline(grade: str, opened_at: datetime, rural: bool, appointment_en
     return (targets or GradeTargets()).target_deadline(grade, opened_at, rural, appointment_end)
 
 
-@dataclass(frozen=True)
-class SpeedModel:
-    """Typical average road speed (km/h) to the scene, door to door, by grade.
-
-    These are averages over a whole journey including junctions, not cruising speeds. Emergency calls go
-    on blue lights; priority calls usually do not; standard ones drive normally. Outside emergencies we
-    use one speed for urban and rural: slower is the safer guess, as it errs towards a later window.
-    """
-
-    emergency_urban_kmh: float = 48.0
-    emergency_rural_kmh: float = 64.0
-    priority_kmh: float = 35.0
-    standard_kmh: float = 30.0
-
-    def kmh(self, grade: str, rural: bool) -> float:
-        if grade == EMERGENCY:
-            return self.emergency_rural_kmh if rural else self.emergency_urban_kmh
-        if grade == PRIORITY:
-            return self.priority_kmh
-        return self.standard_kmh  # standard, scheduled, and anything unexpected
-
-    def mps(self, grade: str, rural: bool) -> float:
-        return self.kmh(grade, rural) / 3.6
-
-
 # Without an officer, a call that has used more than this share of its target is flagged at risk; the
 # same applies to an assigned officer with no arrival estimate yet (not yet moving, or no position).
 AT_RISK_SHARE_USED = 0.5
