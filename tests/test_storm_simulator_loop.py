@@ -276,3 +276,22 @@ async def test_the_service_applies_several_loops_through_the_real_socket_with_no
                 late[(incident.opened_at - start_at) // loop_span()] += 1
         assert all(late[n] >= 2 for n in range(loops)), dict(late)
     assert client.status["bad_frames"] == 0
+
+
+def test_a_moment_recorded_on_the_wall_clock_is_shown_on_the_demo_clock(monkeypatch):
+    """The victim's page says "updated at" beside the feed's times: in the demo both read the demo's clock."""
+    from rxapp.attendance.targets import attendance_time
+    from rxapp.plumbing import config
+
+    epoch = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+    wall = epoch + timedelta(minutes=6)
+    assert attendance_time(wall) == wall  # outside the demo: the same moment
+    monkeypatch.setenv("DEMO_SPEED", "10")
+    monkeypatch.setenv("DEMO_EPOCH", epoch.isoformat())
+    config.reset_settings()
+    try:
+        assert attendance_time(wall) == epoch + timedelta(minutes=60)
+    finally:
+        monkeypatch.delenv("DEMO_SPEED")
+        monkeypatch.delenv("DEMO_EPOCH")
+        config.reset_settings()

@@ -28,8 +28,13 @@ def grade_targets() -> GradeTargets:
 
 def attendance_now() -> datetime:
     """Now, for live attendance's rules (targets, windows, the board, sweeps, the feed's time checks)."""
+    return attendance_time(utcnow())
+
+
+def attendance_time(wall: datetime) -> datetime:
+    """A moment recorded on the wall clock (when a row was last changed, say) on the attendance clock, so a page
+    that shows it beside the feed's times agrees with them (the same moment outside the demo)."""
     cfg = settings()
-    wall = utcnow()
     if cfg.demo_speed is None or cfg.demo_epoch is None:
         return wall
     return demo_time(wall, cfg.demo_speed, cfg.demo_epoch)

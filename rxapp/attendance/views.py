@@ -20,7 +20,7 @@ from rxapp.attendance.models import (
     stored_estimate,
 )
 from rxapp.attendance.service import find_incident_by_token
-from rxapp.attendance.targets import attendance_now
+from rxapp.attendance.targets import attendance_now, attendance_time
 from rxapp.domain import attendance as rules
 from rxapp.domain.attendance import Situation
 from rxapp.plumbing.columns import utcnow
@@ -95,7 +95,7 @@ def victim_view(session: Session, incident: Incident, now: Optional[datetime] = 
     situation = rules.situation(_facts(incident, steps))
     estimate = stored_estimate(incident) if incident.is_open and incident.status == rules.EN_ROUTE else None
     eta_text, eta_clock = words.window(lang, estimate, now)
-    updated = _clock(incident.updated_at)
+    updated = _clock(attendance_time(incident.updated_at) if incident.updated_at else None)
     reference = (incident.crime_reference or "") if not incident.is_open else ""
     flags = [f for f in incident.flags.split(",") if f]
     return {
