@@ -39,6 +39,9 @@ EXPECTED = {
     "vps_offer": {"crime_reference", "officer"},
     "routine_no_news": {"crime_reference", "next_update"},
     "oic_changed": {"crime_reference", "officer"},
+    # Updates that fall due together, as one message (rxapp/domain/bundling.py).
+    "updates_together": {"count", "crime_reference", "updates"},
+    "updates_together_more": {"count"},
 }
 INVESTIGATION = sorted(name for name, placeholders in EXPECTED.items() if "crime_reference" in placeholders
                        and name != "attendance_closed")
@@ -82,6 +85,7 @@ def test_template_set_and_ids():
     kinds = {name: t.kind for name, t in REAL.items()}
     assert kinds.pop("opt_out_confirmation") == "service" and kinds.pop("reply_received") == "service"
     assert {kinds.pop(name) for name in INVESTIGATION} == {"routine"}
+    assert kinds.pop("updates_together_more") == "routine"
     assert set(kinds.values()) == {"attendance"}
 
 

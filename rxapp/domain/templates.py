@@ -7,8 +7,10 @@ Each template is one JSON file in `rxapp/templates/` (see the README there), nam
      "translation_status": "...",
      "body": {"en": "...((link))", "pl": "...", "ur": "...", "ar": "..."},
      "subject": {...},            # email templates only
-     "email": {"subject": {...}}} # optional, on a text template: the same words by email when a text
+     "email": {"subject": {...}}, # optional, on a text template: the same words by email when a text
                                   # cannot be used ("body" may be given too; otherwise the text's body)
+     "line": {...}}               # optional, on a routine update: how it reads in a list of updates sent
+                                  # together as one message (`updates_together`, `rxapp/domain/bundling.py`)
 
 Placeholders are written `((name))`. Rendering fills every one from the personalisation, falls back to
 English when the victim's language has no version, and refuses, naming what is missing, rather than send
@@ -72,6 +74,8 @@ REQUIRED_TEMPLATES = (
     "vps_offer",
     "routine_no_news",
     "oic_changed",
+    "updates_together",
+    "updates_together_more",
 )
 
 # Realistic values, about as long as real ones get: a tracking link with its 43-character token, a
@@ -83,6 +87,8 @@ SAMPLE_PERSONALISATION: Mapping[str, str] = MappingProxyType({
     "window": "between 10:05 and 10:15",
     "officer": "DC 12345",
     "next_update": "Wednesday 30 September",
+    "count": "7",
+    "updates": "1. The crime you reported has been recorded.\n2. Someone has been arrested.",
 })
 # The longest window text the ETA module writes: a window on another day.
 LONGEST_SAMPLE_PERSONALISATION: Mapping[str, str] = MappingProxyType({
@@ -132,8 +138,17 @@ class Template:
     subject: Optional[Mapping[str, str]] = None  # email templates
     email_subject: Optional[Mapping[str, str]] = None  # a text template's email version
     email_body: Optional[Mapping[str, str]] = None  # a text template's email version, when its words differ
+    line: Optional[Mapping[str, str]] = None  # how this update reads in a list of updates sent together
     description: str = ""
     translation_status: str = ""
+
+    def line_in(self, language: Optional[str]) -> Optional[str]:
+        """This update's line for a list of updates, in `language` (English when it has none), or None when
+        it has no line (it is then never sent together with others)."""
+        if self.line is None:
+            return None
+        code = (language or "").strip().lower().replace("_", "-").split("-")[0]
+        return self.line.get(code) or self.line[DEFAULT_LANGUAGE]
 
     @property
     def has_email_version(self) -> bool:
@@ -239,9 +254,22 @@ def parse_template(data: Mapping[str, Any], source: str = "template") -> Templat
         subject=_texts(data, "subject", source, required=is_email),
         email_subject=_texts(email, "subject", f"{source} email", required=True) if email else None,
         email_body=_texts(email, "body", f"{source} email", required=False) if email else None,
+        line=_line(data, source),
         description=str(data.get("description", "")),
         translation_status=str(data.get("translation_status", "")),
     )
+
+
+def _line(data: Mapping[str, Any], source: str) -> Optional[Mapping[str, str]]:
+    line = _texts(data, "line", source, required=False)
+    if line is None:
+        return None
+    if data["kind"] != MessageKind.ROUTINE:
+        raise TemplateError(f"{source}: only a routine update has a 'line' (others are never sent together)")
+    for lang, text in line.items():
+        if PLACEHOLDER.search(text) or "\n" in text:
+            raise TemplateError(f"{source}: 'line' [{lang}] must be one line without placeholders")
+    return line
 
 
 def load_templates(directory: Path | str = TEMPLATES_DIR) -> dict[str, Template]:
@@ -284,8 +312,21 @@ def validate_all(templates: Optional[Mapping[str, Template]] = None, *,
         channels = [template.channel] + ([Channel.EMAIL] if also_email else [])
         for channel in channels:
             problems.extend(_check_version(template, channel, samples, max_sms_segments))
+        if template.line is not None:
+            problems.extend(_check_line(template))
         if set(template.languages) - {DEFAULT_LANGUAGE} and not template.translation_status:
             problems.append(f"{name}: has translations but no translation_status saying who checked them")
+    return problems
+
+
+def _check_line(template: Template) -> list[str]:
+    problems = [f"{template.name}: line has no {lang} version" for lang in LANGUAGES if lang not in template.line]
+    english = template.line[DEFAULT_LANGUAGE]
+    problems += [f"{template.name}: line says '{word}', which could reveal a sensitive case"
+                 for word in SENSITIVE_WORDS if re.search(rf"\b{re.escape(word)}", english.lower())]
+    if not sms.is_gsm7(english):
+        problems.append(f"{template.name}: English line is not plain GSM-7 because of "
+                        + " ".join(repr(c) for c in sms.non_gsm7_characters(english)))
     return problems
 
 

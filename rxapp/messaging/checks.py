@@ -48,7 +48,8 @@ def safety_context(session: Session, message: Message, now: datetime) -> safety.
     source = occurrence.flags if occurrence is not None else (incident.flags if incident else "")
     flags = frozenset(f for f in source.split(",") if f)
     since = now - timedelta(hours=1)
-    recent = select(func.count()).select_from(Message).where(
+    # Rows sent together as one message (`bundles.py`) share the provider's id and count as one text.
+    recent = select(func.count(func.distinct(func.coalesce(Message.provider_id, Message.reference)))).where(
         Message.destination == message.destination, Message.channel == Channel.SMS,
         Message.sent_at != None, Message.sent_at >= since, Message.id != message.id)  # noqa: E711
     texting = message.channel == Channel.SMS

@@ -12,6 +12,7 @@ from rxapp.domain.contact import Channel
 from rxapp.domain.notifications import DeliveryReceipt
 from rxapp.domain.statuses import MessageNote, MessageStatus, TaskKind
 from rxapp.investigation.models import Duty
+from rxapp.messaging.bundles import rows_sent_together
 from rxapp.messaging.models import Message
 from rxapp.messaging.outbox import enqueue, log_event, templates
 from rxapp.plumbing.columns import utcnow
@@ -27,7 +28,8 @@ RECEIPT_CANNOT_UNDO = (MessageStatus.DELIVERED, MessageStatus.PERMANENT_FAILURE,
 def record_receipt(session: Session, receipt: DeliveryReceipt, now: Optional[datetime] = None,
                    retry_after: timedelta = timedelta(minutes=2), max_attempts: int = 5) -> Message:
     """A delivery receipt: delivered, or a failure to retry with backoff, or a final failure that falls back
-    to the victim's next channel (or a task). A late or repeated receipt never undoes a final state."""
+    to the victim's next channel (or a task). A late or repeated receipt never undoes a final state. A receipt
+    for a message that carried several updates (`bundles.py`) applies to every one of them."""
     now = now or utcnow()
     status, reference, provider_id = receipt.status, receipt.reference, receipt.provider_id
     message = None
@@ -37,6 +39,14 @@ def record_receipt(session: Session, receipt: DeliveryReceipt, now: Optional[dat
         message = session.exec(select(Message).where(Message.provider_id == provider_id)).first()
     if message is None:
         raise LookupError("no message with that reference")
+    rows = rows_sent_together(session, message)
+    for row in rows:
+        _apply_receipt(session, row, status, now, retry_after, max_attempts)
+    return message
+
+
+def _apply_receipt(session: Session, message: Message, status: str, now: datetime, retry_after: timedelta,
+                   max_attempts: int) -> Message:
     if message.status in RECEIPT_CANNOT_UNDO and status != MessageStatus.DELIVERED:
         return message  # a late or repeated receipt does not undo a final state
     message.updated_at = now

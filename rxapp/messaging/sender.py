@@ -9,6 +9,8 @@ One pass (`run_once`):
    before the provider is called. An attendance text waits, untouched, while an earlier attendance text to
    the same victim about the same incident is not yet with the provider (`outbox.TextOrder`): the text
    carrying the link is never overtaken by "arriving soon", not even while it waits for a retry.
+   Routine updates cleared to go for the same victim, case, channel and language in the same pass go as one
+   message listing them (`rxapp/messaging/bundles.py`); every row of it moves with the others.
 3. Sends run concurrently; each answer is stored in its own short transaction.
 Runs in the one elected runner process (see `rxapp/plumbing/runner.py`); on PostgreSQL the claim also uses
 `FOR UPDATE SKIP LOCKED` so a second sender could never take the same row.
@@ -27,13 +29,14 @@ from typing import Mapping, Optional
 from sqlmodel import select
 
 from integrations.outbound import Lookup, OutboundMessage, Provider, ProviderError
-from rxapp.domain import safety
+from rxapp.domain import bundling, safety
 from rxapp.domain.statuses import (
     DUE_MESSAGE_STATUSES,
     MessageNote,
     MessageStatus,
     TaskKind,
 )
+from rxapp.messaging import bundles
 from rxapp.messaging.checks import no_longer_relevant, safety_context
 from rxapp.messaging.models import Message
 from rxapp.messaging.outbox import TextOrder, log_event, render_for_send
@@ -58,6 +61,11 @@ class Outgoing:
     destination: str
     subject: str
     body: str
+    members: tuple[int, ...] = ()  # every row this one provider message carries (a bundle), else just this one
+
+    @property
+    def rows(self) -> tuple[int, ...]:
+        return self.members or (self.message_id,)
 
 
 @dataclass
@@ -69,6 +77,7 @@ class PassResult:
     failed: int = 0
     recovered: int = 0
     rerouted: int = 0  # sent another way: no provider for their channel
+    combined: int = 0  # provider messages that carried several updates at once (each row counts in `sent`)
     errors: list[str] = field(default_factory=list)
     incidents: set[int] = field(default_factory=set)  # whose message history changed in a way staff see
 
@@ -109,13 +118,13 @@ class OutboxSender:
         outgoing = await asyncio.to_thread(self._claim, now, found, checked, result)
         if outgoing:
             gate = asyncio.Semaphore(self.concurrency)
-            answers: list[tuple[int, str]] = []
+            answers: list[tuple[tuple[int, ...], str]] = []
 
             async def one(item: Outgoing):
                 async with gate:
                     provider_id = await self._deliver(item, result)
                     if provider_id is not None:
-                        answers.append((item.message_id, provider_id))
+                        answers.append((item.rows, provider_id))
 
             await asyncio.gather(*(one(item) for item in outgoing))
             if self.failpoint == "after_provider_answer" and answers:
@@ -124,7 +133,8 @@ class OutboxSender:
             # One commit for the pass's answers: until it lands they stay "sending", and a restart looks
             # each one up at the provider before anything is sent again.
             await asyncio.to_thread(self._store_sent, answers)
-            result.sent += len(answers)
+            result.sent += sum(len(rows) for rows, _ in answers)
+            result.combined += sum(1 for rows, _ in answers if len(rows) > 1)
         return result
 
     async def drain(self, max_passes: int = 1000) -> PassResult:
@@ -132,7 +142,7 @@ class OutboxSender:
         total = PassResult()
         for _ in range(max_passes):
             r = await self.run_once()
-            for name in ("sent", "held", "blocked", "retried", "failed", "recovered", "rerouted"):
+            for name in ("sent", "held", "blocked", "retried", "failed", "recovered", "rerouted", "combined"):
                 setattr(total, name, getattr(total, name) + getattr(r, name))
             total.errors += r.errors
             total.incidents |= r.incidents
@@ -143,38 +153,48 @@ class OutboxSender:
     # ---- step 1: did an earlier attempt get through? ----------------------------------------------
 
     def _maybe_sent(self, now: datetime) -> list[tuple[int, str, str]]:
+        """(message id, reference to look up, channel): a row that went in a bundle is also looked up by the
+        reference the bundle went under."""
         stale = now - self.stale_after
         with session_scope(self.db_url) as session:
             q = select(Message.id, Message.reference, Message.channel).where(
                 ((Message.status == MessageStatus.SENDING) & (Message.sending_since <= stale))
                 | ((Message.status == MessageStatus.RETRY) & (Message.due_at <= now) & (Message.attempts > 0))
             ).limit(self.batch)
-            return list(session.exec(q))
+            rows = list(session.exec(q))
+            under = bundles.sent_under(session, [message_id for message_id, _, _ in rows])
+        return rows + [(message_id, under[message_id], channel) for message_id, reference, channel in rows
+                       if under.get(message_id, reference) != reference]
 
     async def _check_provider(self, candidates) -> dict[int, Optional[str]]:
         """message id -> provider id for messages the provider already has (live, not failed)."""
         found: dict[int, Optional[str]] = {}
+        asked: dict[tuple[str, str], object] = {}  # a bundle's reference is asked about once
         for message_id, reference, channel in candidates:
             provider = self.providers.get(channel)
             if provider is None:
                 continue  # no provider for it now: the claim sends it another way
-            try:
-                answer = await provider.find_by_reference(reference)
-            except Exception as exc:  # cannot ask just now: leave it for the next pass rather than risk a repeat
-                found[message_id] = UNKNOWN
-                log.warning("could not check a message at the provider (%s)", type(exc).__name__)
+            if (channel, reference) not in asked:
+                try:
+                    asked[channel, reference] = await provider.find_by_reference(reference)
+                except Exception as exc:  # cannot ask just now: leave it for the next pass rather than repeat
+                    asked[channel, reference] = exc
+                    log.warning("could not check a message at the provider (%s)", type(exc).__name__)
+            answer = asked[channel, reference]
+            if isinstance(answer, Exception):
+                found.setdefault(message_id, UNKNOWN)
                 continue
             if answer is Lookup.CANNOT_TELL:
                 continue  # SMTP has no look-up; the Message-ID header lets mail systems drop a repeat
             if answer is not None:
-                found[message_id] = answer
+                found[message_id] = answer  # found under either reference: it went
         return found
 
     # ---- step 2: safety rules, then claim ---------------------------------------------------------
 
     def _claim(self, now: datetime, found: dict[int, Optional[str]], checked: set[int],
                result: PassResult) -> list[Outgoing]:
-        outgoing: list[Outgoing] = []
+        ready: list[tuple[Message, object]] = []
         stale = now - self.stale_after
         with session_scope(self.db_url) as session:
             q = (select(Message).where(
@@ -244,6 +264,28 @@ class OutboxSender:
                     continue
                 message.status, message.sending_since = MessageStatus.SENDING, now
                 message.attempts += 1
+                ready.append((message, rendered))
+            return self._combine(session, ready)
+
+    def _combine(self, session, ready: list[tuple[Message, object]]) -> list[Outgoing]:
+        """One provider message per group of updates that go together (`rxapp/domain/bundling.py`)."""
+        by_id = {message.id: (message, rendered) for message, rendered in ready}
+        outgoing: list[Outgoing] = []
+        for ids in bundling.group(bundles.candidate(message) for message, _ in ready):
+            rows = [by_id[i][0] for i in ids]
+            lead = rows[0]
+            if len(rows) > 1:
+                try:
+                    subject, body = bundles.render_bundle(session, rows)
+                except Exception as exc:  # each goes on its own rather than not at all
+                    log.error("could not write a combined message (%s); sending separately", type(exc).__name__)
+                else:
+                    bundles.note_bundle(session, rows)
+                    outgoing.append(Outgoing(lead.id, lead.reference, lead.channel, lead.destination,
+                                             subject or "", body, members=ids))
+                    continue
+            for message in rows:
+                rendered = by_id[message.id][1]
                 outgoing.append(Outgoing(message.id, message.reference, message.channel, message.destination,
                                          rendered.subject or "", rendered.body))
         return outgoing
@@ -257,7 +299,7 @@ class OutboxSender:
             failure = exc if isinstance(exc, ProviderError) else ProviderError(
                 # Not the provider's answer but a fault of ours: retry, and look it up first.
                 f"unexpected {type(exc).__name__}", retryable=True, outcome_unknown=True)
-            await asyncio.to_thread(self._store_failure, item.message_id, failure)
+            await asyncio.to_thread(self._store_failure, item.rows, failure)
             if failure.retryable:
                 result.retried += 1
             else:
@@ -269,41 +311,45 @@ class OutboxSender:
         return await self.providers[item.channel].send(
             OutboundMessage(item.reference, item.destination, item.body, item.subject))
 
-    def _store_sent(self, answers: list[tuple[int, str]]) -> None:
+    def _store_sent(self, answers: list[tuple[tuple[int, ...], str]]) -> None:
         if not answers:
             return
         now = self._now()
         with session_scope(self.db_url) as session:
-            for message_id, provider_id in answers:
+            for message_id, provider_id in ((i, provider_id) for rows, provider_id in answers for i in rows):
                 message = session.get(Message, message_id)
                 message.status, message.provider_id, message.sent_at = MessageStatus.SENT, provider_id, now
                 message.updated_at, message.sending_since = now, None
                 log_event(session, message, MessageStatus.SENT,
                           f"accepted by the provider on attempt {message.attempts}")
 
-    def _store_failure(self, message_id: int, exc: ProviderError) -> None:
+    def _store_failure(self, message_ids: tuple[int, ...], exc: ProviderError) -> None:
+        """The provider did not take the message: every row it carried retries together (one due time, so they
+        go together again) or fails together."""
         now = self._now()
         detail, retryable = exc.reason, exc.retryable
         with session_scope(self.db_url) as session:
-            message = session.get(Message, message_id)
-            message.updated_at, message.sending_since = now, None
-            if retryable and now - message.created_at < GIVE_UP_AFTER:
+            rows = [session.get(Message, message_id) for message_id in message_ids]
+            retry = retryable and now - min(row.created_at for row in rows) < GIVE_UP_AFTER
+            if retry:
                 # Exponential backoff with jitter; a rate limit waits at least a minute.
-                base = 60 if exc.rate_limited else 2 ** message.attempts
+                base = 60 if exc.rate_limited else 2 ** max(row.attempts for row in rows)
                 delay = min(600, base) * (0.5 + random.random() / 2)
                 if exc.outcome_unknown:
                     # The provider may still be working on the request we gave up on: wait until it must
                     # have finished, so the look-up before the retry sees it if it went through.
                     delay = max(delay, self.stale_after.total_seconds())
-                message.status, message.due_at = MessageStatus.RETRY, now + timedelta(seconds=delay)
-                message.reason = f"provider error ({detail}); retrying"
-                log_event(session, message, MessageStatus.RETRY, message.reason)
-            else:
-                message.status = MessageStatus.FAILED
-                message.reason = f"provider refused the message ({detail})"
-                log_event(session, message, MessageStatus.FAILED, message.reason)
-                fall_back(session, message, now)
-
+            for message in rows:
+                message.updated_at, message.sending_since = now, None
+                if retry:
+                    message.status, message.due_at = MessageStatus.RETRY, now + timedelta(seconds=delay)
+                    message.reason = f"provider error ({detail}); retrying"
+                    log_event(session, message, MessageStatus.RETRY, message.reason)
+                else:
+                    message.status = MessageStatus.FAILED
+                    message.reason = f"provider refused the message ({detail})"
+                    log_event(session, message, MessageStatus.FAILED, message.reason)
+                    fall_back(session, message, now)
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m rxapp.messaging.sender --once`: one drain of the outbox with the configured providers."""
