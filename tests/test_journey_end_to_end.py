@@ -97,10 +97,10 @@ async def test_the_simulated_investigations_end_to_end(db_url, notify):
             task = s.get(Task, duty.task_id) if duty.task_id else None
             status = duty_status(state=duty.state, due_at=duty.due_at, done_at=duty.done_at,
                                  done_how=duty.done_how, late=duty.late, now=end,
-                                 assignee=task.assignee if task else None)
+                                 assignee=task.assignee if task else None, held_until=duty.held_until)
             statuses[status.label] += 1
-            assert status.label in ("Done", "Done late", "Due", "Late", "With a person", "With a person (late)",
-                                    "Not owed")
+            assert status.label in ("Done", "Done late", "Declined", "Due", "Late", "With a person",
+                                    "With a person (late)", "Not owed")
         print("duty statuses after the run:", dict(statuses))
         assert statuses["Done"] > 20 and statuses["Done late"] >= 1
 
@@ -119,6 +119,7 @@ async def test_the_simulated_investigations_end_to_end(db_url, notify):
         channels = {m.channel for m in s.exec(select(Message).where(Message.occurrence_id == occ.id))}
         assert channels == {"email"}
         assert b["support_referral"].done_how == "victim objected to a referral"
+        assert not b["support_referral"].late  # a "no" is met by the answer, never late (issue 11)
 
         # (c) in Polish.
         occ, _ = _duties(s, "c")

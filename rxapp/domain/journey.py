@@ -162,19 +162,50 @@ def when_words(at: datetime) -> str:
     return f"{_DAYS[local.weekday()][:3]} {local.day} {_MONTHS[local.month - 1][:3]} {local.year}, {local:%H:%M}"
 
 
+# ---- facts at their own time ------------------------------------------------------------------------------
+
+# How the records system's "no" to a support referral is recorded on its duty (`Duty.done_how`): the duty to
+# offer is met by the answer, so it is never late because of when the product read it.
+REFERRAL_NO_EXPLICIT_CONSENT = "victim did not give the explicit consent a referral needs"
+REFERRAL_OBJECTED = "victim objected to a referral"
+HELD_WORDS = "dated in the future: not told; check the record"
+
+
+def referral_declined(done_how: Optional[str]) -> bool:
+    """Whether a done duty was met by the victim declining (a referral they did not consent to)."""
+    return (done_how or "").startswith((REFERRAL_NO_EXPLICIT_CONSENT, REFERRAL_OBJECTED))
+
+
+def dated_in_future(at: datetime, now: datetime, tolerance: timedelta) -> bool:
+    """An event dated later than now by more than the clocks' tolerance cannot have happened yet: it is held
+    (recorded and shown to the officer in charge), and nobody is told of it before its date."""
+    return at > now + tolerance
+
+
+def met_late(done_at: datetime, due_at: datetime, declined: bool) -> bool:
+    """Whether a duty met at `done_at` (the fact's own time) was met after its deadline. A victim's "no" is
+    never late: the duty to offer was met by their answer."""
+    return not declined and done_at > due_at
+
+
 @dataclass(frozen=True)
 class DutyStatus:
-    label: str  # Done, Done late, Due, Late, With a person, With a person (late), Not owed
+    label: str  # Done, Done late, Declined, Held, Due, Late, With a person, With a person (late), Not owed
     detail: str
     tone: str  # good, warn, bad, neutral
 
 
 def duty_status(*, state: str, due_at: datetime, done_at: Optional[datetime], done_how: Optional[str],
-                late: bool, now: datetime, assignee: Optional[str] = None) -> DutyStatus:
-    """A duty's status as staff and oversight read it: done (when, how), due (by when), late, or handed to
-    a person."""
+                late: bool, now: datetime, assignee: Optional[str] = None,
+                held_until: Optional[datetime] = None) -> DutyStatus:
+    """A duty's status as staff and oversight read it: done (when, how), declined by the victim, held (its
+    event is dated in the future), due (by when), late, or handed to a person."""
     if state == DutyState.CANCELLED:
         return DutyStatus("Not owed", "No longer owed (the case closed or the victim declined).", "neutral")
+    if state == DutyState.DONE and done_at is not None and referral_declined(done_how):
+        return DutyStatus("Declined", f"{when_words(done_at)}, {done_how}", "good")
+    if state == DutyState.DUE and held_until is not None:
+        return DutyStatus("Held", f"Event {HELD_WORDS} (dated {when_words(held_until)})", "warn")
     if state == DutyState.DONE and done_at is not None:
         on_time = done_at <= due_at
         return DutyStatus("Done" if on_time else "Done late",

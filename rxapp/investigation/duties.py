@@ -191,10 +191,16 @@ def open_task_for(session: Session, duty: Duty) -> Optional[Task]:
     return session.exec(select(Task).where(Task.duty_id == duty.id, Task.status == TaskStatus.OPEN)).first()
 
 
-def mark_done(duty: Duty, at: datetime, how: str) -> None:
-    """Met at `at`, the moment of the fact (a message sent, a consent recorded), which decides lateness."""
+def mark_done(duty: Duty, at: datetime, how: str, *, fact: bool = False) -> None:
+    """Met at `at`, the moment of the fact (a message sent, a consent recorded), which decides lateness.
+    `fact`: met by a fact in the records system, which says alone whether it was late (the sweep may have
+    marked it late before the product read a fact dated earlier); a victim's "no" is never late."""
     duty.state, duty.done_at, duty.done_how, duty.check_at = DutyState.DONE, at, how[:200], None
-    duty.late = duty.late or at > duty.due_at
+    duty.held_until = None
+    if fact:
+        duty.late = rules.met_late(at, duty.due_at, rules.referral_declined(how))
+    else:
+        duty.late = duty.late or at > duty.due_at
     duty.updated_at = at
 
 

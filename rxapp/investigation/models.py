@@ -88,6 +88,9 @@ class Duty(SQLModel, table=True):
     template: Optional[str] = Field(default=None, max_length=60)
     personalisation: str = Field(default="{}", sa_type=sa.Text)
     check_at: Optional[datetime] = utc_field(index=True)
+    # A milestone dated in the future when the records system sent it: nobody is told before this (the
+    # event's own date); the deadline sweep tells the victim then, unless a corrected record came first.
+    held_until: Optional[datetime] = utc_field()
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 

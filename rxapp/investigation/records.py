@@ -3,7 +3,7 @@ investigation's milestones and the Code duties each one creates."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Optional
 
 from sqlmodel import Session, select
@@ -19,7 +19,7 @@ from rxapp.domain.records import (
     PersonUpdated,
     RecordsChange,
 )
-from rxapp.domain.statuses import DutyState, HowTold, OccurrenceStatus, TaskStatus
+from rxapp.domain.statuses import DutyState, HowTold, OccurrenceStatus, TaskKind, TaskStatus
 from rxapp.feeds.ingest import Rejected
 from rxapp.investigation.duties import (
     add_to_timeline,
@@ -34,14 +34,21 @@ from rxapp.investigation.duties import (
 )
 from rxapp.investigation.models import CaseVictim, Duty, Occurrence, OccurrenceEvent
 from rxapp.investigation.people import copy_linked_person, copy_person_update
-from rxapp.investigation.telling import CaseContact
+from rxapp.investigation.telling import CaseContact, held_staff_text
 from rxapp.tasks.models import Task
+from rxapp.tasks.service import open_task
 from rxapp.victims.contact import contact_state
 from rxapp.victims.models import Victim
 
 
 class RecordsApplier(CaseContact):
-    """Applies one records change inside the caller's transaction (and savepoint)."""
+    """Applies one records change inside the caller's transaction (and savepoint). An investigation event
+    dated more than `future_tolerance` after now is held: on the timeline for staff only, its milestones owed
+    but told by the deadline sweep when its date comes, and a task for the officer in charge to check it."""
+
+    def __init__(self, rules_code, future_tolerance: timedelta = timedelta(0)) -> None:
+        super().__init__(rules_code)
+        self.future_tolerance = future_tolerance
 
     def apply(self, session: Session, change: RecordsChange, now: datetime) -> bool:
         payload = change.payload
@@ -160,11 +167,25 @@ class RecordsApplier(CaseContact):
                              change: RecordsChange, now: datetime) -> None:
         at = change.occurred_at
         public, staff = rules.event_words(p)
-        add_to_timeline(session, occurrence, at, p.event.lower(), public, staff, change.change_id)
+        held = rules.dated_in_future(at, now, self.future_tolerance)
         found = self.code.milestone_for_event(p.event)
+        if held:
+            # Not told to anyone before its date: staff see it (and why); the officer checks the record.
+            add_to_timeline(session, occurrence, at, p.event.lower(), public, held_staff_text(staff),
+                            change.change_id, public=False)
+            check_record_task(session, occurrence, change, self.calendar, now)
+            if found is not None:  # owed from its date; a referral or a VPS dated ahead meets nothing yet
+                for victim in case_victims(session, occurrence):
+                    self.milestone(session, occurrence, victim, found[0], found[1], f"event:{change.change_id}",
+                                   at, now, held=True)
+                    if p.event == "CHARGED":
+                        self._vps_offer(session, occurrence, victim, at, now)
+            return
+        add_to_timeline(session, occurrence, at, p.event.lower(), public, staff, change.change_id)
         if found is not None:
             milestone, template = found
             for victim in case_victims(session, occurrence):
+                self._supersede_held(session, occurrence, victim, milestone.key, template, now)
                 self.milestone(session, occurrence, victim, milestone, template, f"event:{change.change_id}", at,
                                now)
                 if p.event == "CHARGED":
@@ -224,9 +245,10 @@ class RecordsApplier(CaseContact):
                 OccurrenceEvent.occurrence_id == occurrence.id, OccurrenceEvent.change_id != None)  # noqa: E711
                 .order_by(OccurrenceEvent.at)):
             found = self.code.milestone_for_event(event.kind.upper())
-            if found is not None:
+            if found is not None and not _superseded(event):
+                held = rules.dated_in_future(event.at, now, self.future_tolerance)
                 self.milestone(session, occurrence, victim, found[0], found[1], f"event:{event.change_id}",
-                               event.at, now)
+                               event.at, now, held=held)
                 if event.kind == "charged":
                     self._vps_offer(session, occurrence, victim, event.at, now)
 
@@ -254,7 +276,7 @@ class RecordsApplier(CaseContact):
         explicit = self.code.referral_needs_explicit_consent(
             rules.code_flags(case_flags(occurrence)), bereaved="BEREAVED" in case_flags(occurrence))
         if duty.state == DutyState.DONE:
-            if consent is True and (duty.done_how or "").startswith(("victim did not", "victim objected")):
+            if consent is True and rules.referral_declined(duty.done_how):
                 # They said no, and now yes: the referral is owed again, two working days from then.
                 duty.state, duty.done_at, duty.done_how, duty.late = DutyState.DUE, None, None, False
                 duty.due_at = self.code.deadline("support_referral", at, False, self.calendar)
@@ -262,9 +284,8 @@ class RecordsApplier(CaseContact):
                 return
         if consent is False:
             # The duty to offer is met; no referral may be made (the records system says no consent).
-            how = ("victim did not give the explicit consent a referral needs" if explicit
-                   else "victim objected to a referral")
-            mark_done(duty, at, how)
+            how = rules.REFERRAL_NO_EXPLICIT_CONSENT if explicit else rules.REFERRAL_OBJECTED
+            mark_done(duty, at, how, fact=True)
             close_open_tasks(session, duty, now, HowTold.DECLINED, f"Recorded in the records system: {how}.")
             return
         if consent is None and explicit:
@@ -285,10 +306,30 @@ class RecordsApplier(CaseContact):
 
     def _vps_offer(self, session: Session, occurrence: Occurrence, victim: CaseVictim, charged_at: datetime,
                    now: datetime) -> None:
-        if duty_for(session, occurrence, victim.victim_id, "vps_offer") is not None:
+        held = rules.dated_in_future(charged_at, now, self.future_tolerance)
+        existing = duty_for(session, occurrence, victim.victim_id, "vps_offer")
+        if existing is not None:
+            if existing.held_until is not None and not held and existing.state == DutyState.DUE:
+                # Owed from a charge dated ahead, now charged at a real date: owed (and told) from that.
+                self.release_held(session, occurrence, victim, existing, now, happened_at=charged_at)
             return  # already offered (or already owed)
         self.milestone(session, occurrence, victim, self.code.milestone("vps_offer"), "vps_offer", "vps_offer",
-                       charged_at, now)
+                       charged_at, now, held=held)
+
+    def _supersede_held(self, session: Session, occurrence: Occurrence, victim: CaseVictim, milestone: str,
+                        template: str, now: datetime) -> None:
+        """The same milestone arrived dated now while one dated in the future is held (the records system's
+        correction of a wrong date): the victim is told once, of this one; the held one is no longer owed."""
+        for duty in session.exec(select(Duty).where(
+                Duty.occurrence_id == occurrence.id, Duty.victim_id == victim.victim_id,
+                Duty.milestone == milestone, Duty.template == template, Duty.state == DutyState.DUE,
+                Duty.held_until != None)):  # noqa: E711
+            duty.state, duty.held_until, duty.check_at, duty.updated_at = DutyState.CANCELLED, None, None, now
+            duty.done_how = "superseded by a corrected record"
+            for event in session.exec(select(OccurrenceEvent).where(
+                    OccurrenceEvent.occurrence_id == occurrence.id,
+                    OccurrenceEvent.change_id == duty.key[len("event:"):])):
+                event.staff_text = (event.staff_text + " " + SUPERSEDED)[:1000]
 
     def _met_by_records(self, session: Session, occurrence: Occurrence, victim: CaseVictim, key: str,
                         at: datetime, how: str, now: datetime) -> None:
@@ -303,8 +344,27 @@ class RecordsApplier(CaseContact):
             session.add(duty)
             session.flush()
         if duty.state != DutyState.DONE:
-            mark_done(duty, at, how)
+            mark_done(duty, at, how, fact=True)
             close_open_tasks(session, duty, now, HowTold.RECORDS, f"Recorded in the records system: {how}.")
+
+
+SUPERSEDED = "(superseded by a corrected record: never told)"
+
+
+def _superseded(event: OccurrenceEvent) -> bool:
+    return event.staff_text.endswith(SUPERSEDED)
+
+
+def check_record_task(session: Session, occurrence: Occurrence, change: RecordsChange, calendar,
+                      now: datetime) -> Task:
+    """A task for the officer in charge: the records system sent a change dated in the future."""
+    return open_task(session, kind=TaskKind.CHECK_RECORD, title="Check the date of a record in the records system",
+                     detail=(f"The records system sent a {change.type} change dated "
+                             f"{rules.when_words(change.occurred_at)}, which is in the future. Nothing was told to "
+                             "the victim. Check the date in the records system: a corrected record is told when it "
+                             "arrives; an event left dated ahead is told on its date."),
+                     incident_id=occurrence.incident_id, due_at=calendar.add_working_days(now, 1),
+                     occurrence_id=occurrence.id)
 
 
 def _link_attendance(session: Session, occurrence: Occurrence) -> None:

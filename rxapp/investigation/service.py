@@ -20,8 +20,8 @@ from sqlmodel import select
 from rxapp.audit.service import AuditAction, AuditOutcome, record
 from rxapp.domain import journey as rules
 from rxapp.domain.code_rules import VictimsCode
-from rxapp.domain.records import BadChange, RecordsChange
-from rxapp.domain.statuses import DutyState, HowTold, TaskKind, TaskStatus
+from rxapp.domain.records import BadChange, InvestigationEvent, RecordsChange
+from rxapp.domain.statuses import DutyState, HowTold, TaskStatus
 from rxapp.feeds.ingest import NOT_APPLIED, FeedBatch, IngestCounts, digest_of
 from rxapp.feeds.models import FeedCursor
 from rxapp.investigation.duties import (
@@ -35,7 +35,7 @@ from rxapp.investigation.duties import (
     told,
 )
 from rxapp.investigation.models import Duty, Occurrence
-from rxapp.investigation.records import RecordsApplier, change_summary
+from rxapp.investigation.records import RecordsApplier, change_summary, check_record_task
 from rxapp.investigation.sweep import (
     SWEEP_BATCH,
     SWEEP_BUDGET_SECONDS,
@@ -71,8 +71,8 @@ class JourneyService:
         self.code = rules_code or code()
         self.calendar = self.code.calendar()
         self._now = now
-        self.records = RecordsApplier(self.code)
         self.future_tolerance = timedelta(minutes=settings().niche_future_tolerance_minutes)
+        self.records = RecordsApplier(self.code, self.future_tolerance)
         self.deadlines = DeadlineSweep(self.code, db_url)
 
     # ---- RecordsSink -------------------------------------------------------------------------------
@@ -100,7 +100,8 @@ class JourneyService:
                 digest = digest_of(item)
                 if batch.repeat(item.change_id, digest, lambda item=item: change_summary(item)):
                     continue
-                if item.occurred_at > now + self.future_tolerance:
+                if (rules.dated_in_future(item.occurred_at, now, self.future_tolerance)
+                        and not isinstance(item.payload, InvestigationEvent)):
                     self._hold_future(session, batch, item, digest, now)
                     continue
                 applied = batch.apply(item.change_id, None, lambda item=item: self.records.apply(session, item, now),
@@ -114,9 +115,10 @@ class JourneyService:
         return counts
 
     def _hold_future(self, session, batch: FeedBatch, change: RecordsChange, digest: str, now: datetime) -> None:
-        """A change dated later than now (beyond the clocks' tolerance) cannot have happened yet: nobody is
-        told of it. It is dead-lettered for administrators, remembered (a replay changes nothing), and the
-        officer in charge is asked to check the record, whose correction will arrive as a new change."""
+        """A change to the case itself (not an investigation event, which `records.py` holds on the case)
+        dated later than now (beyond the clocks' tolerance) cannot have happened yet: nobody is told of it.
+        It is dead-lettered for administrators, remembered (a replay changes nothing), and the officer in
+        charge is asked to check the record, whose correction will arrive as a new change."""
         batch.dead_letter(change_summary(change), f"dated in the future ({rules.when_words(change.occurred_at)}), "
                           "beyond the tolerance: held for the officer in charge", event_id=change.change_id)
         batch.remember(change.change_id, None, digest)
@@ -124,13 +126,7 @@ class JourneyService:
             Occurrence.occurrence_number == change.occurrence_number)).first()
         if occurrence is None:
             return
-        open_task(session, kind=TaskKind.CHECK_RECORD, title="Check the date of a record in the records system",
-                  detail=(f"The records system sent a {change.type} change dated "
-                          f"{rules.when_words(change.occurred_at)}, which is in the future. Nothing was told to the "
-                          "victim. Check the date in the records system; the corrected record will be applied when "
-                          "it arrives."),
-                  incident_id=occurrence.incident_id, due_at=self.calendar.add_working_days(now, 1),
-                  occurrence_id=occurrence.id)
+        check_record_task(session, occurrence, change, self.calendar, now)
 
     # ---- the deadline sweep ------------------------------------------------------------------------
 

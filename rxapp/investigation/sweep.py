@@ -27,6 +27,7 @@ SWEEP_BUDGET_SECONDS = 1.2
 @dataclass
 class SweepResult:
     routine_queued: int = 0
+    released: int = 0  # held milestones (dated in the future when they came) told as their date came
     became_late: int = 0
     escalated: int = 0
     checked: int = 0
@@ -85,6 +86,18 @@ class DeadlineSweep(CaseContact):
         occurrence = session.get(Occurrence, duty.occurrence_id)
         if duty.state in (DutyState.DONE, DutyState.CANCELLED):
             duty.check_at = None
+            return
+        if duty.held_until is not None and duty.state == DutyState.DUE:
+            # A milestone dated in the future when it came: its date has come, so it is told now, through the
+            # normal path (its deadline counts from that date).
+            victim = case_victim(session, duty.occurrence_id, duty.victim_id)
+            if now < duty.held_until:
+                duty.check_at = duty.held_until
+            elif victim is None:
+                duty.state, duty.held_until, duty.check_at = DutyState.CANCELLED, None, None
+            else:
+                self.release_held(session, occurrence, victim, duty, now)
+                result.released += 1
             return
         if (duty.milestone == rules.ROUTINE and duty.state == DutyState.DUE and duty.message_id is None
                 and now < duty.due_at):

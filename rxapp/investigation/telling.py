@@ -6,14 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from rxapp.domain import journey as rules
 from rxapp.domain.code_rules import Milestone, VictimsCode
 from rxapp.domain.safety import MessageKind
-from rxapp.domain.statuses import TaskKind
+from rxapp.domain.statuses import DutyState, TaskKind
 from rxapp.investigation.duties import case_flags, duty_for
-from rxapp.investigation.models import CaseVictim, Duty, Occurrence
+from rxapp.investigation.models import CaseVictim, Duty, Occurrence, OccurrenceEvent
 from rxapp.messaging.models import Message
 from rxapp.messaging.outbox import enqueue
 from rxapp.tasks.models import Task
@@ -30,19 +30,40 @@ class CaseContact:
         self.calendar = rules_code.calendar()
 
     def milestone(self, session: Session, occurrence: Occurrence, victim: CaseVictim, milestone: Milestone,
-                  template: str, key: str, happened_at: datetime, now: datetime) -> Optional[Duty]:
+                  template: str, key: str, happened_at: datetime, now: datetime, *,
+                  held: bool = False) -> Optional[Duty]:
         """A milestone this victim must be told of by its deadline (theirs: standard or enhanced): queue the
-        update, or hand it to a person. Once per victim and key."""
+        update, or hand it to a person. Once per victim and key. `held`: the milestone is dated in the
+        future, so nobody is told now; the deadline sweep tells the victim when its date comes."""
         if duty_for(session, occurrence, victim.victim_id, key) is not None:
             return None
         due = self.code.deadline(milestone.key, happened_at, victim.enhanced, self.calendar)
         duty = Duty(occurrence_id=occurrence.id, victim_id=victim.victim_id, key=key, milestone=milestone.key,
                     right=milestone.right, title=milestone.label, triggered_at=happened_at, due_at=due,
                     template=template, created_at=now, updated_at=now)
+        if held:
+            duty.held_until = duty.check_at = happened_at
         session.add(duty)
         session.flush()
-        self.tell(session, occurrence, victim, milestone, template, duty, now)
+        if not held:
+            self.tell(session, occurrence, victim, milestone, template, duty, now)
         return duty
+
+    def release_held(self, session: Session, occurrence: Occurrence, victim: CaseVictim, duty: Duty, now: datetime,
+                     happened_at: Optional[datetime] = None) -> None:
+        """A held milestone (dated in the future when it came) is told through the normal path: its date has
+        come, or a corrected record dated it `happened_at` (its deadline then counts from that). Its event
+        joins the victim's timeline."""
+        if happened_at is not None:
+            duty.triggered_at = happened_at
+            duty.due_at = self.code.deadline(duty.milestone, happened_at, victim.enhanced, self.calendar)
+        duty.held_until, duty.check_at, duty.updated_at = None, None, now
+        if duty.key.startswith("event:"):
+            publish_held_event(session, occurrence, duty.key[len("event:"):])
+        self.tell(session, occurrence, victim, self.code.milestones.get(duty.milestone),
+                  duty.template or duty.milestone, duty, now)
+        if duty.state == DutyState.DUE and duty.check_at is None:
+            duty.check_at = duty.due_at  # nothing went (no message queued): the sweep marks it late then
 
     def plan(self, session: Session, occurrence: Occurrence, victim: CaseVictim,
              milestone: Optional[Milestone]) -> rules.Plan:
@@ -91,3 +112,17 @@ class CaseContact:
         return open_task(session, kind=TaskKind.TELL_VICTIM, title=title, detail=detail, victim_id=duty.victim_id,
                          incident_id=occurrence.incident_id, due_at=duty.due_at,
                          occurrence_id=occurrence.id, duty_id=duty.id)
+
+
+def held_staff_text(staff: str) -> str:
+    return f"{staff} ({rules.HELD_WORDS})"[:1000]
+
+
+def publish_held_event(session: Session, occurrence: Occurrence, change_id: str) -> None:
+    """The timeline row of a held event, shown to the victim now that it is told."""
+    suffix = f" ({rules.HELD_WORDS})"
+    for event in session.exec(select(OccurrenceEvent).where(OccurrenceEvent.occurrence_id == occurrence.id,
+                                                            OccurrenceEvent.change_id == change_id)):
+        event.public = bool(event.text)
+        if event.staff_text.endswith(suffix):
+            event.staff_text = event.staff_text[:-len(suffix)]

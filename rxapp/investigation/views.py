@@ -57,7 +57,7 @@ JOURNEY_TEMPLATE_LABELS = {
 }
 # Which count a duty's status label goes in on the case list: each duty is counted once.
 STATUS_BUCKET = {"Late": "late", "With a person (late)": "late", "With a person": "with_person", "Due": "due",
-                 "Done": "done", "Done late": "done"}
+                 "Done": "done", "Done late": "done", "Declined": "done", "Held": "with_person"}
 
 
 def _when(at: Optional[datetime]) -> str:
@@ -78,7 +78,7 @@ def _template_label(template: str) -> str:
 
 def _status(duty: Duty, now: datetime, assignee: Optional[str] = None):
     return duty_status(state=duty.state, due_at=duty.due_at, done_at=duty.done_at, done_how=duty.done_how,
-                       late=duty.late, now=now, assignee=assignee)
+                       late=duty.late, now=now, assignee=assignee, held_until=duty.held_until)
 
 
 # ---- who may see which case ----------------------------------------------------------------------------
