@@ -236,6 +236,11 @@ async def test_the_records_sample_read_in_quiet_hours_tells_the_burglary_victim_
                                                   MessageEvent.status == BUNDLED)).all()
         assert len(notes) == 7 and all(sent[0].reference in n.detail for n in notes)
         assert "one message with 6 other updates" in notes[0].detail
+        # Staff reading each row's history see that it went in one message with the others.
+        accepted = s.exec(select(MessageEvent).where(MessageEvent.message_id.in_(update_ids),
+                                                     MessageEvent.status == "sent")).all()
+        assert len(accepted) == 7 and all(e.detail == "accepted by the provider on attempt 1, one message listing 7 "
+                                          "updates" for e in accepted)
 
 
 @pytest.mark.asyncio

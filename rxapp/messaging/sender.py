@@ -316,12 +316,14 @@ class OutboxSender:
             return
         now = self._now()
         with session_scope(self.db_url) as session:
-            for message_id, provider_id in ((i, provider_id) for rows, provider_id in answers for i in rows):
-                message = session.get(Message, message_id)
-                message.status, message.provider_id, message.sent_at = MessageStatus.SENT, provider_id, now
-                message.updated_at, message.sending_since = now, None
-                log_event(session, message, MessageStatus.SENT,
-                          f"accepted by the provider on attempt {message.attempts}")
+            for rows, provider_id in answers:
+                together = f", one message listing {len(rows)} updates" if len(rows) > 1 else ""
+                for message_id in rows:
+                    message = session.get(Message, message_id)
+                    message.status, message.provider_id, message.sent_at = MessageStatus.SENT, provider_id, now
+                    message.updated_at, message.sending_since = now, None
+                    log_event(session, message, MessageStatus.SENT,
+                              f"accepted by the provider on attempt {message.attempts}{together}")
 
     def _store_failure(self, message_ids: tuple[int, ...], exc: ProviderError) -> None:
         """The provider did not take the message: every row it carried retries together (one due time, so they
