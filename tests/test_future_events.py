@@ -246,3 +246,20 @@ def test_a_no_read_after_the_sweep_marked_it_late_is_declined_not_late(db_url):
         page = case_detail(s, PRIYA_SHAH, DOMESTIC, clock.at)
     row = next(r for r in page["duties"] if r["key"] == "support_referral")
     assert row["status_label"] == "Declined", row
+
+
+def test_a_held_event_with_nobody_linked_yet_is_told_to_the_victim_linked_after_its_date(db_url):
+    """The charge came (dated ahead) before the records system linked the victim; she is linked after its
+    date: she is told of it then, by the Code's deadline from its date, and it joins her timeline."""
+    raw = {c["change_id"]: c for c in raw_sample()}
+    clock = Clock(PROCESSED)
+    service = JourneyService(db_url, now=clock)
+    service.apply_page(parsed([raw["c-0001"], raw["c-0007"]]), "c-0007")
+    _, _, tasks, events = read(db_url, BURGLARY)
+    assert not events["c-0007"].public and [t.kind for t in tasks] == ["check_record"]
+    clock.at = CHARGED_AT + timedelta(hours=2)
+    service.apply_page(parsed([raw["c-0002"]]), "c-0002")
+    duties, messages, _, events = read(db_url, BURGLARY)
+    charged = duties["event:c-0007"]
+    assert charged.held_until is None and charged.triggered_at == CHARGED_AT and charged.message_id is not None
+    assert "update_charged" in templates(messages) and events["c-0007"].public

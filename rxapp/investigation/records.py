@@ -34,7 +34,7 @@ from rxapp.investigation.duties import (
 )
 from rxapp.investigation.models import CaseVictim, Duty, Occurrence, OccurrenceEvent
 from rxapp.investigation.people import copy_linked_person, copy_person_update
-from rxapp.investigation.telling import CaseContact, held_staff_text
+from rxapp.investigation.telling import CaseContact, held_staff_text, publish_held_event
 from rxapp.tasks.models import Task
 from rxapp.tasks.service import open_task
 from rxapp.victims.contact import contact_state
@@ -247,6 +247,8 @@ class RecordsApplier(CaseContact):
             found = self.code.milestone_for_event(event.kind.upper())
             if found is not None and not _superseded(event):
                 held = rules.dated_in_future(event.at, now, self.future_tolerance)
+                if not held and not event.public:
+                    publish_held_event(session, occurrence, event.change_id)  # held with nobody linked; now told
                 self.milestone(session, occurrence, victim, found[0], found[1], f"event:{event.change_id}",
                                event.at, now, held=held)
                 if event.kind == "charged":
