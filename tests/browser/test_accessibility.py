@@ -9,13 +9,12 @@ import json
 import random
 import re
 from datetime import datetime, timedelta, timezone
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.browser.axe import assert_accessible, assert_reflows, axe_violations
-from tests.browser.conftest import STAFF_PASSWORD
+from tests.browser.conftest import STAFF_PASSWORD, submit_sign_in
 from tests.browser.test_cases_page import records_now
 from tests.browser.test_pages import scenario, send_all, urn_of, wait_token
 
@@ -59,19 +58,10 @@ def people_and_cases(live_app):
 
 
 def sign_in(page, base: str, username: str) -> None:
-    """Sign in through the form once it is ready (its button waits for the browser's form token)."""
+    """Sign in through the form once it is ready, to the role's home page; each test then opens the page it checks."""
     page.goto(f"{base}/login")
-    form = page.locator("form[action='/staff/login']")
-    button = form.locator("button[type=submit]")
-    expect(button).to_be_enabled(timeout=15000)
-    wanted = parse_qs(urlsplit(page.url).query).get("next", [""])[0]
-    if wanted:
-        expect(form.locator("input[name=next]")).to_have_value(wanted, timeout=15000)
-    page.fill("#username", username)
-    page.fill("#password", STAFF_PASSWORD)
-    expect(page.locator("#username")).to_have_value(username)
     with page.expect_navigation():
-        button.click()  # to the role's home page; each test then opens the page it checks
+        submit_sign_in(page, username)
 
 
 def settled(page, text: str | re.Pattern) -> None:

@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlmodel import select
 
-from .conftest import STAFF_PASSWORD
+from .conftest import submit_sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -113,9 +113,7 @@ def busy_night(live_app) -> tuple[Night, dict]:
 
 def sign_in(page, base: str, username: str = "control.one") -> None:
     page.goto(f"{base}/login")
-    page.fill("#username", username)
-    page.fill("#password", STAFF_PASSWORD)
-    page.click("button[type=submit]")
+    submit_sign_in(page, username)
     page.wait_for_url(re.compile(r"/board/?$"))
 
 
