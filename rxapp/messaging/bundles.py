@@ -3,12 +3,12 @@
 Every row of a bundle keeps its own status and history and moves with the others: all are `sending` together,
 all take the provider's id when it accepts the message (so each Code duty is met by that one send), and a
 failure or a delivery receipt applies to all of them. The provider sees the reference of the first row (the
-lead). Each other row's history says which reference it went under, so that after an interruption the sender
-asks the provider about the lead's reference for every row of the bundle, and never sends any of them twice.
+lead). Every row keeps that reference (`Message.bundled_under`, and its history says so), so that after an
+interruption the sender asks the provider about the lead's reference for every row of the bundle, and never sends
+any of them twice.
 """
 from __future__ import annotations
 
-import re
 from typing import Iterable, Optional
 
 from sqlmodel import Session, select
@@ -22,7 +22,6 @@ from rxapp.messaging.outbox import personalisation_for_send, templates
 BUNDLED = "bundled"  # a MessageEvent entry: the row went out in one message with others
 BUNDLE_TEMPLATE = "updates_together"
 MORE_TEMPLATE = "updates_together_more"
-_UNDER = re.compile(r"under (\S+)$")
 
 
 def candidate(message: Message) -> bundling.Candidate:
@@ -58,6 +57,7 @@ def note_bundle(session: Session, rows: list[Message]) -> None:
     """Each row's history says it went in one message with the others, and under which reference."""
     lead = rows[0]
     for row in rows:
+        row.bundled_under = lead.reference
         others = len(rows) - 1
         session.add(MessageEvent(message_id=row.id, status=BUNDLED, at=row.updated_at,
                                  detail=f"one message with {others} other update{'s' if others != 1 else ''}, "
@@ -69,14 +69,8 @@ def sent_under(session: Session, message_ids: Iterable[int]) -> dict[int, str]:
     ids = list(message_ids)
     if not ids:
         return {}
-    found: dict[int, str] = {}
-    q = (select(MessageEvent.message_id, MessageEvent.detail)
-         .where(MessageEvent.message_id.in_(ids), MessageEvent.status == BUNDLED).order_by(MessageEvent.id))
-    for message_id, detail in session.exec(q):
-        match = _UNDER.search(detail)
-        if match:
-            found[message_id] = match.group(1)  # the latest wins
-    return found
+    q = select(Message.id, Message.bundled_under).where(Message.id.in_(ids), Message.bundled_under != None)  # noqa: E711
+    return dict(session.exec(q).all())
 
 
 def rows_sent_together(session: Session, message: Message) -> list[Message]:

@@ -39,6 +39,7 @@ class Message(SQLModel, table=True):
     due_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
     attempts: int = 0
     provider_id: Optional[str] = Field(default=None, max_length=64, index=True)
+    bundled_under: Optional[str] = Field(default=None, max_length=64)  # the lead's reference when sent with others
     occurrence_id: Optional[int] = Field(default=None, foreign_key="occurrence.id", index=True)
     duty_id: Optional[int] = Field(default=None, foreign_key="duty.id", index=True)
     rule: Optional[str] = Field(default=None, max_length=40)
