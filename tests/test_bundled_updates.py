@@ -17,11 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from integrations.govuk_notify.client import NotifyClient
 from integrations.govuk_notify.simulator import (
-    DEFAULT_EMAIL_TEMPLATE_ID,
-    DEFAULT_SMS_TEMPLATE_ID,
-    DEMO_API_KEY,
     NotifyServer,
 )
 from integrations.niche.protocol import parse_change
@@ -35,15 +31,15 @@ from rxapp.investigation.service import JourneyService
 from rxapp.messaging.bundles import BUNDLED
 from rxapp.messaging.models import Message, MessageEvent
 from rxapp.messaging.outbox import enqueue
-from rxapp.messaging.providers import notify_providers
 from rxapp.messaging.receipts import record_receipt
-from rxapp.messaging.sender import OutboxSender
 from rxapp.plumbing.db import session_scope
 from rxapp.tasks.models import Task
 from rxapp.victims.contact import contact_state
 from rxapp.victims.models import Victim
 
 from .helpers import parsed, renumbered
+from .test_journey_service import Clock
+from .test_journey_service import _sender as sender_for
 
 UTC = timezone.utc
 LONDON = ZoneInfo("Europe/London")
@@ -139,20 +135,6 @@ def notify():
     server = NotifyServer(receipt_delay=0.01).start()
     yield server
     server.stop()
-
-
-class Clock:
-    def __init__(self, at):
-        self.at = at
-
-    def __call__(self):
-        return self.at
-
-
-def sender_for(server, db_url, clock):
-    client = NotifyClient(DEMO_API_KEY, server.url, timeout=5)
-    return OutboxSender(db_url, providers=notify_providers(client, sms_template_id=DEFAULT_SMS_TEMPLATE_ID,
-                        email_template_id=DEFAULT_EMAIL_TEMPLATE_ID), now=clock)
 
 
 def texts_to(server, number):
