@@ -7,10 +7,11 @@ from rxapp.audit import models as audit_models
 from rxapp.feeds import models as feed_models
 from rxapp.investigation import models as investigation_models
 from rxapp.messaging import models as messaging_models
+from rxapp.portal import models as portal_models
 from rxapp.staff import models as staff_models
 from rxapp.tasks import models as task_models
 from rxapp.victims import models as victim_models
 
 MODEL_MODULES = (audit_models, victim_models, attendance_models, feed_models, staff_models, messaging_models,
-                 task_models, investigation_models)
+                 task_models, investigation_models, portal_models)
 metadata = SQLModel.metadata
