@@ -23,6 +23,9 @@ class PortalInvite(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     case_victim_id: int = Field(foreign_key="casevictim.id", index=True)
     token_hash: str = Field(max_length=64, unique=True, index=True)
+    # The link is derived from this random nonce and the server secret (as victims' tracking links are), so the
+    # server can put it in a later message without storing the link itself.
+    link_nonce: str = Field(max_length=64)
     channel: str = Field(max_length=10)  # a Channel: sms, email
     destination: str = Field(max_length=320)  # personal data: never logged
     message_id: Optional[int] = Field(default=None, foreign_key="message.id")
