@@ -140,3 +140,33 @@ def test_support_contacts_default_and_configured():
 def test_bad_support_contacts_are_refused_with_the_reason(raw, message):
     with pytest.raises(ValueError, match=message):
         parse_support_contacts(raw)
+
+
+def _copy_main_files(tmp_path):
+    for lang in languages.LANGUAGES:
+        (tmp_path / f"{lang}.toml").write_text((languages.LOCALES_DIR / f"{lang}.toml").read_text(encoding="utf-8"),
+                                               encoding="utf-8")
+
+
+def test_an_area_folder_adds_texts_and_is_checked_like_the_main_files(tmp_path):
+    _copy_main_files(tmp_path)
+    (tmp_path / "area").mkdir()
+    for lang in languages.LANGUAGES:
+        (tmp_path / "area" / f"{lang}.toml").write_text('[area]\ngreeting = "Hello {name}"\n', encoding="utf-8")
+    assert languages.check_all(tmp_path) == []
+    merged = languages.with_areas(tmp_path, "pl", {"page.title": "x"})
+    assert merged == {"page.title": "x", "area.greeting": "Hello {name}"}
+    (tmp_path / "area" / "ur.toml").unlink()
+    (tmp_path / "area" / "pl.toml").write_text('[area]\ngreeting = "Cześć {imie}"\n', encoding="utf-8")
+    problems = languages.check_all(tmp_path)
+    assert "ur: 'area.greeting' is missing" in problems
+    assert any(p.startswith("pl: 'area.greeting' has placeholders ['imie']") for p in problems)
+
+
+def test_an_area_file_may_not_repeat_a_key_or_carry_meta(tmp_path):
+    _copy_main_files(tmp_path)
+    (tmp_path / "area").mkdir()
+    (tmp_path / "area" / "en.toml").write_text('[page]\ntitle = "Again"\n', encoding="utf-8")
+    assert any("'page.title' is already given by another file" in p for p in languages.check_all(tmp_path))
+    with pytest.raises(languages.TranslationError, match="only the main file"):
+        languages.parse_area('[meta]\nname="x"\ndirection="ltr"\nreview="x"\n', "area/en.toml")

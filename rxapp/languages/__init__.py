@@ -1,8 +1,10 @@
 """The words people read on the product's pages, in each language a victim may have, kept as data files.
 
-One TOML file per language in `locales/` (`en.toml`, `pl.toml`, `ur.toml`, `ar.toml`; see the README there).
-Each file has a `[meta]` table (the language's own name, its writing direction, who checked it) and tables of
-texts, addressed as "table.key" (`status.en_route`). Values are put into a text with `{name}` placeholders;
+One TOML file per language in `locales/` (`en.toml`, `pl.toml`, `ur.toml`, `ar.toml`; see the README there),
+and more of the same language's texts in one folder per area of the product (`locales/<area>/<lang>.toml`, e.g.
+`locales/portal/pl.toml`), so that each area's words can be written and reviewed on their own. The main file
+has a `[meta]` table (the language's own name, its writing direction, who checked it) and tables of texts,
+addressed as "table.key" (`status.en_route`). Values are put into a text with `{name}` placeholders;
 a value is inserted once and never read again as template text.
 
 `text(lang, key, **values)` gives one text in a language (English when the language is not one we have);
@@ -52,31 +54,63 @@ def _flatten(data: Mapping, prefix: str, source: str, out: dict[str, str]) -> No
             raise TranslationError(f"{source}: '{name}' must be text")
 
 
-def parse_locale(raw: str, source: str) -> tuple[dict[str, str], dict[str, str]]:
-    """(meta, texts) from one file's TOML text. Raises TranslationError naming the problem."""
-    try:
-        data = tomllib.loads(raw)
-    except tomllib.TOMLDecodeError as exc:
-        raise TranslationError(f"{source}: not valid TOML ({exc})") from None
-    meta = data.pop("meta", None)
-    if not isinstance(meta, Mapping) or any(not isinstance(meta.get(k), str) for k in META_KEYS):
-        raise TranslationError(f"{source}: needs a [meta] table with {', '.join(META_KEYS)}")
-    if meta["direction"] not in ("ltr", "rtl"):
-        raise TranslationError(f"{source}: meta.direction must be ltr or rtl")
+def _parse_texts(data: dict, source: str) -> dict[str, str]:
     texts: dict[str, str] = {}
     _flatten(data, "", source, texts)
     for name, value in texts.items():
         leftover = PLACEHOLDER.sub("", value)
         if "{" in leftover or "}" in leftover:
             raise TranslationError(f"{source}: '{name}' has a malformed placeholder (write {{name}})")
-    return dict(meta), texts
+    return texts
+
+
+def _toml(raw: str, source: str) -> dict:
+    try:
+        return tomllib.loads(raw)
+    except tomllib.TOMLDecodeError as exc:
+        raise TranslationError(f"{source}: not valid TOML ({exc})") from None
+
+
+def parse_area(raw: str, source: str) -> dict[str, str]:
+    """The texts of one area file (`locales/<area>/<lang>.toml`: no [meta]). Raises TranslationError."""
+    data = _toml(raw, source)
+    if "meta" in data:
+        raise TranslationError(f"{source}: only the main file of a language has a [meta] table")
+    return _parse_texts(data, source)
+
+
+def area_files(directory: Path, lang: str) -> list[Path]:
+    return sorted(path for path in directory.glob(f"*/{lang}.toml") if path.is_file())
+
+
+def with_areas(directory: Path, lang: str, texts: dict[str, str]) -> dict[str, str]:
+    """`texts` (a language's main file) with every area file of that language added; a key in two files raises."""
+    merged = dict(texts)
+    for path in area_files(directory, lang):
+        source = f"{path.parent.name}/{path.name}"
+        for key, value in parse_area(path.read_text(encoding="utf-8"), source).items():
+            if key in merged:
+                raise TranslationError(f"{source}: '{key}' is already given by another file")
+            merged[key] = value
+    return merged
+
+
+def parse_locale(raw: str, source: str) -> tuple[dict[str, str], dict[str, str]]:
+    """(meta, texts) from one file's TOML text. Raises TranslationError naming the problem."""
+    data = _toml(raw, source)
+    meta = data.pop("meta", None)
+    if not isinstance(meta, Mapping) or any(not isinstance(meta.get(k), str) for k in META_KEYS):
+        raise TranslationError(f"{source}: needs a [meta] table with {', '.join(META_KEYS)}")
+    if meta["direction"] not in ("ltr", "rtl"):
+        raise TranslationError(f"{source}: meta.direction must be ltr or rtl")
+    return dict(meta), _parse_texts(data, source)
 
 
 @lru_cache(maxsize=None)
 def _load(lang: str) -> tuple[Mapping[str, str], Mapping[str, str]]:
     path = LOCALES_DIR / f"{lang}.toml"
     meta, texts = parse_locale(path.read_text(encoding="utf-8"), path.name)
-    return MappingProxyType(meta), MappingProxyType(texts)
+    return MappingProxyType(meta), MappingProxyType(with_areas(LOCALES_DIR, lang, texts))
 
 
 def texts(lang: str) -> Mapping[str, str]:
@@ -121,6 +155,7 @@ def check_all(directory: Path = LOCALES_DIR, languages: tuple[str, ...] = LANGUA
             continue
         try:
             meta_, texts_ = parse_locale(path.read_text(encoding="utf-8"), path.name)
+            texts_ = with_areas(directory, lang, texts_)
         except TranslationError as exc:
             problems.append(str(exc))
             continue
