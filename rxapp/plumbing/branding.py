@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from rxapp.plumbing.settings_reader import SettingsReader
+
 ROOT = Path(__file__).resolve().parents[2]
 ASSETS = ROOT / "assets"
 MIN_CONTRAST = 4.5
@@ -71,3 +73,15 @@ def asset_image(name: str, assets: Path = ASSETS):
         return path
 
     return parse
+
+
+def read_branding(r: SettingsReader) -> dict:
+    """The branding variables that are set, each checked (problems go to `r`), as Settings' fields."""
+    values = {"force_name": r.parsed("FORCE_NAME", force_name),
+              "force_crest": r.parsed("FORCE_CREST", asset_image("FORCE_CREST")),
+              "force_favicon": r.parsed("FORCE_FAVICON", asset_image("FORCE_FAVICON")),
+              "force_primary_colour": r.parsed("FORCE_PRIMARY_COLOUR", colour_against_white(
+                  "FORCE_PRIMARY_COLOUR", "the page header, behind white text")),
+              "force_accent_colour": r.parsed("FORCE_ACCENT_COLOUR", colour_against_white(
+                  "FORCE_ACCENT_COLOUR", "links and borders on a white page"))}
+    return {key: value for key, value in values.items() if value is not None}

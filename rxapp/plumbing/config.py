@@ -23,6 +23,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Mapping, Optional
 
+from rxapp.plumbing.portal_settings import PortalSettings, read_portal_settings
 from rxapp.plumbing.settings_reader import SettingsReader
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,6 +106,7 @@ class Settings:
     force_favicon: str = "branding/favicon.svg"
     force_primary_colour: str = "#0b0c0c"
     force_accent_colour: str = "#1d70b8"
+    portal: PortalSettings = field(default_factory=PortalSettings)  # rxapp/plumbing/portal_settings.py
 
     @cached_property
     def secret_key(self) -> str:
@@ -216,19 +218,6 @@ def _smtp_url(raw: str):
     return parse_smtp_url(raw)
 
 
-def _branding(r: SettingsReader) -> dict:
-    from rxapp.plumbing import branding as b
-
-    values = {"force_name": r.parsed("FORCE_NAME", b.force_name),
-              "force_crest": r.parsed("FORCE_CREST", b.asset_image("FORCE_CREST")),
-              "force_favicon": r.parsed("FORCE_FAVICON", b.asset_image("FORCE_FAVICON")),
-              "force_primary_colour": r.parsed("FORCE_PRIMARY_COLOUR", b.colour_against_white(
-                  "FORCE_PRIMARY_COLOUR", "the page header, behind white text")),
-              "force_accent_colour": r.parsed("FORCE_ACCENT_COLOUR", b.colour_against_white(
-                  "FORCE_ACCENT_COLOUR", "links and borders on a white page"))}
-    return {key: value for key, value in values.items() if value is not None}
-
-
 def _read(env: Mapping[str, str]) -> tuple[Settings, SettingsReader]:
     r = SettingsReader(env)
     data_dir = Path(r.text("VJ_DATA_DIR") or ROOT / "data")
@@ -285,6 +274,7 @@ def _read(env: Mapping[str, str]) -> tuple[Settings, SettingsReader]:
     if failpoint is not None and failpoint not in FAILPOINTS:
         r.problem(f"VJ_FAILPOINT is for fault tests only and must be one of {', '.join(FAILPOINTS)} or unset")
         failpoint = None
+    from rxapp.plumbing.branding import read_branding
     from rxapp.plumbing.demo_clock import read_demo_clock
 
     demo_speed, demo_epoch = read_demo_clock(r)
@@ -353,7 +343,8 @@ def _read(env: Mapping[str, str]) -> tuple[Settings, SettingsReader]:
         storm_max_event_age_hours=r.number("STORM_MAX_EVENT_AGE_HOURS", 72.0, 1, 24 * 31),
         storm_clock_skew_minutes=r.number("STORM_CLOCK_SKEW_MINUTES", 5.0, 0, 24 * 60),
         storm_degraded_minutes=r.number("STORM_DEGRADED_MINUTES", 10.0, 1, 24 * 60),
-        **_branding(r),
+        portal=read_portal_settings(r),
+        **read_branding(r),
     )
     return settings, r
 
