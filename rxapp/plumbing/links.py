@@ -34,6 +34,18 @@ def derive_token(nonce: str, secret: str | None = None) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
+def derive_portal_token(nonce: str, secret: str | None = None) -> str:
+    """A victim's portal link token: from the invitation's nonce under its own purpose, so no tracking link's
+    token can ever open the portal, nor the other way round."""
+    key = (secret or settings().secret_key).encode()
+    digest = hmac.new(key, b"portal-link|" + nonce.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def portal_url(token: str) -> str:
+    return f"{settings().public_base_url}/portal/start/{token}"
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
