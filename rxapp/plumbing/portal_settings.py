@@ -6,6 +6,8 @@ environment) into `Settings.portal`. Standard library only, like the config modu
   classification's title ("burglary", "theft"); `rxapp/domain/portal_access.py` matches them.
 - PORTAL_ACCESS_DAYS_AFTER_FINALISED: how long a victim can still sign in after the case is finalised.
 - PORTAL_IDLE_MINUTES: a session unused this long has ended.
+- PORTAL_SHOW_OFFICER_NAME: whether the case page names the officer in charge (always their rank, collar number
+  and team).
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ class PortalSettings:
     crime_types: tuple[str, ...] = DEFAULT_CRIME_TYPES
     access_days_after_finalised: int = 28
     idle_minutes: float = 30.0
+    show_officer_name: bool = False
 
 
 def parse_crime_types(raw: str) -> tuple[str, ...]:
@@ -48,4 +51,5 @@ def read_portal_settings(r: SettingsReader) -> PortalSettings:
         crime_types=r.parsed("PORTAL_CRIME_TYPES", parse_crime_types) or DEFAULT_CRIME_TYPES,
         access_days_after_finalised=int(r.number("PORTAL_ACCESS_DAYS_AFTER_FINALISED", 28, 0, 3650, whole=True)),
         idle_minutes=r.number("PORTAL_IDLE_MINUTES", 30.0, 5, 240),
+        show_officer_name=r.boolean("PORTAL_SHOW_OFFICER_NAME", False),
     )
