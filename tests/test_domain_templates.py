@@ -42,9 +42,14 @@ EXPECTED = {
     # Updates that fall due together, as one message (rxapp/domain/bundling.py).
     "updates_together": {"count", "crime_reference", "updates"},
     "updates_together_more": {"count"},
+    # The same list ending with the victim's portal link, when they have one (rxapp/messaging/bundles.py).
+    "updates_together_portal": {"count", "crime_reference", "updates", "link"},
+    # The victim portal: the invitation and the sign-in code (rxapp/portal/invitations.py, access.py).
+    "portal_invitation": {"link"},
+    "portal_code": {"code"},
 }
 INVESTIGATION = sorted(name for name, placeholders in EXPECTED.items() if "crime_reference" in placeholders
-                       and name != "attendance_closed")
+                       and name not in ("attendance_closed", "updates_together_portal"))
 
 
 # ---- the real templates ------------------------------------------------------------------------------
@@ -86,6 +91,8 @@ def test_template_set_and_ids():
     assert kinds.pop("opt_out_confirmation") == "service" and kinds.pop("reply_received") == "service"
     assert {kinds.pop(name) for name in INVESTIGATION} == {"routine"}
     assert kinds.pop("updates_together_more") == "routine"
+    assert kinds.pop("updates_together_portal") == kinds.pop("portal_invitation") == "routine"
+    assert kinds.pop("portal_code") == "service"
     assert set(kinds.values()) == {"attendance"}
 
 

@@ -76,6 +76,9 @@ REQUIRED_TEMPLATES = (
     "oic_changed",
     "updates_together",
     "updates_together_more",
+    "updates_together_portal",
+    "portal_invitation",
+    "portal_code",
 )
 
 # Realistic values, about as long as real ones get: a tracking link with its 43-character token, a
@@ -89,6 +92,7 @@ SAMPLE_PERSONALISATION: Mapping[str, str] = MappingProxyType({
     "next_update": "Wednesday 30 September",
     "count": "7",
     "updates": "1. The crime you reported has been recorded.\n2. Someone has been arrested.",
+    "code": "123456",  # a portal sign-in code
 })
 # The longest window text the ETA module writes: a window on another day.
 LONGEST_SAMPLE_PERSONALISATION: Mapping[str, str] = MappingProxyType({
