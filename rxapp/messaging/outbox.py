@@ -25,6 +25,7 @@ from rxapp.investigation.duties import message_outcome
 from rxapp.messaging.models import Message, MessageEvent
 from rxapp.plumbing import links
 from rxapp.plumbing.columns import utcnow
+from rxapp.portal.models import PortalInvite
 from rxapp.tasks.service import open_task
 from rxapp.victims.contact import contact_state, usable_channel
 from rxapp.victims.models import Victim
@@ -32,6 +33,11 @@ from rxapp.victims.models import Victim
 log = logging.getLogger(__name__)
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
 LINK_PLACEHOLDER = "@track-link"  # resolved to the victim's private link only when the message is sent
+PORTAL_LINK_PREFIX = "@portal-link:"  # + a PortalInvite's id: that invitation's portal link, put in when sent
+# Values a message carries only until it has gone (a portal sign-in code): its history shows this instead, and
+# the row's own copy is replaced by it once the message is with the provider or will never go.
+SECRET_VALUES = ("code",)
+SECRET_SHOWN = "[one-time code]"
 FINAL = FINAL_MESSAGE_STATUSES
 # Not yet accepted by the provider and not given up on: an earlier attendance text in one of these holds back the
 # later ones for the same incident and victim (`TextOrder`).
@@ -52,6 +58,8 @@ def log_event(session: Session, message: Message, status: str, detail: str = "")
     duty the message carries follows it (sent: done; failed: owed again)."""
     session.add(MessageEvent(message_id=message.id, status=status, detail=detail[:500],
                              at=message.updated_at or utcnow()))
+    if message.status not in NOT_YET_WITH_PROVIDER:
+        forget_secrets(message)
     if message.duty_id is not None:
         message_outcome(session, message, status)
 
@@ -142,7 +150,24 @@ class TextOrder:
 
 
 def _for_history(personalisation: dict) -> dict:
-    return {k: ("[private link]" if v == LINK_PLACEHOLDER else v) for k, v in personalisation.items()}
+    return {k: ("[private link]" if _is_link(v) else SECRET_SHOWN if k in SECRET_VALUES else v)
+            for k, v in personalisation.items()}
+
+
+def _is_link(value) -> bool:
+    return value == LINK_PLACEHOLDER or (isinstance(value, str) and value.startswith(PORTAL_LINK_PREFIX))
+
+
+def carries_secret(template: str) -> bool:
+    """Whether the template's messages carry a value that may go only once, to where it was asked for."""
+    return bool(set(SECRET_VALUES) & templates()[template].placeholders())
+
+
+def forget_secrets(message: Message) -> None:
+    values = json.loads(message.personalisation or "{}")
+    if any(k in SECRET_VALUES and v != SECRET_SHOWN for k, v in values.items()):
+        message.personalisation = json.dumps({k: (SECRET_SHOWN if k in SECRET_VALUES else v)
+                                              for k, v in values.items()})
 
 
 def personalisation_for_send(session: Session, message: Message) -> dict:
@@ -151,7 +176,13 @@ def personalisation_for_send(session: Session, message: Message) -> dict:
         incident = session.get(Incident, message.incident_id) if message.incident_id else None
         link = links.track_url(links.derive_token(incident.link_nonce)) if incident else ""
         values = {k: (link if v == LINK_PLACEHOLDER else v) for k, v in values.items()}
-    return values
+    return {k: (_portal_link(session, v) if isinstance(v, str) and v.startswith(PORTAL_LINK_PREFIX) else v)
+            for k, v in values.items()}
+
+
+def _portal_link(session: Session, value: str) -> str:
+    invite = session.get(PortalInvite, int(value[len(PORTAL_LINK_PREFIX):]))
+    return links.portal_url(links.derive_portal_token(invite.link_nonce)) if invite is not None else ""
 
 
 def render_for_send(session: Session, message: Message):

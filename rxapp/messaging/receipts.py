@@ -14,7 +14,7 @@ from rxapp.domain.statuses import MessageNote, MessageStatus, TaskKind
 from rxapp.investigation.models import Duty
 from rxapp.messaging.bundles import rows_sent_together
 from rxapp.messaging.models import Message
-from rxapp.messaging.outbox import enqueue, log_event, templates
+from rxapp.messaging.outbox import carries_secret, enqueue, log_event, templates
 from rxapp.plumbing.columns import utcnow
 from rxapp.tasks.service import open_task
 from rxapp.victims.contact import contact_state
@@ -94,6 +94,8 @@ def send_another_way(session: Session, message: Message, now: datetime, offered:
 
 def _another_way_or_a_task(session: Session, message: Message, victim: Victim, now: datetime, offered,
                            what_happened: str) -> None:
+    if carries_secret(message.template):
+        return  # a sign-in code goes only where it was asked to go; the victim can ask for another
     incident = session.get(Incident, message.incident_id) if message.incident_id else None
     personalisation = json.loads(message.personalisation or "{}")
     replacement = None
