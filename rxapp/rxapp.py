@@ -38,6 +38,10 @@ from rxapp.plumbing.edges import bound_log_records, guard_edges
 from rxapp.plumbing.http import api
 from rxapp.plumbing.links import is_client_token
 from rxapp.plumbing.runner import run_background
+from rxapp.portal.page_case import case_page as portal_case_page
+from rxapp.portal.pages import signed_out_page as portal_signed_out_page
+from rxapp.portal.pages import start_page as portal_start_page
+from rxapp.portal.states import PortalCase
 from rxapp.staff.pages import index_page, login_page
 from rxapp.staff.states import forget_socket_cookie, keep_socket_cookie
 from rxapp.ui.layout import head_components as frame_head
@@ -198,6 +202,10 @@ app.add_page(admin_feed_page, route="/admin/feed", title="Dispatch feed", on_loa
 app.add_page(cases_page, route="/cases", title="Open investigations", on_load=CaseList.load)
 app.add_page(case_page, route="/case", title="Investigation", on_load=CaseDetail.load)
 app.add_page(audit_page, route="/admin/audit", title="Audit log", on_load=AuditLog.load)
+# The victim portal (rxapp/portal/pages.py, page_case.py); its sign-in and sign-out posts are HTTP routes.
+app.add_page(portal_start_page, route="/portal/start/[link]", title="Sign in to see your case")
+app.add_page(portal_signed_out_page, route="/portal/signed-out", title="You have signed out")
+app.add_page(portal_case_page, route="/portal/case", title="Your case", on_load=PortalCase.open_page)
 
 
 async def _lifespan() -> None:
