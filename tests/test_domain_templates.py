@@ -47,6 +47,7 @@ EXPECTED = {
     # The victim portal: the invitation and the sign-in code (rxapp/portal/invitations.py, access.py).
     "portal_invitation": {"link"},
     "portal_code": {"code"},
+    "portal_reply_waiting": {"link"},
 }
 INVESTIGATION = sorted(name for name, placeholders in EXPECTED.items() if "crime_reference" in placeholders
                        and name not in ("attendance_closed", "updates_together_portal"))
@@ -93,6 +94,7 @@ def test_template_set_and_ids():
     assert kinds.pop("updates_together_more") == "routine"
     assert kinds.pop("updates_together_portal") == kinds.pop("portal_invitation") == "routine"
     assert kinds.pop("portal_code") == "service"
+    assert kinds.pop("portal_reply_waiting") == "routine"  # quiet hours protect sleep: a reply can wait for 08:00
     assert set(kinds.values()) == {"attendance"}
 
 

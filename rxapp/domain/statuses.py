@@ -60,6 +60,8 @@ class TaskKind(StrEnum):
     REPLY_RECEIVED = "reply_received"  # the victim texted us
     TELL_VICTIM = "tell_victim"  # a Code duty on a case that a person must meet
     CHECK_RECORD = "check_record"  # the records system sent something that cannot be right (a future date)
+    PORTAL_MESSAGE = "portal_message"  # the victim wrote to the officer (portal or a text reply): read and reply
+    UPDATE_REQUESTED = "update_requested"  # the victim pressed "ask for an update" in the portal
 
 
 class HowTold(StrEnum):

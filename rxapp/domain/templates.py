@@ -79,6 +79,7 @@ REQUIRED_TEMPLATES = (
     "updates_together_portal",
     "portal_invitation",
     "portal_code",
+    "portal_reply_waiting",
 )
 
 # Realistic values, about as long as real ones get: a tracking link with its 43-character token, a

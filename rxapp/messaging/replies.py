@@ -1,4 +1,6 @@
-"""Texts victims send us: STOP opts out at once; anything else becomes a task for a person."""
+"""Texts victims send us: STOP opts out at once; anything else becomes a task for a person. A reply from a
+victim with an open case joins that case's conversation in the portal (`rxapp/portal/conversation.py`) and its
+one "reply to the victim" task, instead of a task of its own."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -14,6 +16,7 @@ from rxapp.domain.statuses import InboundHandling, TaskKind
 from rxapp.messaging.models import InboundText
 from rxapp.messaging.outbox import enqueue
 from rxapp.plumbing.columns import utcnow
+from rxapp.portal.conversation import join_text_reply, newest_open_case
 from rxapp.tasks.service import open_task
 from rxapp.victims.contact import contact_state
 from rxapp.victims.models import Victim
@@ -51,6 +54,12 @@ def record_inbound(session: Session, received: ReceivedText, now: Optional[datet
                       incident_id=incident.id, victim_id=victim.id, due_at=now + timedelta(days=5))
         return inbound
     inbound.handled_as = InboundHandling.REPLY
+    if victim is not None:
+        same_number = list(session.exec(select(Victim.id).where(Victim.phone == number)))
+        case = newest_open_case(session, same_number)
+        if case is not None:
+            inbound.task_id = join_text_reply(session, case[0], case[1], text, inbound.id, now).id
+            return inbound
     task = open_task(session, kind=TaskKind.REPLY_RECEIVED, title="Reply from a victim",
                      detail=f"Text received: {text[:500]}", incident_id=incident.id if incident else None,
                      victim_id=victim.id if victim else None, due_at=now + timedelta(hours=4))
