@@ -6,6 +6,11 @@ environment) into `Settings.portal`. Standard library only, like the config modu
   classification's title ("burglary", "theft"); `rxapp/domain/portal_access.py` matches them.
 - PORTAL_ACCESS_DAYS_AFTER_FINALISED: how long a victim can still sign in after the case is finalised.
 - PORTAL_IDLE_MINUTES: a session unused this long has ended.
+- PORTAL_REPLY_WORKING_DAYS: the officer in charge replies to a victim's message by the end of this many
+  working days (the automatic answer promises it; the task is due then).
+- PORTAL_MESSAGES_PER_HOUR: how many messages one victim may write in an hour (a flood is refused, not stored).
+- PORTAL_LIVE_RECHECK: how often (seconds) an open portal page re-reads the conversation, so that a change made
+  by another worker process arrives too (`rxapp/portal/live.py` wakes pages of this process at once).
 - PORTAL_SHOW_OFFICER_NAME: whether the case page names the officer in charge (always their rank, collar number
   and team).
 """
@@ -34,6 +39,9 @@ class PortalSettings:
     crime_types: tuple[str, ...] = DEFAULT_CRIME_TYPES
     access_days_after_finalised: int = 28
     idle_minutes: float = 30.0
+    reply_working_days: int = 2
+    messages_per_hour: int = 20
+    live_recheck_seconds: float = 15.0
     show_officer_name: bool = False
 
 
@@ -51,5 +59,8 @@ def read_portal_settings(r: SettingsReader) -> PortalSettings:
         crime_types=r.parsed("PORTAL_CRIME_TYPES", parse_crime_types) or DEFAULT_CRIME_TYPES,
         access_days_after_finalised=int(r.number("PORTAL_ACCESS_DAYS_AFTER_FINALISED", 28, 0, 3650, whole=True)),
         idle_minutes=r.number("PORTAL_IDLE_MINUTES", 30.0, 5, 240),
+        reply_working_days=int(r.number("PORTAL_REPLY_WORKING_DAYS", 2, 0, 20, whole=True)),
+        messages_per_hour=int(r.number("PORTAL_MESSAGES_PER_HOUR", 20, 1, 500, whole=True)),
+        live_recheck_seconds=r.number("PORTAL_LIVE_RECHECK", 15.0, 2, 300),
         show_officer_name=r.boolean("PORTAL_SHOW_OFFICER_NAME", False),
     )
