@@ -31,6 +31,7 @@ class AuditAction(StrEnum):
     AGREE_FREQUENCY = "agree_frequency"
     HOLD_TEXTS = "hold_texts"  # the control room held an incident's automated texts
     RELEASE_TEXTS = "release_texts"  # and released them
+    REPLY_TO_VICTIM = "reply_to_victim"  # a message to a victim through their portal, from the case page
 
 
 class AuditOutcome(StrEnum):
