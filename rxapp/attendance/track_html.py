@@ -81,12 +81,14 @@ def _style() -> str:
     return STYLE.replace("PRIMARY", cfg.force_primary_colour).replace("ACCENT", cfg.force_accent_colour)
 
 
-def _frame(lang: str, direction: str, title: str, inner: str) -> str:
+def _frame(lang: str, direction: str, title: str, inner: str, snapshot_id: str = "vj-snapshot",
+           style: str = "") -> str:
     cfg = settings()
     crest = f'<img class="vjs-crest" src="/{escape(cfg.force_crest)}" alt="">' if cfg.force_crest else ""
     head = (f'<div class="vjs-head"><div class="vjs-brand">{crest}<span>{escape(cfg.force_name)}</span></div>'
             f'<p>{escape(title)}</p></div>')
-    return (f'<vj-snapshot id="vj-snapshot" lang="{escape(lang)}" dir="{escape(direction)}"><style>{_style()}</style>'
+    return (f'<vj-snapshot id="{snapshot_id}" lang="{escape(lang)}" dir="{escape(direction)}">'
+            f'<style>{style or _style()}</style>'
             f"{head}<main>{inner}</main></vj-snapshot>")
 
 
@@ -120,6 +122,10 @@ def render_view(view: dict, now_clock: str) -> str:
                      + "".join(f"<li>{escape(item)}</li>" for item in view["advice"]) + "</ul>")
     if view["after"]:
         parts.append(f'<h2>{escape(label["after.heading"])}</h2>' + "".join(_p(item) for item in view["after"]))
+    if view.get("portal_url"):
+        parts.append('<div class="vjs-window" id="snapshot-portal-offer">' + _p(label["after.portal_text"])
+                     + f'<a class="vjs-call" href="{escape(view["portal_url"])}">{escape(label["after.portal_open"])}'
+                     + "</a></div>")
     if view["support"]:
         items = []
         for contact in view["support"]:
@@ -167,13 +173,20 @@ def _header(headers, name: bytes) -> str:
 
 
 class TrackSnapshot:
-    """The ASGI middleware described above; everything but GET /track/<link> passes through untouched."""
+    """The ASGI middleware described above; everything but GET /track/<link> passes through untouched.
+    (rxapp/portal/case_html.py is the same for the portal's case page, with its own `path` and `snapshot`.)"""
+
+    path = PATH
 
     def __init__(self, app: Callable):
         self.app = app
 
+    def snapshot(self, scope, match: re.Match) -> tuple[str, str, str, str]:
+        """(snapshot HTML, lang, dir, title) for this request; run in a worker thread."""
+        return snapshot_for_link(match.group(1))
+
     async def __call__(self, scope, receive, send):
-        match = PATH.match(scope.get("path", "")) if scope["type"] == "http" else None
+        match = self.path.match(scope.get("path", "")) if scope["type"] == "http" else None
         if match is None or scope["method"] != "GET":
             return await self.app(scope, receive, send)
         accepts_gzip = "gzip" in _header(scope["headers"], b"accept-encoding").lower()
@@ -198,7 +211,7 @@ class TrackSnapshot:
         if start["status"] == 200 and _header(headers, b"content-type").startswith("text/html") \
                 and not _header(headers, b"content-encoding") and len(body) <= MAX_PAGE:
             try:
-                snapshot, lang, direction, title = await asyncio.to_thread(snapshot_for_link, match.group(1))
+                snapshot, lang, direction, title = await asyncio.to_thread(self.snapshot, scope, match)
                 body = insert_snapshot(body, snapshot, lang, direction, title)
             except Exception:  # the live page still works; never name the link
                 log.exception("the victim page's snapshot could not be made")

@@ -125,12 +125,28 @@ def support_item(contact: rx.Var) -> rx.Component:
     )
 
 
+def portal_box() -> rx.Component:
+    """Once a crime is recorded and the victim is invited to the portal: where to read the case and write to the
+    officer in charge."""
+    return rx.cond(
+        TrackView.portal_url != "",
+        rx.el.div(
+            rx.el.p(L["after.portal_text"], style={"margin": "0 0 0.5rem"}),
+            rx.el.a(L["after.portal_open"], href=TrackView.portal_url, id="portal-link",
+                    style={**BIG_LINK, "color": ACCENT}),
+            id="portal-offer",
+            style={"border": f"3px solid {ACCENT}", "padding": "0.75rem 1rem", "margin": "1rem 0"},
+        ),
+    )
+
+
 def after_box() -> rx.Component:
     return rx.cond(
         TrackView.after.length() > 0,
         rx.el.div(
             rx.el.h2(L["after.heading"], style={"font_size": "1.25rem", "margin": "1.25rem 0 0.25rem"}),
             rx.foreach(TrackView.after, lambda item: rx.el.p(item)),
+            portal_box(),
             rx.cond(
                 TrackView.support.length() > 0,
                 rx.fragment(

@@ -18,7 +18,7 @@ from rxapp.plumbing.links import channel_token
 ENDED_VIEW = {"lang": "en", "dir": "ltr", "situation": "", "status": "", "status_label": "", "explain": [],
               "is_open": False, "steps": [], "eta_text": "", "eta_clock": "", "eta_stale": False,
               "crime_reference": "", "updated": "", "live_text": "", "reconnecting_text": "", "advice": [],
-              "after": [], "support": [], "labels": {}, "version": 0}
+              "after": [], "support": [], "portal_url": "", "labels": {}, "version": 0}
 
 
 def attendance_channel(incident_id: int) -> str:
@@ -54,6 +54,7 @@ class TrackView(rx.SharedState):
     advice: list[str] = []
     after: list[str] = []
     support: list[dict[str, str]] = []
+    portal_url: str = ""  # the victim's portal link once a crime is recorded and they are invited (views.portal_offer)
     labels: dict[str, str] = {}
     version: int = 0
     ended: bool = False  # the link has expired: nothing of the attendance is left here

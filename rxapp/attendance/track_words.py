@@ -138,6 +138,11 @@ def support(lang: str, situation: Situation, contacts: Iterable[SupportContact])
     """The force's support services, after the visit (or once nobody is coming)."""
     if rules.before_visit(situation) or situation == Situation.AT_SCENE:
         return []
+    return support_contacts(lang, contacts)
+
+
+def support_contacts(lang: str, contacts: Iterable[SupportContact]) -> list[dict[str, str]]:
+    """The force's support services in the victim's language (the live page after a visit, the portal's case page)."""
     out = []
     for contact in contacts:
         if contact.about_key:
@@ -155,4 +160,5 @@ def labels(lang: str) -> dict[str, str]:
     found = languages.texts(lang)
     return {key: value for key, value in found.items() if key.split(".", 1)[0] in LABEL_TABLES} | {
         key: found[key] for key in ("advice.heading", "after.heading", "after.support_heading",
-                                    "after.support_intro", "after.support_web")}
+                                    "after.support_intro", "after.support_web", "after.portal_text",
+                                    "after.portal_open")}

@@ -23,9 +23,13 @@ from rxapp.attendance.service import find_incident_by_token
 from rxapp.attendance.targets import attendance_now, attendance_time
 from rxapp.domain import attendance as rules
 from rxapp.domain.attendance import Situation
+from rxapp.domain.portal_access import access_ended
+from rxapp.investigation.models import CaseVictim, Occurrence
+from rxapp.plumbing import links
 from rxapp.plumbing.columns import utcnow
 from rxapp.plumbing.config import settings
 from rxapp.plumbing.db import session_scope
+from rxapp.portal.invitations import live_invite
 from rxapp.victims.models import Victim
 
 # Texts the attendance sends (rxapp/attendance/texts.py keys in Incident.texts_sent) that the page must agree with.
@@ -85,19 +89,44 @@ def _explain(lang: str, situation: Situation, incident: Incident, has_window: bo
     return out
 
 
-def victim_view(session: Session, incident: Incident, now: Optional[datetime] = None) -> dict:
-    now = now or attendance_now()
-    lang = victim_language(session, incident)
-    steps = list(session.exec(
+def _public_steps(session: Session, incident: Incident) -> list[IncidentStep]:
+    return list(session.exec(
         select(IncidentStep).where(IncidentStep.incident_id == incident.id, IncidentStep.public == True)  # noqa: E712
         .order_by(IncidentStep.at, IncidentStep.id)
     ).all())
+
+
+def attendance_status(session: Session, incident: Incident, lang: str) -> str:
+    """The attendance's status as its live page heads it ("Visit complete"), in `lang`: for the portal's case page."""
+    return languages.text(lang, f"status.{rules.situation(_facts(incident, _public_steps(session, incident)))}")
+
+
+def portal_offer(session: Session, incident: Incident) -> str:
+    """The victim's portal link when a crime was recorded from this attendance and they have a live invitation to
+    read it (not revoked, access not ended), else "". Derived from the invitation's nonce; the link is not stored."""
+    if incident.victim_id is None:
+        return ""
+    found = session.exec(select(CaseVictim.id, Occurrence.finalised_at)
+                         .join(Occurrence, Occurrence.id == CaseVictim.occurrence_id)
+                         .where(Occurrence.incident_id == incident.id, CaseVictim.victim_id == incident.victim_id)
+                         .order_by(CaseVictim.id)).first()
+    invite = live_invite(session, found[0]) if found is not None else None
+    if invite is None or access_ended(found[1], utcnow(), settings().portal.access_days_after_finalised):
+        return ""
+    return links.portal_url(links.derive_portal_token(invite.link_nonce))
+
+
+def victim_view(session: Session, incident: Incident, now: Optional[datetime] = None) -> dict:
+    now = now or attendance_now()
+    lang = victim_language(session, incident)
+    steps = _public_steps(session, incident)
     situation = rules.situation(_facts(incident, steps))
     estimate = stored_estimate(incident) if incident.is_open and incident.status == rules.EN_ROUTE else None
     eta_text, eta_clock = words.window(lang, estimate, now)
     updated = _clock(attendance_time(incident.updated_at) if incident.updated_at else None)
     reference = (incident.crime_reference or "") if not incident.is_open else ""
     flags = [f for f in incident.flags.split(",") if f]
+    after = words.after(lang, situation, reference)  # after the visit; with it, the portal's offer
     return {
         "lang": lang,
         "dir": languages.direction(lang),
@@ -115,8 +144,9 @@ def victim_view(session: Session, incident: Incident, now: Optional[datetime] = 
         "live_text": words.say(lang, "page.live", time=updated),
         "reconnecting_text": words.say(lang, "page.reconnecting", time=updated),
         "advice": words.advice(lang, situation, incident.category, flags),
-        "after": words.after(lang, situation, reference),
+        "after": after,
         "support": words.support(lang, situation, settings().support_contacts),
+        "portal_url": portal_offer(session, incident) if after else "",
         "labels": words.labels(lang),
         "version": incident.version,
     }
