@@ -80,3 +80,9 @@ def sign_in(db_url, number: str = "26CL0090001", at=AT) -> VictimIdentity:
 def invite_of(db_url, who: VictimIdentity) -> PortalInvite:
     with session_scope(db_url) as s:
         return live_invite(s, who.case_victim_id)
+
+
+def touch(db_url, who: VictimIdentity, at) -> None:
+    """The victim used the portal at `at` (as each request does), so the session is not idle then."""
+    with session_scope(db_url) as s:
+        s.get(PortalSession, who.session_hash).last_seen_at = at

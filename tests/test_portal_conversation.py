@@ -34,7 +34,7 @@ from rxapp.portal.identity import PortalRefusal, VictimIdentity
 from rxapp.portal.models import PortalMessage, PortalSession
 from rxapp.tasks.models import Task
 
-from .portal_cases import AT, OFFICER, OTHER_OFFICER, invite_of, record_case, sign_in
+from .portal_cases import AT, OFFICER, OTHER_OFFICER, invite_of, record_case, sign_in, touch
 
 LONDON = ZoneInfo("Europe/London")
 UTC = timezone.utc
@@ -42,11 +42,6 @@ UTC = timezone.utc
 
 def end_of(y, m, d):
     return datetime(y, m, d, 23, 59, 59, 999999, tzinfo=LONDON).astimezone(UTC)
-
-
-def touch(db_url, who, at):
-    with session_scope(db_url) as s:
-        s.get(PortalSession, who.session_hash).last_seen_at = at
 
 
 def portal_tasks(db_url, who):
