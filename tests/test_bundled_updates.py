@@ -33,6 +33,8 @@ from rxapp.messaging.models import Message, MessageEvent
 from rxapp.messaging.outbox import enqueue
 from rxapp.messaging.receipts import record_receipt
 from rxapp.plumbing.db import session_scope
+from rxapp.plumbing.links import derive_portal_token, portal_url
+from rxapp.portal.models import PortalInvite
 from rxapp.tasks.models import Task
 from rxapp.victims.contact import contact_state
 from rxapp.victims.models import Victim
@@ -186,9 +188,14 @@ async def test_the_records_sample_read_in_quiet_hours_tells_the_burglary_victim_
     assert night.sent == 0 and texts_to(notify, "+447700900123") == []
     with session_scope(db_url) as s:
         occ = s.exec(select(Occurrence).where(Occurrence.occurrence_number == "26CL0041877")).one()
-        updates = s.exec(select(Message).where(Message.occurrence_id == occ.id).order_by(Message.id)).all()
+        updates = s.exec(select(Message).where(Message.occurrence_id == occ.id,
+                                               Message.template != "portal_invitation").order_by(Message.id)).all()
         update_ids = [m.id for m in updates]
         assert [m.template for m in updates] == SEVEN and {m.status for m in updates} == {"held"}
+        # She is invited to the portal too (a burglary, consent to updates, a mobile): held for the morning.
+        (invite,) = s.exec(select(PortalInvite)).all()
+        assert s.get(Message, invite.message_id).status == "held"
+        portal_link = portal_url(derive_portal_token(invite.link_nonce))
 
     clock.at = london(2026, 12, 20, 8, 0) + timedelta(seconds=30)
     morning = await sender.drain()
@@ -201,9 +208,12 @@ async def test_the_records_sample_read_in_quiet_hours_tells_the_burglary_victim_
     for i, template in enumerate(SEVEN, 1):
         assert f"{i}. {TEMPLATES[template].line['en']}" in body
     assert "If you are in danger, call 999." in body and len(body) <= NOTIFY_MAX_SMS_CHARACTERS
+    # She has a portal invitation, so the list ends with her portal link (the invitation went on its own).
+    assert body.endswith(f"write to the officer: {portal_link}")
+    assert [t.body.endswith(f"Sign in: {portal_link}") for t in texts].count(True) == 1
     # The attendance's own "recorded as a crime" text (an attendance text) went on its own, not in the list.
     assert [t.body.startswith("We have recorded your report as a crime") for t in texts].count(True) == 1
-    assert len(texts) == 2
+    assert len(texts) == 3
     # Each row keeps its own status, sent by that one provider message, and meets its own Code duty.
     sent = rows(db_url, update_ids)
     assert {m.status for m in sent} <= {"sent", "delivered"}

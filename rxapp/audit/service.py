@@ -31,6 +31,8 @@ class AuditAction(StrEnum):
     AGREE_FREQUENCY = "agree_frequency"
     HOLD_TEXTS = "hold_texts"  # the control room held an incident's automated texts
     RELEASE_TEXTS = "release_texts"  # and released them
+    PORTAL_INVITE = "portal_invite"  # staff invited a victim to the portal (again)
+    PORTAL_REVOKE = "portal_revoke"  # staff ended a victim's portal access
     REPLY_TO_VICTIM = "reply_to_victim"  # a message to a victim through their portal, from the case page
 
 

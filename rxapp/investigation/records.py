@@ -35,6 +35,7 @@ from rxapp.investigation.duties import (
 from rxapp.investigation.models import CaseVictim, Duty, Occurrence, OccurrenceEvent
 from rxapp.investigation.people import copy_linked_person, copy_person_update
 from rxapp.investigation.telling import CaseContact, held_staff_text, publish_held_event
+from rxapp.portal.invitations import invite_case
 from rxapp.tasks.models import Task
 from rxapp.tasks.service import open_task
 from rxapp.victims.contact import contact_state
@@ -99,6 +100,7 @@ class RecordsApplier(CaseContact):
         for victim in case_victims(session, occurrence):
             self._refresh_entitlement(session, occurrence, victim)
             self._open_case_duties(session, occurrence, victim, change.occurred_at, now)
+        invite_case(session, occurrence, now)  # the victim portal: each eligible victim, once
 
     def _person_linked(self, session: Session, occurrence: Occurrence, p: PersonLinked, change: RecordsChange,
                        now: datetime) -> None:
@@ -125,6 +127,7 @@ class RecordsApplier(CaseContact):
         occurrence.updated_at = now
         self._refresh_entitlement(session, occurrence, victim)
         self._open_case_duties(session, occurrence, victim, change.occurred_at, now)
+        invite_case(session, occurrence, now)
 
     def _person_updated(self, session: Session, occurrence: Occurrence, p: PersonUpdated, change: RecordsChange,
                         now: datetime) -> bool:
@@ -143,6 +146,7 @@ class RecordsApplier(CaseContact):
         self._refresh_entitlement(session, occurrence, victim)
         if "consent.support_referral" in c:
             self._referral_consent_changed(session, occurrence, victim, change.occurred_at, now)
+        invite_case(session, occurrence, now)  # consent given or a safe contact confirmed: invited then, once
         return True
 
     def _oic_changed(self, session: Session, occurrence: Occurrence, p: OicChanged, change: RecordsChange,

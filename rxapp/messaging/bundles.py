@@ -18,10 +18,12 @@ from rxapp.domain.contact import Channel
 from rxapp.domain.templates import NOTIFY_MAX_SMS_CHARACTERS
 from rxapp.messaging.models import Message, MessageEvent
 from rxapp.messaging.outbox import personalisation_for_send, templates
+from rxapp.portal.invitations import live_link_for
 
 BUNDLED = "bundled"  # a MessageEvent entry: the row went out in one message with others
 BUNDLE_TEMPLATE = "updates_together"
 MORE_TEMPLATE = "updates_together_more"
+PORTAL_TEMPLATE = "updates_together_portal"  # the same, ending with the victim's portal link when they have one
 
 
 def candidate(message: Message) -> bundling.Candidate:
@@ -34,14 +36,15 @@ def candidate(message: Message) -> bundling.Candidate:
 def render_bundle(session: Session, rows: list[Message]) -> tuple[Optional[str], str]:
     """(subject, body) of the one message listing `rows` (in order) in the victim's language."""
     lead = rows[0]
-    tpl, more = templates()[BUNDLE_TEMPLATE], templates()[MORE_TEMPLATE]
+    link = live_link_for(session, lead.victim_id, lead.occurrence_id)
+    tpl, more = templates()[PORTAL_TEMPLATE if link else BUNDLE_TEMPLATE], templates()[MORE_TEMPLATE]
     language = tpl.resolve_language(lead.language, lead.channel)
     lines = [templates()[row.template].line_in(language) for row in rows]
     values = personalisation_for_send(session, lead)
 
     def whole(updates: str) -> str:
         return tpl.render(language, {"count": str(len(rows)), "crime_reference": values.get("crime_reference"),
-                                     "updates": updates}, channel=lead.channel).body
+                                     "updates": updates, "link": link}, channel=lead.channel).body
 
     def and_more(left: int) -> str:
         return more.render(language, {"count": str(left)}).body
@@ -49,7 +52,7 @@ def render_bundle(session: Session, rows: list[Message]) -> tuple[Optional[str],
     limit = NOTIFY_MAX_SMS_CHARACTERS if lead.channel == Channel.SMS else None
     fitted = bundling.fit(lines, whole, and_more, limit)
     subject = tpl.render(language, {"count": str(len(rows)), "crime_reference": values.get("crime_reference"),
-                                    "updates": ""}, channel=lead.channel).subject
+                                    "updates": "", "link": link}, channel=lead.channel).subject
     return subject, fitted.body
 
 
