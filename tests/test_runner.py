@@ -31,7 +31,8 @@ jobs.HEARTBEAT_SECONDS = 0.5
 runner.RETRY_SECONDS = 1.0
 asyncio.run(runner.run_background())
 """
-EVERY_PACKAGES_JOBS = {"refresh-windows", "board-clock", "unassigned-sweep", "deadline-sweep", "audit-retention"}
+EVERY_PACKAGES_JOBS = {"refresh-windows", "board-clock", "unassigned-sweep", "deadline-sweep", "audit-retention",
+                       "portal-sessions"}
 
 
 def _rows(url: str) -> list[RunnerStatus]:

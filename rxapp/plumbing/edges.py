@@ -31,7 +31,7 @@ from rxapp.staff import forms
 log = logging.getLogger(__name__)
 
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
-BODY_LIMITS = (("/staff/", 4 * 1024), ("/notify/", 16 * 1024))
+BODY_LIMITS = (("/staff/", 4 * 1024), ("/portal/", 4 * 1024), ("/notify/", 16 * 1024))
 DEFAULT_BODY_LIMIT = 64 * 1024
 UNBOUNDED_PREFIXES = ("/_event",)  # socket.io bounds its own messages
 DIRECT_FILE_PREFIXES = ("/assets/",)  # scripts and styles: the server may send these files straight from disk

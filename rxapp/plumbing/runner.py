@@ -24,12 +24,13 @@ from rxapp.plumbing.columns import utcnow
 from rxapp.plumbing.config import Settings, settings
 from rxapp.plumbing.db import engine
 from rxapp.plumbing.jobs import Job, Loop, StatusReport, write_status
+from rxapp.portal import scheduled as portal_scheduled
 
 log = logging.getLogger(__name__)
 ADVISORY_KEY = 7_411_002  # arbitrary, fixed: "victim journey runner"
 RETRY_SECONDS = 10.0  # how often a waiting process tries the lock
 REPORT_TICK_SECONDS = 1.0  # how often the leader looks for something worth writing to runner_status
-PACKAGES = (attendance_scheduled, messaging_scheduled, investigation_scheduled, audit_scheduled)
+PACKAGES = (attendance_scheduled, messaging_scheduled, investigation_scheduled, audit_scheduled, portal_scheduled)
 
 
 class Leadership:
