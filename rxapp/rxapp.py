@@ -38,6 +38,7 @@ from rxapp.plumbing.edges import bound_log_records, guard_edges
 from rxapp.plumbing.http import api
 from rxapp.plumbing.links import is_client_token
 from rxapp.plumbing.runner import run_background
+from rxapp.portal.case_html import case_snapshot
 from rxapp.portal.page_case import case_page as portal_case_page
 from rxapp.portal.pages import signed_out_page as portal_signed_out_page
 from rxapp.portal.pages import start_page as portal_start_page
@@ -67,9 +68,10 @@ logging.getLogger("reflex.app").addFilter(_SharedTokenPushes())
 bound_log_records()  # no request can write a long or many-line text into the log
 
 app = rx.App(
-    # Our routes beside Reflex's, the victim page's server-rendered snapshot (rxapp/attendance/track_html.py),
-    # then the edge guard in front of all of it (hosts, bodies, headers).
-    api_transformer=[api, track_snapshot, guard_edges],
+    # Our routes beside Reflex's, the victim page's and the portal case page's server-rendered snapshots
+    # (rxapp/attendance/track_html.py, rxapp/portal/case_html.py), then the edge guard in front of all of it
+    # (hosts, bodies, headers).
+    api_transformer=[api, track_snapshot, case_snapshot, guard_edges],
     html_lang="en-GB",
     # The frame's stylesheet and icon (rxapp/ui/layout.py); no Radix Themes, whose stylesheet a victim's first
     # visit cannot afford (bench/page_weight.py).
