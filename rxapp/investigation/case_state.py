@@ -8,6 +8,7 @@ import asyncio
 
 import reflex as rx
 
+from rxapp.investigation import portal_side
 from rxapp.investigation.service import (
     MAX_EVERY_DAYS,
     MIN_EVERY_DAYS,
@@ -21,6 +22,11 @@ from rxapp.staff.states import StaffState, current_staff
 NOTE_LIMIT = 300
 OUTCOME_CHOICES = list(TASK_OUTCOMES)
 NOT_ON_CASE = "That task is not on this case. Reload the page and try again."
+PORTAL_REFUSED = {
+    "empty": "Write your reply before you send it.",
+    "too_long": "The reply is too long: keep it to 2,000 characters or fewer.",
+    "not_allowed": "That could not be done on this case from your account. Reload the page and try again.",
+}
 
 
 async def _signed_in(state: rx.State):
@@ -75,11 +81,20 @@ class CaseDetail(rx.State):
     can_agree: bool = False
     error: str = ""
     notice: str = ""
+    # The victim portal (rxapp/investigation/portal_side.py): access, conversation, preference changes, survey.
+    portal_victims: list[dict[str, str]] = []
+    portal_messages: list[dict[str, str]] = []
+    preference_changes: list[dict[str, str]] = []
+    survey_answers: list[dict[str, str]] = []
+    can_reply: bool = False
+    portal_error: str = ""
+    portal_notice: str = ""
 
     def _clear(self):
         self.found, self.header, self.victims, self.frequency_default = False, {}, [], ""
         self.duties, self.tasks, self.timeline, self.messages = [], [], [], []
-        self.can_complete = self.can_agree = False
+        self.can_complete = self.can_agree = self.can_reply = False
+        self.portal_victims, self.portal_messages, self.preference_changes, self.survey_answers = [], [], [], []
 
     async def _reload(self, staff) -> None:
         # A case this account may not read comes back as None, just as one that does not exist.
@@ -93,6 +108,9 @@ class CaseDetail(rx.State):
         self.frequency_default = data["victims"][0]["routine_every_days"] if data["victims"] else ""
         for key, value in data.items():
             setattr(self, key, value)
+        portal = await asyncio.to_thread(portal_side.load_portal_side, staff, self.occ)
+        for key, value in (portal or {}).items():
+            setattr(self, key, value)
 
     @rx.event
     async def load(self):
@@ -101,7 +119,7 @@ class CaseDetail(rx.State):
             self._clear()
             return refused
         self.occ = str(self.router.url.query_parameters.get("occ", "")).strip()[:40]
-        self.error = self.notice = ""
+        self.error = self.notice = self.portal_error = self.portal_notice = ""
         await self._reload(staff)
         return None
 
@@ -185,5 +203,62 @@ class CaseDetail(rx.State):
             return None
         self.notice = (f"Saved: routine updates every {days} days." if days
                        else "Saved: routine updates follow the Code's default.")
+        await self._reload(staff)
+        return None
+
+    # ---- the victim portal ------------------------------------------------------------------------------------
+
+    async def _portal_actor(self):
+        staff, refused = await self._recorder(Permission.RECORD_CONTACT,
+                                              "Your account can read cases but not write to a victim.")
+        self.portal_error = self.portal_notice = ""
+        if staff is None and refused is None:
+            self.portal_error, self.error = self.error, ""
+        return staff, refused
+
+    @rx.event
+    async def reply_to_victim(self, form_data: dict):
+        """The officer's reply, shown to the victim in the portal; the victim is told a reply is waiting."""
+        staff, refused = await self._portal_actor()
+        if staff is None:
+            return refused
+        text = form_data.get("text", "")
+        try:
+            await asyncio.to_thread(portal_side.reply, staff, form_data.get("case_victim_id", ""),
+                                    text if isinstance(text, str) else "")
+        except portal_side.PortalRefusal as exc:
+            self.portal_error = PORTAL_REFUSED.get(exc.key, PORTAL_REFUSED["not_allowed"])
+            return None
+        self.portal_notice = "Reply sent. The victim is told by text or email that a message is waiting."
+        await self._reload(staff)
+        return rx.set_value("portal-reply-text", "")
+
+    @rx.event
+    async def invite_to_portal(self, form_data: dict):
+        staff, refused = await self._portal_actor()
+        if staff is None:
+            return refused
+        try:
+            await asyncio.to_thread(portal_side.invite, staff, form_data.get("case_victim_id", ""))
+        except portal_side.PortalRefusal as exc:
+            self.portal_error = (f"The victim was not invited: {exc}." if exc.key == "not_eligible"
+                                 else PORTAL_REFUSED["not_allowed"])
+            return None
+        self.portal_notice = "Invitation queued: a new link goes to the victim; any earlier link stops working."
+        await self._reload(staff)
+        return None
+
+    @rx.event
+    async def revoke_portal(self, form_data: dict):
+        staff, refused = await self._portal_actor()
+        if staff is None:
+            return refused
+        try:
+            ended = await asyncio.to_thread(portal_side.revoke, staff, form_data.get("case_victim_id", ""))
+        except portal_side.PortalRefusal:
+            self.portal_error = PORTAL_REFUSED["not_allowed"]
+            return None
+        self.portal_notice = (f"Portal access ended ({ended} session{'s' if ended != 1 else ''} signed out). "
+                              "Invite the victim again to restore it.")
         await self._reload(staff)
         return None
