@@ -92,7 +92,7 @@ def language_picker() -> rx.Component:
         rx.el.p(PortalStart.start_words["signin.language"], style={"margin": "0", "font_weight": "700"}),
         rx.el.ul(*[
             rx.el.li(rx.el.a(languages.meta(code)["name"], href="?lang=" + code, lang=code,
-                             dir=languages.direction(code), hreflang=code))
+                             dir=languages.direction(code), href_lang=code))
             for code in languages.LANGUAGES
         ]),
         aria_label=PortalStart.start_words["signin.language"],
@@ -124,7 +124,7 @@ def start_page() -> rx.Component:
             rx.el.input(type="hidden", name="link", value=PortalStart.link_in_address),
             rx.el.label(w["signin.code_label"], html_for="code"),
             rx.el.p(w["signin.code_hint"], id="code-hint", class_name="vj-muted", style={"margin": "0 0 0.3rem"}),
-            rx.el.input(id="code", name="code", type="text", inputmode="numeric", autocomplete="one-time-code",
+            rx.el.input(id="code", name="code", type="text", input_mode="numeric", auto_complete="one-time-code",
                         pattern="[0-9]{6}", max_length=6, required=True, aria_describedby="code-hint",
                         style={"width": "9rem", "letter_spacing": "0.2em", "font_size": "1.25rem"}),
             rx.el.div(rx.el.button(w["signin.sign_in"], type="submit", id="sign-in", disabled=~ready,

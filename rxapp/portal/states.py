@@ -10,7 +10,6 @@ victim's number stays in a backend var and nothing here names any other record.
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any, Optional
 
 import reflex as rx
@@ -207,11 +206,12 @@ class PortalCase(rx.State):
             return None
         self.message_notice = self.pref_notice = self.survey_notice = ""
         self._watcher += 1
-        return [self._title(), PortalCase.watch_for_replies]
+        return PortalCase.watch_for_replies
 
-    def _title(self):
-        """The browser's title in the victim's language (Reflex's page title is fixed when it builds)."""
-        return rx.call_script(f"document.title = {json.dumps(self.words['page.title'])}")
+    @rx.var
+    def page_title(self) -> str:
+        """The browser's title: the page's, in the victim's language once it has loaded."""
+        return self.words.get("page.title") or languages.text("en", "portal.page.title")
 
     # ---- messages ---------------------------------------------------------------------------------------
 
@@ -299,8 +299,6 @@ class PortalCase(rx.State):
             who = await self._who()  # the identity carries the language the pages speak
             if who is None or not await self._load(who):
                 return None
-            self.pref_notice = self.words["prefs.saved"]
-            return self._title()
         else:
             self._apply_preferences(stored)
         self.pref_notice = self.words["prefs.saved"]
