@@ -42,7 +42,7 @@ from rxapp.portal.case_html import case_snapshot
 from rxapp.portal.page_case import case_page as portal_case_page
 from rxapp.portal.pages import signed_out_page as portal_signed_out_page
 from rxapp.portal.pages import start_page as portal_start_page
-from rxapp.portal.states import PortalCase
+from rxapp.portal.states import PortalCase, PortalStart
 from rxapp.staff.pages import index_page, login_page
 from rxapp.staff.states import forget_socket_cookie, keep_socket_cookie
 from rxapp.ui.layout import head_components as frame_head
@@ -205,9 +205,9 @@ app.add_page(cases_page, route="/cases", title="Open investigations", on_load=Ca
 app.add_page(case_page, route="/case", title="Investigation", on_load=CaseDetail.load)
 app.add_page(audit_page, route="/admin/audit", title="Audit log", on_load=AuditLog.load)
 # The victim portal (rxapp/portal/pages.py, page_case.py); its sign-in and sign-out posts are HTTP routes.
-app.add_page(portal_start_page, route="/portal/start/[link]", title="Sign in to see your case")
-app.add_page(portal_signed_out_page, route="/portal/signed-out", title="You have signed out")
-app.add_page(portal_case_page, route="/portal/case", title="Your case", on_load=PortalCase.open_page)
+app.add_page(portal_start_page, route="/portal/start/[link]", title=PortalStart.start_words["signin.title"])
+app.add_page(portal_signed_out_page, route="/portal/signed-out", title=PortalStart.start_words["signedout.title"])
+app.add_page(portal_case_page, route="/portal/case", title=PortalCase.page_title, on_load=PortalCase.open_page)
 
 
 async def _lifespan() -> None:
