@@ -67,7 +67,8 @@ async def test_preferences_offered_are_the_victims_own(db_url, victim):
 @pytest.mark.parametrize("changes", [
     {"channel": "letter"}, {"channel": "pigeon"}, {"channel": None}, {"language": "xx"}, {"language": 3},
     {"routine_every_days": 5}, {"routine_every_days": "abc"}, {"routine_every_days": True}, {"opt_out_all": "maybe"},
-    {"colour": "red"}, {"channel": "sms", "opt_out_sms": True}, {"channel": "email", "opt_out_email": True},
+    {"colour": "red"}, {"channel": "email", "opt_out_email": "yes", "opt_out_sms": True},
+    {"channel": "email", "opt_out_email": True},
     {"language": "pl", "routine_every_days": 1000}, "channel=email", None,
 ])
 async def test_a_bad_choice_is_refused_and_changes_nothing(db_url, victim, changes):
@@ -89,7 +90,10 @@ async def test_preference_changed_and_honoured_by_the_next_update(db_url, victim
     sender = _sender(notify, db_url, clock)
     before = live.version(victim.case_victim_id)
     with session_scope(db_url) as s:
-        after = change_preferences(s, victim, {"opt_out_sms": True, "language": "pl"}, AT)
+        # The whole form, as the page sends it: the channel left as it was, texts ticked off.
+        after = change_preferences(s, victim, {"channel": "sms", "opt_out_sms": True, "language": "pl",
+                                               "routine_every_days": "28", "opt_out_all": False,
+                                               "opt_out_email": False}, AT)
     assert live.version(victim.case_victim_id) == before + 1
     # Out of texts, the victim hears by email, and the page says so.
     assert after["opt_out_sms"] is True and after["language"] == "pl" and after["channel"] == "email"

@@ -119,8 +119,8 @@ def validated(changes: object, victim: Victim, current: dict) -> dict:
             wanted[key] = _flag(value)
     after = {**current, **wanted}
     # Choosing texts while opting out of texts (or the same for email) cannot both be meant. Opting out of the
-    # channel in use, without choosing another, moves the victim to the other one.
-    chosen = wanted.get("channel")
+    # channel in use, leaving the channel as it was (a form sends every field), moves the victim to the other one.
+    chosen = wanted.get("channel") if wanted.get("channel") != current["channel"] else None
     if (chosen == "sms" and after["opt_out_sms"]) or (chosen == "email" and after["opt_out_email"]):
         raise PortalRefusal("bad_choice")
     return wanted
