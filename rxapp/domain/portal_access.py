@@ -44,9 +44,9 @@ CODES_PER_LINK = Limit(3, timedelta(minutes=15), timedelta(minutes=15))
 # Codes asked for from one address, whatever the link: someone walking through links is stopped.
 CODES_PER_ADDRESS = Limit(10, timedelta(minutes=15), timedelta(minutes=15))
 # Failed sign-ins from one address, whatever the link.
-FAILURES_PER_ADDRESS = Limit(10, timedelta(hours=1), timedelta(hours=1))
+FAILURES_PER_ADDRESS = Limit(10, timedelta(minutes=15), timedelta(hours=1))
 # Failed sign-ins on one link, whatever the address (a code's own 5 tries aside).
-FAILURES_PER_LINK = Limit(10, timedelta(hours=1), timedelta(hours=1))
+FAILURES_PER_LINK = Limit(10, timedelta(minutes=15), timedelta(hours=1))
 
 
 class NotInvited:
