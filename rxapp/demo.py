@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import secrets
 import signal
 import socket
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from pathlib import Path
 
 from integrations.govuk_notify.simulator import (
@@ -26,6 +28,7 @@ from integrations.govuk_notify.simulator import (
     DEFAULT_SMS_TEMPLATE_ID,
     DEMO_API_KEY,
 )
+from rxapp.plumbing.portal_settings import DEFAULT_CRIME_TYPES
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_STAGGER = timedelta(minutes=8)  # simulated time between one scenario's start and the next's
@@ -36,8 +39,18 @@ DEMO_TEAMS = ("Middlesbrough CID", "Stockton Neighbourhood Policing Team", "Redc
               "Redcar Neighbourhood Policing Team")
 
 
+@lru_cache(maxsize=1)
+def _portal_code_patterns() -> list[re.Pattern]:
+    """The portal code message in every language, with the code as a group, to pick codes out of the texts."""
+    from rxapp.domain.templates import load_templates
+
+    body = load_templates()["portal_code"].body
+    return [re.compile(re.escape(text).replace(re.escape("((code))"), r"(\d{6})")) for text in body.values()]
+
+
 def _print_new_texts(port: int, shown: set[str]) -> set[str]:
-    """Show each text the local Notify server 'sent', so the demo's texts can be read in the terminal."""
+    """Show each text the local Notify server 'sent', so the demo's texts can be read in the terminal, and a
+    portal sign-in code on a line of its own."""
     import httpx
 
     try:
@@ -49,6 +62,35 @@ def _print_new_texts(port: int, shown: set[str]) -> set[str]:
         if n.get("id") not in shown:
             shown.add(n.get("id"))
             print(f"  Text to {n.get('to')}: {n.get('body')}", flush=True)
+            code = next((m.group(1) for p in _portal_code_patterns() if (m := p.search(n.get("body") or ""))), None)
+            if code:
+                print(f"Portal code: {code}", flush=True)
+    return shown
+
+
+def _print_new_invitations(base: str, shown: set[int]) -> set[int]:
+    """Each live portal invitation's link, once, with its case's crime reference (for the demo only: a real
+    deployment never shows or logs a link)."""
+    from sqlmodel import select
+
+    from rxapp.investigation.models import CaseVictim, Occurrence
+    from rxapp.plumbing.db import session_scope
+    from rxapp.plumbing.links import derive_portal_token
+    from rxapp.portal.models import PortalInvite
+
+    try:
+        with session_scope(readonly=True) as session:
+            rows = session.exec(select(PortalInvite.id, PortalInvite.link_nonce, Occurrence.crime_reference)
+                                .join(CaseVictim, CaseVictim.id == PortalInvite.case_victim_id)
+                                .join(Occurrence, Occurrence.id == CaseVictim.occurrence_id)
+                                .where(PortalInvite.revoked_at == None)).all()  # noqa: E711
+    except Exception:
+        return shown
+    for invite_id, nonce, reference in rows:
+        if invite_id not in shown:
+            shown.add(invite_id)
+            print(f"Portal invitation for {reference or 'a case'}: {base}/portal/start/{derive_portal_token(nonce)}",
+                  flush=True)
     return shown
 
 
@@ -100,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
         "NICHE_FEED_URL": f"http://127.0.0.1:{args.records_port}",
         "NICHE_FEED_TOKEN": secrets.token_urlsafe(24),
         "NICHE_POLL_SECONDS": "5", "DEADLINE_SWEEP_SECONDS": "10",
+        # The demo's force offers the portal for the default crime types and violence against the person (8...),
+        # so the assault and domestic abuse victims are invited too (the latter once safe contact is confirmed).
+        "PORTAL_CRIME_TYPES": ",".join(DEFAULT_CRIME_TYPES + ("8",)),
     })
     os.environ.update(env)
 
@@ -157,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
 
     printed: set[str] = set()
     shown_texts: set[str] = set()
+    shown_invites: set[int] = set()
     print(f"\nStarting… the board will be at {base}/board (sign in as fcr.demo, password {password})"
           f"\nInvestigations: {base}/cases (sign in as oic.demo or supervisor.demo, same password)"
           f"\nThe dispatch feed never runs out: a new incident every {DEMO_STAGGER.seconds // 60} minutes of the "
@@ -180,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"Victim page for {urn} ({category.replace('_', ' ').lower()}): "
                       f"{base}/track/{derive_token(nonce)}", flush=True)
         shown_texts = _print_new_texts(args.notify_port, shown_texts)
+        shown_invites = _print_new_invitations(base, shown_invites)
         time.sleep(1)
 
 
