@@ -205,7 +205,6 @@ class PortalCase(rx.State):
         if not await self._load(who):
             return None
         self.message_notice = self.pref_notice = self.survey_notice = ""
-        self._watcher += 1
         return PortalCase.watch_for_replies
 
     @rx.var
@@ -237,7 +236,8 @@ class PortalCase(rx.State):
         except PortalRefusal as refusal:
             self.message_sent, self.message_notice = False, self._refused(refusal)
             return
-        self.message_sent, self.message_notice, self.draft_count = True, self.words["messages.sent"], 0
+        self.message_sent, self.draft_count = True, 0
+        self.message_notice = languages.text(self.lang, "portal.messages.sent")
         self.draft_key += 1
 
     @rx.event
@@ -250,7 +250,7 @@ class PortalCase(rx.State):
         except PortalRefusal as refusal:
             self.message_sent, self.message_notice = False, self._refused(refusal)
             return
-        self.message_sent, self.message_notice = True, self.words["messages.asked"]
+        self.message_sent, self.message_notice = True, languages.text(self.lang, "portal.messages.asked")
 
     @rx.event(background=True)
     async def watch_for_replies(self):
@@ -258,6 +258,7 @@ class PortalCase(rx.State):
         by another worker), checks the session again and reloads the messages; stops when the session has
         ended, the socket has gone, or a newer wait has started."""
         async with self:
+            self._watcher += 1  # this wait is the newest: any older one of this tab stops when it wakes
             mine, case_victim = self._watcher, self._case_victim
         recheck = actions.live_recheck_seconds()
         while case_victim:
@@ -301,7 +302,7 @@ class PortalCase(rx.State):
                 return None
         else:
             self._apply_preferences(stored)
-        self.pref_notice = self.words["prefs.saved"]
+        self.pref_notice = languages.text(self.lang, "portal.prefs.saved")
 
     # ---- the survey -------------------------------------------------------------------------------------
 

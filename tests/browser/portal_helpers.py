@@ -168,3 +168,22 @@ def officer_reply(db_url: str, victim: Victim, text: str) -> None:
 
 def scroll_width(page) -> int:
     return page.evaluate("document.scrollingElement.scrollWidth")
+
+
+def victim_session(db_url: str, victim: Victim) -> str:
+    """A signed-in session for the victim on their live invitation, as POST /portal/sign-in makes one: the token
+    their browser's HttpOnly cookie would hold (only its hash is stored)."""
+    import secrets
+
+    from rxapp.plumbing.db import session_scope
+    from rxapp.plumbing.links import token_hash
+    from rxapp.portal.invitations import live_invite
+    from rxapp.portal.models import PortalSession
+
+    cv = case_victim_id(db_url, victim)
+    token = secrets.token_urlsafe(32)
+    with session_scope(db_url) as s:
+        invite = live_invite(s, cv)
+        assert invite is not None, "the victim was not invited"
+        s.add(PortalSession(token_hash=token_hash(token), invite_id=invite.id, case_victim_id=cv))
+    return token
