@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import statistics
+import time
 import warnings
 from datetime import datetime, timedelta, timezone
 
@@ -322,6 +324,21 @@ def test_unknown_revoked_and_good_links_get_the_same_answers(case):
     with session_scope() as s:  # throttle keys hold no link and no address in clear
         keys = [row.key for row in s.exec(select(SignInThrottle))]
         assert keys and not any(token in k or UNKNOWN in k or ADDRESS in k for k in keys)
+
+
+def test_asking_on_a_good_link_and_an_unknown_one_takes_the_same_order_of_time(case):
+    _, token = case
+
+    def median_seconds(link: str) -> float:
+        times = []
+        for i in range(15):  # an hour apart and from different addresses: no limit is reached
+            started = time.perf_counter()
+            ask(link, T0 + timedelta(hours=i), f"198.51.100.{i}")
+            times.append(time.perf_counter() - started)
+        return statistics.median(times)
+
+    known, unknown = median_seconds(token), median_seconds(UNKNOWN)
+    assert max(known, unknown) < 5 * min(known, unknown), (known, unknown)  # measured: about 2 to 1
 
 
 # ---- the routes -----------------------------------------------------------------------------------------------
