@@ -211,40 +211,52 @@ def _end(row: PortalSession, now: datetime, how: str) -> None:
     row.ended_at, row.ended_how = now, how
 
 
-def live_identity(session: Session, token: str, now: datetime) -> Optional[VictimIdentity]:
-    """The victim a session token signs in, when the session is live; ends it (recording why) when it has
-    just stopped being live."""
-    row = session.get(PortalSession, links.token_hash(token)) if token else None
+def _verdict(session: Session, row: Optional[PortalSession],
+             now: datetime) -> tuple[Optional[VictimIdentity], Optional[str]]:
+    """(the victim the session signs in, or None; what must be written: how it ended, "touch", or None)."""
     if row is None or row.ended_at is not None:
-        return None
+        return None, None
     invite = session.get(PortalInvite, row.invite_id)
-    found = _usable(session, invite, now)
     if invite is None or invite.revoked_at is not None:
-        _end(row, now, "revoked")
-        return None
+        return None, "revoked"
+    found = _usable(session, invite, now)
     if found is None:
-        _end(row, now, "access_ended")
-        return None
+        return None, "access_ended"
     if rules.session_idle(row.last_seen_at, now, timedelta(minutes=settings().portal.idle_minutes)):
-        _end(row, now, "idle")
-        return None
-    if now - row.last_seen_at >= rules.TOUCH_EVERY:
-        row.last_seen_at = now
+        return None, "idle"
     case_victim, occurrence = found
     victim = session.get(Victim, case_victim.victim_id)
-    return VictimIdentity(case_victim_id=case_victim.id, victim_id=victim.id, occurrence_id=occurrence.id,
-                          session_hash=row.token_hash, language=victim.language or "en")
+    identity = VictimIdentity(case_victim_id=case_victim.id, victim_id=victim.id, occurrence_id=occurrence.id,
+                              session_hash=row.token_hash, language=victim.language or "en")
+    return identity, ("touch" if now - row.last_seen_at >= rules.TOUCH_EVERY else None)
+
+
+def _write(row: PortalSession, change: str, now: datetime) -> None:
+    if change == "touch":
+        row.last_seen_at = now
+    else:
+        _end(row, now, change)
 
 
 def identity_from_cookie_header(cookie_header: Optional[str], now: Optional[datetime] = None,
                                 db_url: Optional[str] = None) -> Optional[VictimIdentity]:
-    """The signed-in victim the request's `vj_victim` cookie names, or None. Opens its own transaction (call it
-    through `asyncio.to_thread` from a Reflex state)."""
+    """The signed-in victim the request's `vj_victim` cookie names, or None: checked afresh on every call, so a
+    session ended (idle, signed out, revoked, access over) stops working at once. Reads in a read-only
+    transaction; writes only to record that a session ended, or its use (at most once a minute). Call it
+    through `asyncio.to_thread` from a Reflex state."""
     token = token_from_cookie_header(cookie_header)
     if not token:
         return None
-    with session_scope(db_url) as session:
-        return live_identity(session, token, now or utcnow())
+    now = now or utcnow()
+    key = links.token_hash(token)
+    with session_scope(db_url, readonly=True) as session:
+        identity, change = _verdict(session, session.get(PortalSession, key), now)
+    if change is not None:
+        with session_scope(db_url) as session:
+            row = session.get(PortalSession, key, with_for_update=True)
+            if row is not None and row.ended_at is None:
+                _write(row, change, now)
+    return identity
 
 
 # ---- staff -----------------------------------------------------------------------------------------------
