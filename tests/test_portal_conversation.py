@@ -325,3 +325,33 @@ async def test_a_waiting_page_wakes_when_a_thread_changes_its_case():
     live.changed(4242)
     assert await live.wait_for_change(4242, 5, since=seen) is True
     assert live._waiters == {}
+
+
+def test_the_staff_case_page_sees_the_portal_only_on_a_case_it_may_read(db_url, victim, monkeypatch):
+    from rxapp.investigation import portal_side as staff_side
+    from rxapp.plumbing import config, db
+
+    with session_scope(db_url) as s:
+        send_from_victim(s, victim, "Hello <i>there</i>", AT)
+    with session_scope(db_url) as s:
+        assert staff_side.portal_side(s, OTHER_OFFICER, "26CL0090001", AT) is None
+        assert staff_side.portal_side(s, OFFICER, "26CL0000000", AT) is None
+        seen = staff_side.portal_side(s, OFFICER, "26CL0090001", AT)
+    assert seen["can_reply"] is True and [v["invited"] for v in seen["portal_victims"]] == ["yes"]
+    assert [(m["author"], m["body"], m["unread"]) for m in seen["portal_messages"]][0] == (
+        "victim", "Hello <i>there</i>", "yes")
+    # The wrappers the page calls commit a refusal's audit entry, and raise it.
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    config.reset_settings()
+    db.dispose_all()
+    with pytest.raises(PortalRefusal):
+        staff_side.reply(OTHER_OFFICER, str(victim.case_victim_id), "hi")
+    with pytest.raises(PortalRefusal):
+        staff_side.revoke(OTHER_OFFICER, "not a number")
+    with session_scope(db_url) as s:
+        refused = s.exec(select(AuditEvent).where(AuditEvent.outcome == "refused")).all()
+        assert {e.action for e in refused} >= {"reply_to_victim", "portal_revoke"}
+        assert s.exec(select(PortalMessage).where(PortalMessage.author == "officer")).all() == []
+    staff_side.reply(OFFICER, victim.case_victim_id, "Hello from PC 1234")
+    with session_scope(db_url) as s:
+        assert s.exec(select(PortalMessage).where(PortalMessage.author == "officer")).one().body == "Hello from PC 1234"

@@ -11,8 +11,8 @@ or a message sent out.
 A victim's message opens (or refreshes) ONE task for the officer in charge, due by the reply deadline the
 automatic answer promised; the officer's reply closes it and queues `portal_reply_waiting` (no content, only
 the link to sign in). Functions given a `session` open nothing and commit nothing: the caller's transaction
-commits, and the live pages are told once it has (`live.changed_after_commit`). `load_*` / `*_now` wrappers
-open their own transaction for the pages.
+commits, and the live pages are told once it has (`live.changed_after_commit`); `reply_now` opens its own for the
+staff case page.
 """
 from __future__ import annotations
 
@@ -332,25 +332,7 @@ def staff_conversation(session: Session, case_victim_id: int) -> list[dict]:
     return rows
 
 
-# ---- wrappers that open their own transaction (for Reflex states, through asyncio.to_thread) ----------------
-
-def load_conversation(who: VictimIdentity) -> list[dict]:
-    with session_scope() as session:
-        return conversation(session, who, utcnow())
-
-
-def send_now(who: VictimIdentity, text_: str) -> dict:
-    refusal = rules.message_refusal(text_)
-    if refusal:  # before a transaction is even opened
-        raise PortalRefusal(refusal)
-    with session_scope() as session:
-        return send_from_victim(session, who, text_, utcnow())
-
-
-def ask_now(who: VictimIdentity) -> dict:
-    with session_scope() as session:
-        return ask_for_update(session, who, utcnow())
-
+# ---- in its own transaction (for the staff case page's state, through asyncio.to_thread) --------------------
 
 def reply_now(actor: Actor, case_victim_id: int, text_: str) -> dict:
     """`officer_reply` in its own transaction: committed (the refusal in the audit log too), then the live

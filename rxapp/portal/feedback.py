@@ -15,7 +15,6 @@ from rxapp.attendance.models import Incident
 from rxapp.domain import conversation as rules
 from rxapp.domain.statuses import OccurrenceStatus
 from rxapp.plumbing.columns import utcnow
-from rxapp.plumbing.db import session_scope
 from rxapp.portal import live
 from rxapp.portal.conversation import victim_case, when_words
 from rxapp.portal.identity import PortalRefusal, VictimIdentity
@@ -133,18 +132,3 @@ def staff_feedback(session: Session, victim_id: int, occurrence_id: int, inciden
                     "status": status, "informed": str(r.informed_score or ""), "overall": str(r.overall_score or ""),
                     "comment": r.comment})
     return out
-
-
-def load_survey(who: VictimIdentity) -> Optional[dict]:
-    with session_scope() as session:
-        return survey_offer(session, who, utcnow())
-
-
-def send_survey(who: VictimIdentity, subject: str, informed: int, overall: int, comment: str) -> dict:
-    with session_scope() as session:
-        return answer_survey(session, who, subject, informed, overall, comment, utcnow())
-
-
-def skip_survey(who: VictimIdentity, subject: str) -> dict:
-    with session_scope() as session:
-        return decline_survey(session, who, subject, utcnow())

@@ -26,7 +26,6 @@ from rxapp.investigation.duties import add_to_timeline, code, reschedule_routine
 from rxapp.investigation.models import CaseVictim, Occurrence
 from rxapp.languages import LANGUAGES, meta, resolve_language
 from rxapp.plumbing.columns import utcnow
-from rxapp.plumbing.db import session_scope
 from rxapp.portal import live
 from rxapp.portal.conversation import victim_case, when_words
 from rxapp.portal.identity import PortalRefusal, VictimIdentity
@@ -181,13 +180,3 @@ def staff_preference_changes(session: Session, case_victim_id: int) -> list[dict
     return [{"when": when_words(r.at), "setting": SETTING_WORDS.get(r.setting, r.setting), "old": r.old_value or "-",
              "new": r.new_value, "by": "the victim, in the portal" if r.changed_by == "victim" else r.changed_by}
             for r in rows]
-
-
-def load_preferences(who: VictimIdentity) -> dict:
-    with session_scope() as session:
-        return preferences(session, who, utcnow())
-
-
-def save_preferences(who: VictimIdentity, changes: dict) -> dict:
-    with session_scope() as session:
-        return change_preferences(session, who, changes, utcnow())
