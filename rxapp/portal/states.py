@@ -266,7 +266,10 @@ class PortalCase(rx.State):
             async with self:
                 if self._watcher != mine or not self.signed_in:
                     return
-            who = await asyncio.to_thread(actions.who_is_signed_in, cookie_header(self))
+            header = cookie_header(self)
+            if not header:
+                return  # the socket has gone; a reconnect loads the page (and starts a wait) afresh
+            who = await asyncio.to_thread(actions.who_is_signed_in, header)
             if who is None or who.case_victim_id != case_victim:
                 async with self:
                     if self._watcher == mine:

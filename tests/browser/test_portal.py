@@ -238,3 +238,24 @@ def test_the_sign_in_page_is_the_same_for_every_link_and_says_what_happened(live
     expect(page.locator(".vj-portal")).to_have_attribute("dir", "rtl", timeout=15000)
     expect(page.locator("h1")).to_have_text(words("ur")["signin.title"])
     page.close()
+
+
+def test_an_open_page_ends_by_itself_when_staff_end_access(live_app, browser):
+    """The page's live wait checks the session again each time it wakes: once staff end the victim's access,
+    the open page shows only that the session has ended, nothing of the case, without a click."""
+    from rxapp.plumbing.columns import utcnow
+    from rxapp.plumbing.db import session_scope
+    from rxapp.portal.access import revoke_access
+    from tests.browser.portal_helpers import Officer, case_victim_id
+
+    base, notify, db = live_app["base"], live_app["notify"], live_app["db_url"]
+    victim = burglary_for(db, "en")
+    token = invitation_link(notify, victim)
+    page = browser.new_page()
+    sign_in(page, base, notify, victim, token)
+    with session_scope(db) as s:
+        assert revoke_access(s, Officer(), case_victim_id(db, victim), utcnow()) == 1
+    expect(page.locator("#portal-signed-out-notice")).to_be_visible(timeout=40000)
+    expect(page.locator("#portal-case")).to_have_count(0)
+    assert victim.occurrence_number.split("-")[-1] not in page.inner_text("#main")  # the live page's main
+    page.close()
