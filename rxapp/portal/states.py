@@ -170,8 +170,7 @@ class PortalCase(rx.State):
         self.has_attendance = bool(self.attendance)
         self.messages = data["messages"]
         self._apply_preferences(data["preferences"])
-        if not self.survey_done:
-            self.survey_kind = data["survey"]
+        self.survey_kind = data["survey"]
         self.signed_in, self.checked = True, True
 
     def _apply_preferences(self, p: dict) -> None:
@@ -204,7 +203,7 @@ class PortalCase(rx.State):
             return None
         if not await self._load(who):
             return None
-        self.message_notice = self.pref_notice = self.survey_notice = ""
+        self.message_notice = self.pref_notice = self.survey_notice = self.survey_done = ""
         return PortalCase.watch_for_replies
 
     @rx.var
@@ -313,7 +312,9 @@ class PortalCase(rx.State):
     async def answer_survey(self, form_data: dict):
         scores = _survey_answer(form_data)
         if scores is None:
-            self.survey_notice = say(self.lang, "bad_choice")
+            comment = form_data.get("comment") if isinstance(form_data, dict) else None
+            too_long = isinstance(comment, str) and len(comment) > MAX_COMMENT_CHARS
+            self.survey_notice = say(self.lang, "too_long" if too_long else "bad_choice")
             return
         who = await self._who()
         if who is None:

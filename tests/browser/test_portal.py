@@ -169,11 +169,19 @@ def test_the_whole_path(live_app, browser, artifacts, officer_account, lang):
     page.reload()
     expect(page.locator("#survey")).to_be_visible(timeout=20000)
     expect(page.locator("#survey fieldset legend")).to_have_count(2)
-    page.check("#informed-4")
-    page.check("#overall-5")
-    page.fill("#survey-comment", "<i>Kept me informed</i>")
-    page.click("#survey-send")
-    expect(page.locator("#survey-thanks")).to_have_text(w["survey.thanks"], timeout=15000)
+    if lang == "pl":  # the Polish victim says no thanks; the others answer
+        page.click("#survey-decline")
+        expect(page.locator("#survey-thanks")).to_have_text(w["survey.declined"], timeout=15000)
+    else:
+        page.check("#informed-4")
+        page.click("#survey-send")  # one score missing: refused in words, nothing lost
+        expect(page.locator("#survey [role=alert]")).to_have_text(
+            languages.text(wanted, "portal.refused.bad_choice"), timeout=15000)
+        expect(page.locator("#informed-4")).to_be_checked()
+        page.check("#overall-5")
+        page.fill("#survey-comment", "<i>Kept me informed</i>")
+        page.click("#survey-send")
+        expect(page.locator("#survey-thanks")).to_have_text(w["survey.thanks"], timeout=15000)
     page.reload()
     expect(page.locator("#portal-case")).to_be_visible(timeout=20000)
     expect(page.locator("#survey")).to_have_count(0)
