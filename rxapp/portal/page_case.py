@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from rxapp.domain.conversation import MAX_MESSAGE_CHARS
 from rxapp.portal.pages import call_link, case_frame, danger_box
 from rxapp.portal.states import PortalCase
 from rxapp.ui.layout import ACCENT, MUTED
@@ -164,7 +165,8 @@ def conversation() -> rx.Component:
             rx.el.textarea(id="message-text", name="text", key=PortalCase.draft_key, rows=6,
                            aria_describedby="message-counter",
                            on_change=PortalCase.count_draft.debounce(250)),
-            rx.el.p(PortalCase.counter_text, id="message-counter", class_name="vj-muted",
+            rx.el.p(PortalCase.counter_text, id="message-counter",
+                    class_name=rx.cond(PortalCase.draft_count > MAX_MESSAGE_CHARS, "vj-over", "vj-muted"),
                     aria_live="polite", style={"margin": "0.2rem 0"}),
             rx.el.button(W["messages.send"], type="submit", id="message-send", class_name="vj-button"),
             on_submit=PortalCase.send_message,

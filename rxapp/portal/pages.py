@@ -44,6 +44,7 @@ PORTAL_STYLE = RTL_STYLE + f"""
 .vj-portal nav ul{{display:flex;flex-wrap:wrap;gap:0.25rem 1rem;padding:0;margin:0;list-style:none}}
 .vj-portal ul,.vj-portal ol{{padding-inline-start:1.25rem}}
 .vj-portal .vj-muted{{color:{MUTED}}}
+.vj-portal .vj-over{{color:#942514;font-weight:700}}
 .vj-portal p,.vj-portal li{{overflow-wrap:anywhere}}
 """
 

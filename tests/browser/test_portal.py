@@ -120,6 +120,14 @@ def test_the_whole_path(live_app, browser, artifacts, officer_account, lang):
     assert scroll_width(page) <= 320
     page.set_viewport_size({"width": 1280, "height": 900})
 
+    # Too long a message: the counter says so, sending is refused in words, and nothing typed is lost.
+    page.fill("#message-text", "z" * 2001)
+    expect(page.locator("#message-counter.vj-over")).to_contain_text("2001", timeout=5000)
+    page.click("#message-send")
+    expect(page.locator("#message-notice")).to_have_text(languages.text(lang, "portal.refused.too_long"),
+                                                         timeout=15000)
+    expect(page.locator("#message-text")).to_have_value("z" * 2001)
+
     # A message with markup in it: stored and shown as written, as text.
     page.fill("#message-text", MARKUP)
     expect(page.locator("#message-counter")).to_contain_text(str(len(MARKUP)), timeout=5000)
