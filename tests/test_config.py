@@ -236,6 +236,8 @@ def test_development_checks_only_the_form():
                                "NICHE_FEED_DISABLED=true"),
     ({"VJ_FAILPOINT": "after_provider_answer"}, "VJ_FAILPOINT is set: it kills the sender on purpose"),
     ({"SMTP_URL": "smtp://relay.force.local"}, "EMAIL_FROM is not set: with SMTP_URL set"),
+    ({"QUIET_HOURS": "off"}, "QUIET_HOURS leaves out part of the Code's 21:00 to 08:00"),
+    ({"QUIET_HOURS": "22:00-08:00"}, "QUIET_HOURS leaves out part of the Code's 21:00 to 08:00"),
 ])
 def test_running_for_real_refuses_what_is_missing(overrides, expected):
     env = production(**overrides)
@@ -321,3 +323,16 @@ def test_env_example_is_valid_once_its_blanks_are_filled():
     for name, value in commented.items():
         if name not in ("VJ_CODE_RULES",):  # names a file the force writes
             assert check({name: value}, production=False) == [], name
+
+
+def test_quiet_hours_are_the_codes_unless_told_and_a_wider_window_is_allowed_for_real():
+    from datetime import time
+
+    from rxapp.plumbing.config import load_settings
+
+    assert load_settings({}).quiet_hours == (time(21, 0), time(8, 0))
+    assert load_settings({"QUIET_HOURS": "20:30-09:00"}).quiet_hours == (time(20, 30), time(9, 0))
+    assert load_settings({"QUIET_HOURS": "off"}).quiet_hours == (time(0, 0), time(0, 0))
+    assert problems(production(QUIET_HOURS="20:30-09:00"), production_mode=True) == []
+    with pytest.raises(ValueError, match="QUIET_HOURS must be two local times such as 21:00-08:00, or off"):
+        load_settings({"QUIET_HOURS": "after nine"})

@@ -324,3 +324,19 @@ def test_in_quiet_hours_and_quiet_hours_end_helpers():
     assert safety.in_quiet_hours(london(2026, 7, 15, 21, 0))
     assert not safety.in_quiet_hours(london(2026, 7, 15, 20, 59))
     assert safety.quiet_hours_end(london(2026, 7, 15, 8, 0)) == london(2026, 7, 16, 8, 0)  # the next one
+
+
+def test_the_sender_built_from_settings_keeps_the_configured_quiet_hours():
+    from datetime import time
+
+    from rxapp.messaging.sender import OutboxSender
+    from rxapp.plumbing.config import load_settings
+
+    cfg = load_settings({"QUIET_HOURS": "off", "SMTP_URL": "smtp://relay.example.org", "EMAIL_VIA": "smtp"})
+    sender = OutboxSender.from_settings(cfg)
+    assert (sender.rules.quiet_start, sender.rules.quiet_end) == (time(0, 0), time(0, 0))
+    night = datetime(2026, 12, 1, 23, 30, tzinfo=timezone.utc)
+    assert not safety.in_quiet_hours(night, sender.rules)
+    assert safety.in_quiet_hours(night, safety.SafetyRules())
+    assert safety.covers_code_quiet_hours(time(20, 0), time(8, 30))
+    assert not safety.covers_code_quiet_hours(time(21, 0), time(7, 59))

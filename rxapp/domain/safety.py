@@ -277,6 +277,30 @@ def decide(ctx: MessageContext, rules: SafetyRules = SafetyRules()) -> Decision:
     return Decision(Action.SEND, Rule.CLEAR, "No safety rule stops this message.")
 
 
+CODE_QUIET_HOURS = (time(21, 0), time(8, 0))  # the Code's: no routine text between 21:00 and 08:00
+
+
+def parse_quiet_hours(raw: str) -> tuple[time, time]:
+    """QUIET_HOURS: "21:00-08:00" (local start and end; may span midnight), or "off" (none: equal start and
+    end). Raises ValueError with the expected form."""
+    text = raw.strip().lower()
+    if text == "off":
+        return time(0, 0), time(0, 0)
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in text.split("-"))
+    except ValueError:
+        raise ValueError("QUIET_HOURS must be two local times such as 21:00-08:00, or off") from None
+    return start.replace(second=0, microsecond=0), end.replace(second=0, microsecond=0)
+
+
+def covers_code_quiet_hours(start: time, end: time) -> bool:
+    """Whether quiet hours from `start` to `end` include all of the Code's (21:00 to 08:00)."""
+    rules = SafetyRules(quiet_start=start, quiet_end=end)
+    base = datetime(2026, 1, 5, tzinfo=ZoneInfo(rules.timezone))  # any winter day: minutes on the local clock
+    minutes = [base.replace(hour=21) + timedelta(minutes=m) for m in range(11 * 60)]
+    return all(in_quiet_hours(at, rules) for at in minutes)
+
+
 def in_quiet_hours(at: datetime, rules: SafetyRules = SafetyRules()) -> bool:
     """Whether `at` falls in quiet hours on the local clock."""
     local = _utc(at).astimezone(ZoneInfo(rules.timezone)).time().replace(tzinfo=None)

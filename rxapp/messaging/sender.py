@@ -101,7 +101,9 @@ class OutboxSender:
     def from_settings(cls, cfg: Settings) -> Optional["OutboxSender"]:
         """The sender for this configuration, or None when no provider is configured."""
         providers = providers_from_settings(cfg)
-        return cls(providers=providers, failpoint=cfg.failpoint) if providers else None
+        start, end = cfg.quiet_hours
+        rules = safety.SafetyRules(quiet_start=start, quiet_end=end)
+        return cls(providers=providers, failpoint=cfg.failpoint, rules=rules) if providers else None
 
     async def aclose(self) -> None:
         for provider in self.providers.values():

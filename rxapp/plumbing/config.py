@@ -18,7 +18,7 @@ import re
 import secrets
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from functools import cached_property
 from pathlib import Path
 from typing import Mapping, Optional
@@ -107,6 +107,7 @@ class Settings:
     force_primary_colour: str = "#0b0c0c"
     force_accent_colour: str = "#1d70b8"
     portal: PortalSettings = field(default_factory=PortalSettings)  # rxapp/plumbing/portal_settings.py
+    quiet_hours: tuple = (time(21, 0), time(8, 0))  # (local start, end) for routine messages: rxapp/domain/safety.py
 
     @cached_property
     def secret_key(self) -> str:
@@ -170,6 +171,12 @@ def parse_status_codes(raw: str) -> dict[str, str]:
         raise ValueError(f'STATUS_CODES must be a JSON object mapping codes to one of {", ".join(valid)}, '
                          f'e.g. {{"9": "en_route"}}')
     return {str(k).strip(): v for k, v in data.items()}
+
+
+def _quiet_hours(raw: str) -> tuple:
+    from rxapp.domain.safety import parse_quiet_hours
+
+    return parse_quiet_hours(raw)
 
 
 def parse_addresses(raw: str) -> tuple[str, ...]:
@@ -344,6 +351,7 @@ def _read(env: Mapping[str, str]) -> tuple[Settings, SettingsReader]:
         storm_clock_skew_minutes=r.number("STORM_CLOCK_SKEW_MINUTES", 5.0, 0, 24 * 60),
         storm_degraded_minutes=r.number("STORM_DEGRADED_MINUTES", 10.0, 1, 24 * 60),
         portal=read_portal_settings(r),
+        quiet_hours=r.parsed("QUIET_HOURS", _quiet_hours) or Settings.quiet_hours,
         **read_branding(r),
     )
     return settings, r
@@ -397,6 +405,10 @@ def _production_problems(s: Settings, r: SettingsReader) -> list[str]:
     if (r.given("DEMO_SPEED") or r.given("DEMO_EPOCH")) and not bad & {"DEMO_SPEED", "DEMO_EPOCH"}:
         problems.append("DEMO_SPEED is set: it runs live attendance on the demo's fast clock, for the demo only; "
                         "unset DEMO_SPEED and DEMO_EPOCH")
+    from rxapp.domain.safety import covers_code_quiet_hours
+
+    if not covers_code_quiet_hours(*s.quiet_hours) and "QUIET_HOURS" not in bad:
+        problems.append("QUIET_HOURS leaves out part of the Code's 21:00 to 08:00, for test systems only; unset it")
     if s.code_rules_path and "VJ_CODE_RULES" not in bad:
         try:
             from rxapp.domain.code_rules import load_code

@@ -178,6 +178,10 @@ def live_app(tmp_path_factory):
         # The tests play a scenario's hour in seconds, so its later events arrive stamped ahead of the wall clock:
         # the feed would refuse them as from the future (tests/test_feed_integrity.py covers that refusal).
         "STORM_CLOCK_SKEW_MINUTES": "1440",
+        # The portal's tests read investigation updates and invitations (routine messages) from the local Notify
+        # server, so they must not wait for 08:00 when CI runs at night; quiet hours are tested without a browser
+        # (tests/test_domain_safety.py, tests/test_journey_service.py).
+        "QUIET_HOURS": "off",
         "REFLEX_USE_SYSTEM_BUN": "1", "TELEMETRY_ENABLED": "false", "REFLEX_CHECK_LATEST_VERSION": "false",
         "PYTHONPATH": str(ROOT),
         "NOTIFY_API_KEY": DEMO_API_KEY, "NOTIFY_BASE_URL": notify.url, "NOTIFY_CALLBACK_TOKEN": callback_token,
