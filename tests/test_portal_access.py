@@ -426,3 +426,13 @@ def test_the_code_goes_nowhere_the_invitation_did_not(case):
     with session_scope() as s:
         assert s.exec(select(PortalCode)).all() == []
         assert s.exec(select(Message).where(Message.template == "portal_code")).all() == []
+
+
+def test_the_sign_in_page_keeps_its_language_across_the_redirects_and_nothing_else_gets_in(case):
+    _, token = case
+    assert post("/portal/code", link=token, lang="pl").headers["location"] == f"/portal/start/{token}?sent=1&lang=pl"
+    assert post("/portal/sign-in", link=token, code="000000", lang="ur").headers["location"] == \
+        f"/portal/start/{token}?error=code&lang=ur"
+    for junk in ("en", "xx", "pl&next=//evil.example", "<b>"):
+        where = post("/portal/sign-in", link=UNKNOWN, code="000000", lang=junk).headers["location"]
+        assert where == f"/portal/start/{UNKNOWN}?error=code", junk

@@ -114,6 +114,7 @@ def start_page() -> rx.Component:
         native_form(
             csrf_field(),
             rx.el.input(type="hidden", name="link", value=PortalStart.link_in_address),
+            rx.el.input(type="hidden", name="lang", value=PortalStart.start_lang),
             rx.el.p(w["signin.send_help"]),
             rx.el.button(w["signin.send"], type="submit", id="send-code", disabled=~ready,
                          class_name="vj-button vj-second"),
@@ -123,6 +124,7 @@ def start_page() -> rx.Component:
         native_form(
             csrf_field(),
             rx.el.input(type="hidden", name="link", value=PortalStart.link_in_address),
+            rx.el.input(type="hidden", name="lang", value=PortalStart.start_lang),
             rx.el.label(w["signin.code_label"], html_for="code"),
             rx.el.p(w["signin.code_hint"], id="code-hint", class_name="vj-muted", style={"margin": "0 0 0.3rem"}),
             rx.el.input(id="code", name="code", type="text", input_mode="numeric", auto_complete="one-time-code",

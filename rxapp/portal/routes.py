@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from rxapp import languages
 from rxapp.plumbing import links
 from rxapp.plumbing.columns import utcnow
 from rxapp.plumbing.config import settings
@@ -31,8 +32,11 @@ REFUSED = "Refused: the victim portal only accepts forms sent from this site's o
 SIGNED_IN_PAGE, SIGNED_OUT_PAGE = "/portal/case", "/portal/signed-out"
 
 
-def start_page(link: str, query: str) -> str:
-    """The sign-in page for `link` with `query`; a value that is not a link's shape never goes in a URL."""
+def start_page(link: str, query: str, lang: str = "") -> str:
+    """The sign-in page for `link` with `query`, in the language the page was showing (`lang`, one of ours, else
+    English); a value that is not a link's shape never goes in a URL."""
+    if lang in languages.LANGUAGES and lang != languages.DEFAULT_LANGUAGE:
+        query += f"&lang={lang}"
     return f"/portal/start/{link if links.well_formed(link) else 'invalid'}?{query}"
 
 
@@ -69,7 +73,7 @@ async def ask_for_code(request: Request) -> Response:
     link = _field(form, "link")
     if not _token_ok(request, form):
         log.info("portal code request refused: the form token is missing or wrong")
-        return RedirectResponse(start_page(link, "error=code"), status_code=303)
+        return RedirectResponse(start_page(link, "error=code", _field(form, "lang")), status_code=303)
     address = client_address(request)
 
     def _ask() -> str:
@@ -77,7 +81,8 @@ async def ask_for_code(request: Request) -> Response:
             return access.request_code(session, link, address, utcnow())
 
     answer = await asyncio.to_thread(_ask)
-    return RedirectResponse(start_page(link, "error=wait" if answer == access.WAIT else "sent=1"), status_code=303)
+    return RedirectResponse(start_page(link, "error=wait" if answer == access.WAIT else "sent=1", _field(form, "lang")),
+                            status_code=303)
 
 
 async def sign_in(request: Request) -> Response:
@@ -87,7 +92,7 @@ async def sign_in(request: Request) -> Response:
     link = _field(form, "link")
     if not _token_ok(request, form):
         log.info("portal sign-in refused: the form token is missing or wrong")
-        return RedirectResponse(start_page(link, "error=code"), status_code=303)
+        return RedirectResponse(start_page(link, "error=code", _field(form, "lang")), status_code=303)
     code, address = _field(form, "code"), client_address(request)
 
     def _sign_in() -> tuple[Optional[str], str]:
@@ -97,7 +102,7 @@ async def sign_in(request: Request) -> Response:
     token, answer = await asyncio.to_thread(_sign_in)
     if token is None:
         log.info("portal sign-in refused (%s)", answer)  # never the link or the code
-        return RedirectResponse(start_page(link, f"error={answer}"), status_code=303)
+        return RedirectResponse(start_page(link, f"error={answer}", _field(form, "lang")), status_code=303)
     response = RedirectResponse(SIGNED_IN_PAGE, status_code=303)
     response.set_cookie(access.PORTAL_COOKIE, token, httponly=True, secure=settings().cookie_secure,
                         samesite="strict", path="/")
