@@ -39,11 +39,21 @@ def _p(text: str, cls: str = "", id_: str = "") -> str:
     return track_html._p(text, cls, id_)
 
 
+# Once the live page is in, the snapshot goes from the document, not only from view: a page left open when the
+# session ends (staff end access, it goes idle) then holds nothing of the case. Inside the custom element, which
+# React never hydrates; allowed by the page's policy through its hash (rxapp/plumbing/edges.py).
+REMOVE_WHEN_LIVE = (
+    "<script>(function(){var s=document.getElementById('" + SNAPSHOT_ID + "');if(!s)return;"
+    "var o=new MutationObserver(function(){if(document.querySelector('" + LIVE_IDS + "')){o.disconnect();"
+    "s.remove();}});o.observe(document.body,{childList:true,subtree:true});})();</script>")
+
+
 def _frame(lang: str, direction: str, title: str, inner: str) -> str:
     """The live page's frame (the force's name and crest), under this page's id and rules."""
     cfg = settings()
     style = STYLE.replace("PRIMARY", cfg.force_primary_colour).replace("ACCENT", cfg.force_accent_colour)
-    return track_html._frame(lang, direction, title, inner, SNAPSHOT_ID, style)
+    framed = track_html._frame(lang, direction, title, inner, SNAPSHOT_ID, style)
+    return framed[:-len("</vj-snapshot>")] + REMOVE_WHEN_LIVE + "</vj-snapshot>"
 
 
 def _section(id_: str, heading: str, body: str) -> str:

@@ -107,6 +107,7 @@ def test_the_whole_path(live_app, browser, artifacts, officer_account, lang):
 
     # The case: its reference, status and timeline, in the victim's language.
     case = page.locator("#portal-case")
+    expect(page.locator("#vj-portal-snapshot")).to_have_count(0)  # gone from the document once the live page is in
     expect(page.locator("#case-reference")).to_contain_text(victim.occurrence_number.split("-")[-1])
     assert page.locator("#timeline li").count() >= 2
     for ident in ("#case-status", "#case-oic", "#case-reported", "#next-steps", "#rights", "#support",
