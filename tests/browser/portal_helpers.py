@@ -17,6 +17,11 @@ from pathlib import Path
 RECORDS = Path(__file__).resolve().parents[2] / "integrations" / "niche" / "scenarios" / "records-changes.json"
 LINK = re.compile(r"/portal/start/([A-Za-z0-9_-]{43})")
 CODE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
+# Each victim of a test session gets a drama number of their own: the tests find a victim's invitation and codes
+# by the number they went to, so two victims sharing one (a random pick once gave the Urdu victim the Polish
+# victim's number, and so her link) would sign one in as the other. 900850-900999: no other test or sample uses
+# them (the board's callers are 900100 up; the samples' are fixed numbers below 900800).
+_NUMBERS = iter(random.sample(range(850, 1000), 150))
 
 
 @dataclass
@@ -53,7 +58,7 @@ def burglary_for(db_url: str, language: str = "en", hours_ago: float = 5) -> Vic
     tag = uuid.uuid4().hex[:6].upper()
     number = f"26CL0041877-{tag}"
     person = f"P-88120-{tag}"
-    digits = random.randint(100, 999)
+    digits = next(_NUMBERS)
     victim = Victim(number, person, f"+447700900{digits}", f"portal-{tag.lower()}@example.org", language)
     start = datetime.now(timezone.utc) - timedelta(hours=hours_ago)
     recorded = _sample("c-0001")
