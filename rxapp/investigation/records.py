@@ -35,6 +35,7 @@ from rxapp.investigation.duties import (
 from rxapp.investigation.models import CaseVictim, Duty, Occurrence, OccurrenceEvent
 from rxapp.investigation.people import copy_linked_person, copy_person_update
 from rxapp.investigation.telling import CaseContact, held_staff_text, publish_held_event
+from rxapp.portal import live
 from rxapp.portal.invitations import invite_case
 from rxapp.tasks.models import Task
 from rxapp.tasks.service import open_task
@@ -60,6 +61,9 @@ class RecordsApplier(CaseContact):
             Occurrence.occurrence_number == change.occurrence_number)).first()
         if occurrence is None:
             raise Rejected(f"{change.type} for an occurrence not recorded yet")
+        # A victim reading their case in the portal sees the change once it commits (rxapp/portal/live.py).
+        for case_victim_id in session.exec(select(CaseVictim.id).where(CaseVictim.occurrence_id == occurrence.id)):
+            live.changed_after_commit(session, case_victim_id)
         if isinstance(payload, PersonLinked):
             if payload.role != "VICTIM":
                 return False  # suspects and witnesses are not this product's business

@@ -173,6 +173,24 @@ class PortalCase(rx.State):
         self.survey_kind = data["survey"]
         self.signed_in, self.checked = True, True
 
+    def _apply_view(self, data: dict) -> None:
+        """A live change: the case and the conversation as they now stand, in the language the page shows. What
+        the victim is doing is left alone: the preference form (they may be part way through it), notices, and
+        a survey they have just answered."""
+        view = data["view"]
+        if languages.resolve_language(str(view.get("lang") or "en")) != self.lang:
+            self._apply(data)  # the victim chose another language (in another tab): the whole page changes
+            return
+        for name in EMPTY_CASE:
+            value = view.get(name, EMPTY_CASE[name])
+            if getattr(self, name) != value:
+                setattr(self, name, value)
+        self.has_attendance = bool(self.attendance)
+        if data["messages"] != self.messages:
+            self.messages = data["messages"]
+        if not self.survey_done:
+            self.survey_kind = data["survey"]
+
     def _apply_preferences(self, p: dict) -> None:
         self.pref_channel, self.pref_language = p["channel"], p["language"]
         self.pref_frequency = p["routine_every_days"]
@@ -253,9 +271,9 @@ class PortalCase(rx.State):
 
     @rx.event(background=True)
     async def watch_for_replies(self):
-        """Waits for a change to this victim's conversation (or PORTAL_LIVE_RECHECK seconds, for changes made
-        by another worker), checks the session again and reloads the messages; stops when the session has
-        ended, the socket has gone, or a newer wait has started."""
+        """Waits for a change to this victim's case or conversation (or PORTAL_LIVE_RECHECK seconds, for changes
+        made by another worker), checks the session again and shows the case as it now stands; stops when the
+        session has ended, the socket has gone, or a newer wait has started."""
         async with self:
             self._watcher += 1  # this wait is the newest: any older one of this tab stops when it wakes
             mine, case_victim = self._watcher, self._case_victim
@@ -274,12 +292,16 @@ class PortalCase(rx.State):
                     if self._watcher == mine:
                         self._sign_out_here()
                 return
-            messages = await asyncio.to_thread(actions.load_messages, who)
+            # The case and the conversation as they now stand: woken by a change in this process (a message, a
+            # reply, a records change), or after PORTAL_LIVE_RECHECK for changes made by another process.
+            data = await asyncio.to_thread(actions.load_page, who)
             async with self:
                 if self._watcher != mine:
                     return
-                if messages != self.messages:
-                    self.messages = messages
+                if data is None:
+                    self._sign_out_here()
+                    return
+                self._apply_view(data)
 
     # ---- preferences ------------------------------------------------------------------------------------
 

@@ -276,3 +276,22 @@ def test_an_open_page_ends_by_itself_when_staff_end_access(live_app, browser):
     expect(page.locator("#portal-case")).to_have_count(0)
     assert victim.occurrence_number.split("-")[-1] not in page.inner_text("#main")  # the live page's main
     page.close()
+
+
+def test_a_records_change_reaches_the_open_case_page_without_a_reload(live_app, browser):
+    """The arrest is recorded while the victim has her case open: the page shows it in the timeline and the
+    status by itself. (Applied from the test process, so it arrives with the page's re-check, not at once.)"""
+    base, notify, db = live_app["base"], live_app["notify"], live_app["db_url"]
+    victim = burglary_for(db, "en")
+    token = invitation_link(notify, victim)
+    page = browser.new_page()
+    sign_in(page, base, notify, victim, token)
+    steps = page.locator("#timeline li")
+    before = steps.count()
+    arrested = languages.text("en", "case.event.suspect_arrested_title")
+    expect(page.locator("#timeline")).not_to_contain_text(arrested)
+    records_event(db, victim)
+    expect(steps).to_have_count(before + 1, timeout=40000)
+    expect(page.locator("#timeline")).to_contain_text(arrested)
+    expect(page.locator("#case-status")).to_contain_text(languages.text("en", "case.status.arrested"))
+    page.close()
