@@ -3,6 +3,8 @@ TEST_DATABASE_URL points at one), and a fixed server secret so links can be deri
 from __future__ import annotations
 
 import os
+import shutil
+import sqlite3
 import sys
 import tempfile
 from pathlib import Path
@@ -22,23 +24,61 @@ from rxapp.plumbing import config, db  # noqa: E402
 SAMPLES = ROOT / "integrations" / "storm" / "scenarios"
 
 
-def _reset_postgres(url: str) -> None:
-    engine = db.make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
-        conn.execute(sa.text("CREATE SCHEMA public"))
-    engine.dispose()
+# Every test starts from a database at the newest migration. Running the migrations once per test cost most of
+# the suite's time, so they run once per session into a template, and each test gets a copy of it: a file copy
+# for SQLite, `CREATE DATABASE ... TEMPLATE` for PostgreSQL. tests/test_migrations.py runs them for real.
+_made: dict[str, object] = {}
+
+
+def _sqlite_template() -> Path:
+    if "sqlite" not in _made:
+        path = Path(_tmp) / "template.db"
+        db.migrate(f"sqlite:///{path}")
+        db.dispose_all()
+        with sqlite3.connect(path) as conn:  # one self-contained file to copy, with nothing left in a WAL
+            conn.execute("PRAGMA journal_mode=DELETE")
+        conn.close()
+        _made["sqlite"] = path
+    return _made["sqlite"]
+
+
+def _database_name(url: str) -> str:
+    return url.rsplit("/", 1)[1].split("?", 1)[0]
+
+
+def _admin(url: str):
+    return db.make_engine(url.rsplit("/", 1)[0] + "/postgres").execution_options(isolation_level="AUTOCOMMIT")
+
+
+def _fresh_postgres(url: str) -> None:
+    """The test database dropped (whoever is still connected) and made again from the migrated template."""
+    name = _database_name(url)
+    template = f"{name}_template"
+    admin = _admin(url)
+    try:
+        with admin.connect() as conn:
+            if "postgres" not in _made:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)'))
+                conn.execute(sa.text(f'CREATE DATABASE "{template}"'))
+                db.migrate(url.rsplit("/", 1)[0] + f"/{template}")
+                db.dispose_all()
+                _made["postgres"] = template
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    finally:
+        admin.dispose()
 
 
 @pytest.fixture
 def db_url(tmp_path, monkeypatch):
     url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'test.db'}"
+    db.dispose_all()
     if url.startswith("postgresql"):
-        _reset_postgres(url)
+        _fresh_postgres(url)
+    else:
+        shutil.copyfile(_sqlite_template(), tmp_path / "test.db")
     monkeypatch.setenv("DATABASE_URL", url)
     config.reset_settings()
-    db.dispose_all()
-    db.migrate(url)
     yield url
     db.dispose_all()
     config.reset_settings()
