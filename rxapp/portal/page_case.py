@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from rxapp.domain.conversation import MAX_MESSAGE_CHARS
+from rxapp.domain.conversation import MAX_COMMENT_CHARS, MAX_MESSAGE_CHARS
 from rxapp.portal.pages import call_link, case_frame, danger_box
 from rxapp.portal.states import PortalCase
 from rxapp.ui.layout import ACCENT, MUTED
@@ -162,8 +162,10 @@ def conversation() -> rx.Component:
         rx.el.p(W["messages.live"], class_name="vj-muted", style={"font_size": "0.95rem"}),
         rx.el.form(
             rx.el.label(W["messages.label"], html_for="message-text"),
+            # Typing past 2,000 shows the counter in red and the send is refused in words; the box stops at
+            # twice that, so a paste of a whole document never becomes a socket frame Reflex cuts off.
             rx.el.textarea(id="message-text", name="text", key=PortalCase.draft_key, rows=6,
-                           aria_describedby="message-counter",
+                           max_length=2 * MAX_MESSAGE_CHARS, aria_describedby="message-counter",
                            on_change=PortalCase.count_draft.debounce(250)),
             rx.el.p(PortalCase.counter_text, id="message-counter",
                     class_name=rx.cond(PortalCase.draft_count > MAX_MESSAGE_CHARS, "vj-over", "vj-muted"),
@@ -258,7 +260,7 @@ def survey() -> rx.Component:
                     scores("informed", W["survey.informed"]),
                     scores("overall", W["survey.overall"]),
                     rx.el.label(W["survey.comment"], html_for="survey-comment"),
-                    rx.el.textarea(id="survey-comment", name="comment", rows=4),
+                    rx.el.textarea(id="survey-comment", name="comment", rows=4, max_length=2 * MAX_COMMENT_CHARS),
                     rx.el.div(
                         rx.el.button(W["survey.send"], type="submit", id="survey-send", class_name="vj-button"),
                         rx.el.button(W["survey.decline"], type="button", id="survey-decline",

@@ -128,6 +128,7 @@ def test_the_whole_path(live_app, browser, artifacts, officer_account, lang):
     expect(page.locator("#message-notice")).to_have_text(languages.text(lang, "portal.refused.too_long"),
                                                          timeout=15000)
     expect(page.locator("#message-text")).to_have_value("z" * 2001)
+    assert page.locator("#message-text").get_attribute("maxlength") == "4000"  # a pasted document stops there
 
     # A message with markup in it: stored and shown as written, as text.
     page.fill("#message-text", MARKUP)
