@@ -39,8 +39,9 @@ EXPECTED_HOLDS = {
     "fcr": {P.READ_BOARD, P.READ_CASE, P.HOLD_TEXTS},
     "officer": {P.READ_CASE, P.RECORD_CONTACT, P.AGREE_FREQUENCY},
     "supervisor": {P.READ_CASE, P.RECORD_CONTACT, P.AGREE_FREQUENCY, P.READ_AUDIT, P.READ_BOARD, P.READ_FEEDS,
-                   P.HOLD_TEXTS},
-    "admin": {P.MANAGE_ACCOUNTS, P.READ_FEEDS, P.READ_AUDIT},
+                   P.HOLD_TEXTS, P.READ_COMPLIANCE},
+    "admin": {P.MANAGE_ACCOUNTS, P.READ_FEEDS, P.READ_AUDIT, P.READ_COMPLIANCE},
+    "pcc": {P.READ_COMPLIANCE},
 }
 
 
@@ -76,6 +77,7 @@ EXPECTED_ON_CASES = {
     "supervisor": {P.READ_CASE: TEAM, P.RECORD_CONTACT: TEAM, P.AGREE_FREQUENCY: TEAM},
     "fcr": {P.READ_CASE: LIVE},
     "admin": {},
+    "pcc": {},
 }
 
 

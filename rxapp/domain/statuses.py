@@ -108,3 +108,4 @@ class StaffRole(StrEnum):
     OFFICER = "officer"
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
+    PCC = "pcc"  # the Police and Crime Commissioner's office: the compliance figures, never a victim's details

@@ -33,6 +33,7 @@ class Permission(StrEnum):
     READ_BOARD = "read_board"  # the control-room board of open attendances
     READ_FEEDS = "read_feeds"  # the feeds' health and dead letters
     HOLD_TEXTS = "hold_texts"  # hold (and release) the automated texts of an incident on the board
+    READ_COMPLIANCE = "read_compliance"  # the compliance and demand figures (supervisors: their teams' cases)
 
 
 class Reach(StrEnum):
@@ -62,6 +63,7 @@ PERMISSIONS: dict[StaffRole, dict[Permission, Reach]] = {
         Permission.READ_BOARD: Reach.ANYWHERE,
         Permission.READ_FEEDS: Reach.ANYWHERE,
         Permission.HOLD_TEXTS: Reach.ANYWHERE,
+        Permission.READ_COMPLIANCE: Reach.TEAM,
     },
     # Accounts and feeds, not victims' details: an administrator who also supervises a team has a
     # supervisor's account for that.
@@ -69,6 +71,11 @@ PERMISSIONS: dict[StaffRole, dict[Permission, Reach]] = {
         Permission.MANAGE_ACCOUNTS: Reach.ANYWHERE,
         Permission.READ_FEEDS: Reach.ANYWHERE,
         Permission.READ_AUDIT: Reach.ANYWHERE,
+        Permission.READ_COMPLIANCE: Reach.ANYWHERE,
+    },
+    # The Police and Crime Commissioner's office: force-wide figures, never a case or a victim's details.
+    StaffRole.PCC: {
+        Permission.READ_COMPLIANCE: Reach.ANYWHERE,
     },
 }
 
