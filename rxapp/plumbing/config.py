@@ -23,6 +23,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Mapping, Optional
 
+from rxapp.plumbing.oidc_settings import OidcSettings, read_oidc_settings
 from rxapp.plumbing.portal_settings import PortalSettings, read_portal_settings
 from rxapp.plumbing.settings_reader import SettingsReader
 
@@ -107,6 +108,7 @@ class Settings:
     force_primary_colour: str = "#0b0c0c"
     force_accent_colour: str = "#1d70b8"
     portal: PortalSettings = field(default_factory=PortalSettings)  # rxapp/plumbing/portal_settings.py
+    oidc: OidcSettings = field(default_factory=OidcSettings)  # rxapp/plumbing/oidc_settings.py: single sign-on
     quiet_hours: tuple = (time(21, 0), time(8, 0))  # (local start, end) for routine messages: rxapp/domain/safety.py
 
     @cached_property
@@ -175,7 +177,6 @@ def parse_status_codes(raw: str) -> dict[str, str]:
 
 def _quiet_hours(raw: str) -> tuple:
     from rxapp.domain.safety import parse_quiet_hours
-
     return parse_quiet_hours(raw)
 
 
@@ -191,37 +192,31 @@ def parse_addresses(raw: str) -> tuple[str, ...]:
 
 def _default_status_codes() -> dict[str, str]:
     from rxapp.domain.attendance import DEFAULT_STATUS_CODES
-
     return dict(DEFAULT_STATUS_CODES)
 
 
 def _grade_targets(raw: str):
     from rxapp.domain.grades import GradeTargets
-
     return GradeTargets.from_json(raw)
 
 
 def _rural_areas(raw: str):
     from rxapp.domain.rural import RuralAreas
-
     return RuralAreas.from_json(raw)
 
 
 def _support_contacts(raw: str | None):
     from rxapp.domain.support import parse_support_contacts
-
     return parse_support_contacts(raw)
 
 
 def _notify_key(raw: str):
     from integrations.govuk_notify.client import parse_api_key
-
     return parse_api_key(raw)
 
 
 def _smtp_url(raw: str):
     from integrations.email.smtp import parse_smtp_url
-
     return parse_smtp_url(raw)
 
 
@@ -351,6 +346,7 @@ def _read(env: Mapping[str, str]) -> tuple[Settings, SettingsReader]:
         storm_clock_skew_minutes=r.number("STORM_CLOCK_SKEW_MINUTES", 5.0, 0, 24 * 60),
         storm_degraded_minutes=r.number("STORM_DEGRADED_MINUTES", 10.0, 1, 24 * 60),
         portal=read_portal_settings(r),
+        oidc=read_oidc_settings(r),
         quiet_hours=r.parsed("QUIET_HOURS", _quiet_hours) or Settings.quiet_hours,
         **read_branding(r),
     )
