@@ -161,6 +161,10 @@ class RecordsApplier(CaseContact):
         # Open tasks on the case go with it to the new officer.
         for task in session.exec(select(Task).where(Task.occurrence_id == occurrence.id,
                                                     Task.status == TaskStatus.OPEN)):
+            if task.assignee != occurrence.oic_collar:
+                # The new officer sees where it came from (rxapp/inbox lists it for them from now on).
+                note = f"Passed on from {task.assignee or 'no one'} when {occurrence.oic_collar} took the case."
+                task.detail = f"{note} {task.detail}"[:1000] if task.detail else note
             task.assignee = occurrence.oic_collar
         add_to_timeline(session, occurrence, change.occurred_at, "oic_changed",
                         "A new officer is in charge of your case.",
