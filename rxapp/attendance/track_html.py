@@ -27,6 +27,7 @@ from rxapp import languages
 from rxapp.attendance import track_words as words
 from rxapp.attendance.targets import attendance_now
 from rxapp.attendance.views import victim_view_for_link
+from rxapp.compliance.counter import TRACKING_VISIT, count_today
 from rxapp.domain.attendance import london_time
 from rxapp.plumbing.config import settings
 
@@ -152,6 +153,7 @@ def snapshot_for_link(token: str) -> tuple[str, str, str, str]:
     _, view = victim_view_for_link(token)
     if view is None:
         return render_invalid(), "en-GB", "ltr", languages.text("en", "page.title")
+    count_today(TRACKING_VISIT)  # the compliance view's demand: a number for the day, never the link
     return render_view(view, london_time(attendance_now())), view["lang"], view["dir"], view["labels"]["page.title"]
 
 

@@ -4,6 +4,7 @@ from sqlmodel import SQLModel
 
 from rxapp.attendance import models as attendance_models
 from rxapp.audit import models as audit_models
+from rxapp.compliance import models as compliance_models
 from rxapp.feeds import models as feed_models
 from rxapp.investigation import models as investigation_models
 from rxapp.messaging import models as messaging_models
@@ -13,5 +14,5 @@ from rxapp.tasks import models as task_models
 from rxapp.victims import models as victim_models
 
 MODEL_MODULES = (audit_models, victim_models, attendance_models, feed_models, staff_models, messaging_models,
-                 task_models, investigation_models, portal_models)
+                 task_models, investigation_models, portal_models, compliance_models)
 metadata = SQLModel.metadata
