@@ -27,6 +27,8 @@ from rxapp.audit.log_page import audit_page
 from rxapp.audit.log_state import AuditLog
 from rxapp.feeds.admin_page import admin_feed_page
 from rxapp.feeds.admin_state import FeedAdmin
+from rxapp.inbox.page import inbox_page
+from rxapp.inbox.state import Inbox
 from rxapp.investigation.case_pages import case_page, cases_page
 from rxapp.investigation.case_state import CaseDetail, CaseList
 from rxapp.messaging.history_page import history_page
@@ -201,6 +203,7 @@ app.add_page(board_page, route="/board", title="Control room board", on_load=Boa
 app.add_page(login_page, route="/login", title="Staff sign-in")
 app.add_page(history_page, route="/messages", title="Messages to a victim", on_load=MessageHistory.load)
 app.add_page(admin_feed_page, route="/admin/feed", title="Dispatch feed", on_load=FeedAdmin.load)
+app.add_page(inbox_page, route="/inbox", title="Inbox: today's work", on_load=Inbox.load)
 app.add_page(cases_page, route="/cases", title="Open investigations", on_load=CaseList.load)
 app.add_page(case_page, route="/case", title="Investigation", on_load=CaseDetail.load)
 app.add_page(audit_page, route="/admin/audit", title="Audit log", on_load=AuditLog.load)
