@@ -59,7 +59,7 @@ class LoginPage(rx.State):
     @rx.var
     def next_page(self) -> str:
         value = str(self.router.url.query_parameters.get("next", ""))
-        return value if value in ("board", "admin", "cases") else ""
+        return value if value in ("board", "admin", "cases", "inbox") else ""
 
 
 def field(label: str, name: str, kind: str, autocomplete: str, **value) -> rx.Component:
