@@ -239,6 +239,26 @@ def browser():
         b.close()
 
 
+COUNTDOWN_TEST = "test_countdown.py"
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The countdown test last: its page is armed before every other browser test (`countdown`) and waits for the
+    clock's next five-minute mark while they run."""
+    items.sort(key=lambda item: item.nodeid.split("::")[0].endswith(COUNTDOWN_TEST))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def countdown(request):
+    """The countdown test's open page (tests/browser/test_countdown.py `arm_countdown`), armed by the session's
+    first browser test when the countdown test is one of those collected; None otherwise."""
+    if not any(item.nodeid.split("::")[0].endswith(COUNTDOWN_TEST) for item in request.session.items):
+        return None
+    from tests.browser.test_countdown import arm_countdown
+
+    return arm_countdown(request.getfixturevalue("live_app"), request.getfixturevalue("browser"))
+
+
 @pytest.fixture
 def artifacts():
     ARTIFACTS.mkdir(exist_ok=True)
