@@ -21,6 +21,11 @@ if [ ! -f .tools/node_modules/axe-core/axe.min.js ]; then
   npm install --silent --no-audit --no-fund --prefix .tools axe-core@4.14.1
 fi
 
+# The single sign-on tests start a real OpenID provider: the npm oidc-provider package (tests/oidc/provider.mjs).
+if [ ! -f .tools/node_modules/oidc-provider/package.json ]; then
+  npm install --silent --no-audit --no-fund --prefix .tools oidc-provider@9.13.3
+fi
+
 # Browser tests drive Debian's Chromium (never a downloaded browser build).
 if [ "${SKIP_CHROMIUM:-0}" != "1" ] && [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" = "0" ]; then
