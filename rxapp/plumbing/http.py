@@ -27,6 +27,7 @@ from rxapp.plumbing.config import settings
 from rxapp.plumbing.db import session_scope
 from rxapp.plumbing.jobs import runner_status
 from rxapp.portal import routes as portal_routes
+from rxapp.staff import oidc_routes
 from rxapp.staff import routes as staff_routes
 from rxapp.staff.accounts import identity_from_cookie_header
 
@@ -73,6 +74,7 @@ async def health(request: Request):
 
 api = Starlette(routes=[
     *staff_routes.ROUTES,
+    *oidc_routes.ROUTES,
     Route("/healthz", health, methods=["GET"]),
     *messaging_routes.ROUTES,
     *portal_routes.ROUTES,
