@@ -135,16 +135,17 @@ CATEGORY_WORDS = (
     ("Burglary", ("burglary",)),
     ("Violence against the person", ("assault", "wounding", "harm", "gbh", "abh", "murder", "manslaughter",
                                      "violence", "threat", "harassment", "stalking", "affray")),
+    ("Criminal damage and arson", ("damage", "arson")),
     ("Vehicle offences", ("vehicle",)),
     ("Theft", ("theft", "shoplifting", "stealing", "handling")),
-    ("Criminal damage and arson", ("damage", "arson")),
     ("Fraud", ("fraud",)),
 )
 OTHER_CATEGORY = "Other crimes"
 
 
-def crime_category(code: str, text: str) -> str:
-    words = f"{text} {code}".casefold()
+def crime_category(code: str, text: str, flags: str = "") -> str:
+    """The category of a recorded crime: by its flags (DOMESTIC_ABUSE, HATE_CRIME, ...) first, then its title."""
+    words = f"{flags.replace('_', ' ')} {text} {code}".casefold()
     for category, needles in CATEGORY_WORDS:
         if any(n in words for n in needles):
             return category
