@@ -32,7 +32,8 @@ def victim_line(r: rx.Var) -> rx.Component:
 
 def case_link(r: rx.Var) -> rx.Component:
     return rx.cond(r["occurrence_number"] != "",
-                   rx.el.a(r["case"], href="/case?occ=" + r["occurrence_number"], class_name="inbox-case"),
+                   rx.el.a(r["case"], href="/case?occ=" + r["occurrence_number"], class_name="inbox-case",
+                           style={"text_decoration": "underline", "font_weight": "700"}),
                    rx.el.span(r["case"]))
 
 

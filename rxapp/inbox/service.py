@@ -20,7 +20,7 @@ from rxapp.investigation.models import CaseVictim, Occurrence
 from rxapp.plumbing.columns import utcnow
 from rxapp.plumbing.config import settings
 from rxapp.plumbing.db import session_scope
-from rxapp.portal.conversation import officer_label, reply_now, staff_conversation
+from rxapp.portal.conversation import day_words, officer_label, reply_now, staff_conversation
 from rxapp.portal.identity import PortalRefusal
 from rxapp.portal.models import PortalMessage
 from rxapp.staff.permissions import Actor
@@ -85,7 +85,7 @@ def conversation_in(session: Session, actor: Actor, case_victim_id: object, now:
         "_values": {"victim_name": (victim.name or "").split(" ")[0] if victim and victim.name else "",
                     "officer": officer_label(actor),
                     "crime_reference": occurrence.crime_reference or occurrence.occurrence_number,
-                    "reply_by": views._when(reply_task.due_at) if reply_task else ""},
+                    "reply_by": day_words(reply_task.due_at, "en") if reply_task and reply_task.due_at else ""},
     }
 
 
