@@ -25,6 +25,8 @@ from rxapp.attendance.track_page import track_page
 from rxapp.attendance.track_state import TrackView
 from rxapp.audit.log_page import audit_page
 from rxapp.audit.log_state import AuditLog
+from rxapp.compliance.page import compliance_page
+from rxapp.compliance.state import Compliance
 from rxapp.feeds.admin_page import admin_feed_page
 from rxapp.feeds.admin_state import FeedAdmin
 from rxapp.inbox.page import inbox_page
@@ -207,6 +209,7 @@ app.add_page(inbox_page, route="/inbox", title="Inbox: today's work", on_load=In
 app.add_page(cases_page, route="/cases", title="Open investigations", on_load=CaseList.load)
 app.add_page(case_page, route="/case", title="Investigation", on_load=CaseDetail.load)
 app.add_page(audit_page, route="/admin/audit", title="Audit log", on_load=AuditLog.load)
+app.add_page(compliance_page, route="/compliance", title="Victims' Code compliance", on_load=Compliance.load)
 # The victim portal (rxapp/portal/pages.py, page_case.py); its sign-in and sign-out posts are HTTP routes.
 app.add_page(portal_start_page, route="/portal/start/[link]", title=PortalStart.start_words["signin.title"])
 app.add_page(portal_signed_out_page, route="/portal/signed-out", title=PortalStart.start_words["signedout.title"])

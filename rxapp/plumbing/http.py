@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from rxapp.compliance import export as compliance_export
 from rxapp.domain.statuses import StaffRole
 from rxapp.feeds.models import DeadLetter, FeedCursor
 from rxapp.feeds.views import storm_feed_health
@@ -78,4 +79,5 @@ api = Starlette(routes=[
     Route("/healthz", health, methods=["GET"]),
     *messaging_routes.ROUTES,
     *portal_routes.ROUTES,
+    *compliance_export.ROUTES,
 ])
