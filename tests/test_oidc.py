@@ -237,12 +237,14 @@ def test_unsigned_tokens_are_refused(sso):
         oidc.verify_id_token(conf, f"{header}.{body}.", "n", keys)
 
 
-def test_a_discovery_document_naming_another_issuer_is_refused(sso, monkeypatch):
-    monkeypatch.setenv("OIDC_ISSUER", sso.issuer.replace("127.0.0.1", "localhost"))
+def test_a_discovery_document_naming_another_issuer_is_refused(sso, monkeypatch, caplog):
+    # The same server under another spelling of its address: the document's issuer must match exactly.
+    monkeypatch.setenv("OIDC_ISSUER", sso.issuer.replace("http://", "HTTP://"))
     config.reset_settings()
     client = app()
     response = client.get("/staff/oidc/start", follow_redirects=False)
     assert response.headers["location"] == "/login?error=sso_down"
+    assert "sso start failed (discovery)" in caplog.text
 
 
 # ---- local accounts beside it, and an account disabled here --------------------------------------------------

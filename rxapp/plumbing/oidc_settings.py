@@ -15,6 +15,7 @@ Sign-in through the force's OpenID Connect provider (Microsoft Entra ID, say) is
 """
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -26,7 +27,13 @@ DEFAULT_ROLE_MAP = (("VJ.Officer", "officer"), ("VJ.Supervisor", "supervisor"), 
                     ("VJ.ControlRoom", "fcr"))
 _CLAIM = re.compile(r"^[A-Za-z0-9_:/.\-]{1,120}$")
 _VALUE = re.compile(r"^[^=,\s][^=,]{0,119}$")
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _on_this_machine(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -72,7 +79,7 @@ def _claim(r: SettingsReader, name: str, default: str) -> str:
 
 def read_oidc_settings(r: SettingsReader) -> OidcSettings:
     issuer = r.url("OIDC_ISSUER", ("https", "http"), "https://login.microsoftonline.com/<tenant id>/v2.0") or ""
-    if issuer and urlsplit(issuer).scheme == "http" and urlsplit(issuer).hostname not in LOOPBACK:
+    if issuer and urlsplit(issuer).scheme == "http" and not _on_this_machine(urlsplit(issuer).hostname or ""):
         r.problem("OIDC_ISSUER must be an https:// address (plain http only for a provider on this machine)")
         issuer = ""
     client_id, secret = r.text("OIDC_CLIENT_ID", "") or "", r.text("OIDC_CLIENT_SECRET", "") or ""

@@ -1,7 +1,7 @@
 // A real OpenID Connect provider for the tests: the npm `oidc-provider` package (installed into .tools by
 // scripts/setup.sh), with two clients and one account per role. Its own development sign-in pages stand in for
 // the force's: any password is accepted for a known account; the account's claims are what Entra ID would send.
-// Usage: node tests/oidc/provider.mjs <port> <redirect_uri>[,<redirect_uri>...]
+// Usage: node tests/oidc/provider.mjs <host> <port> <redirect_uri>[,<redirect_uri>...]
 // Prints "ready <issuer>" once it listens.
 import { generateKeyPairSync } from "node:crypto";
 import { dirname, join } from "node:path";
@@ -11,9 +11,10 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 const tools = process.env.VJ_TOOLS || join(dirname(fileURLToPath(import.meta.url)), "..", "..", ".tools");
 const { default: Provider } = await import(pathToFileURL(join(tools, "node_modules/oidc-provider/lib/index.js")));
 
-const port = Number(process.argv[2]);
-const redirectUris = (process.argv[3] || "").split(",").filter(Boolean);
-const issuer = `http://127.0.0.1:${port}`;
+const host = process.argv[2];
+const port = Number(process.argv[3]);
+const redirectUris = (process.argv[4] || "").split(",").filter(Boolean);
+const issuer = `http://${host}:${port}`;
 
 // Role values as Entra ID app roles would name them; the tests map them with OIDC_ROLE_MAP.
 const ACCOUNTS = {
@@ -62,4 +63,4 @@ const configuration = {
 
 const provider = new Provider(issuer, configuration);
 provider.on("server_error", (ctx, err) => console.error("server_error", err));
-provider.listen(port, "127.0.0.1", () => console.log(`ready ${issuer}`));
+provider.listen(port, host, () => console.log(`ready ${issuer}`));

@@ -24,9 +24,14 @@ ENV = {"OIDC_CLIENT_ID": CLIENT_ID, "OIDC_CLIENT_SECRET": CLIENT_SECRET, "OIDC_R
        "OIDC_TEAM_CLAIM": "team", "OIDC_COLLAR_CLAIM": "collar", "OIDC_DISPLAY_NAME": "Cleveland Police"}
 
 
+# Another loopback address than the app's: the app's edge guard makes a redirect to one of its own host names
+# (127.0.0.1 and localhost among them) a path on its own site, whatever the port (rxapp/plumbing/edges.py).
+HOST = "127.0.0.2"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((HOST, 0))
         return s.getsockname()[1]
 
 
@@ -45,9 +50,9 @@ class Provider:
         if not (ROOT / ".tools" / "node_modules" / "oidc-provider").exists():
             raise RuntimeError("the npm oidc-provider package is not in .tools: run scripts/setup.sh")
         self.port = _free_port()
-        self.issuer = f"http://127.0.0.1:{self.port}"
+        self.issuer = f"http://{HOST}:{self.port}"
         self.process = subprocess.Popen(
-            [*_runtime(), str(SCRIPT), str(self.port), ",".join(redirect_uris)], stdout=subprocess.PIPE,
+            [*_runtime(), str(SCRIPT), HOST, str(self.port), ",".join(redirect_uris)], stdout=subprocess.PIPE,
             stderr=None if os.environ.get("OIDC_PROVIDER_LOG") else subprocess.DEVNULL, text=True, env={**os.environ, "VJ_TOOLS": str(ROOT / ".tools")})
         line = self.process.stdout.readline()
         if not line.startswith("ready"):
