@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from rxapp.plumbing.config import settings
 from rxapp.staff import states as staff_states
 from rxapp.staff.accounts import NOT_RIGHT, too_many_attempts
 from rxapp.staff.forms import FORM_FIELD, form_token, remembered_username
@@ -54,7 +55,16 @@ class LoginPage(rx.State):
             "expired": "Please sign in again.",
             "missing": "Enter your username and password.",
             "form": "The sign-in form had expired. Please try again.",
+            "sso": "Signing in with your force account did not complete. Please try again.",
+            "sso_role": "Your force account is not set up for Victim Journey. Ask the system administrator to give "
+                        "you a Victim Journey role.",
+            "sso_down": "Signing in with your force account is not available just now. Please try again later, or "
+                        "sign in with your username and password.",
         }.get(code, "")
+
+    @rx.var
+    def sso_start(self) -> str:
+        return "/staff/oidc/start" + (f"?next={self.next_page}" if self.next_page else "")
 
     @rx.var
     def next_page(self) -> str:
@@ -71,6 +81,22 @@ def field(label: str, name: str, kind: str, autocomplete: str, **value) -> rx.Co
     )
 
 
+def sso_sign_in() -> rx.Component:
+    """Single sign-on (rxapp/staff/oidc.py), when OIDC_ISSUER is set: a link to the force's provider."""
+    conf = settings().oidc
+    if not conf.enabled:
+        return rx.fragment()
+    return rx.el.div(
+        # reload_document: the browser goes to the server route itself (rx.el.a is a client-side router link).
+        rx.el.a(f"Sign in with {conf.display_name} account", href=LoginPage.sso_start, id="sso-sign-in",
+                reload_document=True,
+                style={"display": "inline-block", "background": "#1d70b8", "color": "white", "font_size": "1.05rem",
+                       "padding": "0.5rem 1.25rem", "text_decoration": "none", "font_weight": "700"}),
+        rx.el.p("Or sign in with a username and password:", style={"margin": "1.25rem 0 0"}),
+        style={"margin_top": "0.75rem"},
+    )
+
+
 def login_page() -> rx.Component:
     return page(
         "Staff sign-in",
@@ -79,6 +105,7 @@ def login_page() -> rx.Component:
                 rx.el.p(LoginPage.message, role="alert", id="login-error",
                         style={"border_left": f"6px solid {WARNING}", "padding": "0.5rem 0.75rem",
                                "color": "#0b0c0c", "font_weight": "700"})),
+        sso_sign_in(),
         native_form(
             rx.el.input(type="hidden", name="next", value=LoginPage.next_page),
             csrf_field(),
