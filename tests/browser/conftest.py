@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.oidc.provider import Provider
+
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "integrations" / "storm" / "scenarios"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -171,7 +173,9 @@ def live_app(tmp_path_factory):
     feed._call(proxy.start())
     # Browsers reach the app through the proxy; only that address is an allowed websocket origin.
     base = f"http://localhost:{proxy.port}"
-    env = dict(os.environ)
+    # Staff may also sign in through a real OpenID provider (tests/oidc/provider.mjs; tests/browser/test_sso.py).
+    oidc_provider = Provider([f"{base}/staff/oidc/callback"])
+    env = dict(os.environ, **oidc_provider.env())
     env.update({
         "DATABASE_URL": f"sqlite:///{data / 'app.db'}", "VJ_DATA_DIR": str(data), "SECRET_KEY": SECRET,
         "PUBLIC_BASE_URL": base, "STORM_FEED_URL": feed.sim.url, "STORM_FEED_TOKEN": "browser-feed-token",
@@ -217,7 +221,7 @@ def live_app(tmp_path_factory):
     notify.set_callbacks(delivery_url=f"http://127.0.0.1:{port}/notify/delivery-receipts",
                          received_text_url=f"http://127.0.0.1:{port}/notify/received-texts", token=callback_token)
     yield {"base": base, "feed": feed, "db_url": env["DATABASE_URL"], "log": data / "reflex.log",
-           "cut": lambda: feed._call(proxy.cut()), "notify": notify}
+           "cut": lambda: feed._call(proxy.cut()), "notify": notify, "oidc": oidc_provider}
     os.killpg(proc.pid, 15)
     try:
         proc.wait(timeout=20)
@@ -225,6 +229,7 @@ def live_app(tmp_path_factory):
         os.killpg(proc.pid, 9)
     feed.close()
     notify.stop()
+    oidc_provider.stop()
 
 
 @pytest.fixture(scope="session")
