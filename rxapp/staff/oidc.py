@@ -203,8 +203,11 @@ def exchange_code(conf: OidcSettings, code: str, verifier: str, nonce: str,
             raise SsoRefused("provider") from exc
         if response.status_code != 200:
             raise SsoRefused("code")  # a used, expired or foreign code; the provider says which, we need not
-        id_token = (response.json() or {}).get("id_token") if response.headers.get(
-            "content-type", "").startswith("application/json") else None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        id_token = body.get("id_token") if isinstance(body, dict) else None
         if not isinstance(id_token, str):
             raise SsoRefused("id_token:missing")
         try:
