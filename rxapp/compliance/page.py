@@ -23,6 +23,9 @@ DEMAND_SERIES = (("tracking_visits", "Tracking page visits", "#1d70b8"),
                  ("attendance_texts_delivered", "Attendance texts delivered", "#00703c"),
                  ("case_updates_delivered", "Case updates delivered", "#912b88"),
                  ("portal_sign_ins", "Portal sign-ins", "#b58840"))
+# The charts repeat the tables' figures for the eye, hidden from screen readers; recharts' keyboard layer would
+# put a focusable element inside the hidden part (axe: aria-hidden-focus), so it is off.
+NO_KEYBOARD_LAYER = {"accessibilityLayer": False}
 INPUT = {"padding": "0.4rem", "border": "2px solid #0b0c0c", "font_size": "1rem", "width": "9rem"}
 
 
@@ -32,7 +35,7 @@ def count_cell(row: rx.Var, outcome: str, table_words: str) -> rx.Component:
     return rx.el.td(
         rx.cond(value == "0", rx.el.span("0"),
                 rx.el.button(value, type="button", style=LINKISH,
-                             aria_label="Cases behind: " + title + " (" + value + ")",
+                             aria_label=value + ": list the cases behind " + title,
                              on_click=Compliance.show_cases(row["split_key"], row["group"], row["measure_key"],
                                                             outcome, title))),
         style=NUM, data_label=OUTCOME_WORDS[outcome])
@@ -50,11 +53,11 @@ def measure_table(rows: rx.Var, split_key: str, caption: str, group_heading: str
             rx.el.div(rx.el.table(
                 rx.el.thead(rx.el.tr(*[rx.el.th(h, scope="col", style=HEAD) for h in columns])),
                 rx.el.tbody(rx.foreach(rows, lambda row: rx.el.tr(
-                    rx.el.th(row["group"], scope="row", style={**CELL, "font_weight": "400"}),
+                    rx.el.th(row["group"], scope="row", style={**CELL, "font_weight": "400", "text_align": "left"}),
                     rx.el.td(row["measure"], style=CELL),
                     rx.el.td(rx.el.button(row["owed"], type="button", style=LINKISH,
-                                          aria_label="Cases behind: " + row["measure"] + " · " + row["group"]
-                                          + " (" + row["owed"] + " owed)",
+                                          aria_label=row["owed"] + " owed: list the cases behind " + row["measure"]
+                                          + " · " + row["group"],
                                           on_click=Compliance.show_cases(row["split_key"], row["group"],
                                                                          row["measure_key"], "",
                                                                          row["measure"] + " · " + row["group"])),
@@ -74,7 +77,7 @@ def plain_table(rows: rx.Var, columns: list[tuple[str, str]], table_id: str, cap
     return rx.el.div(rx.el.table(
         rx.el.thead(rx.el.tr(*[rx.el.th(words, scope="col", style=HEAD) for _, words in columns])),
         rx.el.tbody(rx.foreach(rows, lambda row: rx.el.tr(
-            rx.el.th(row[columns[0][0]], scope="row", style={**CELL, "font_weight": "400"}),
+            rx.el.th(row[columns[0][0]], scope="row", style={**CELL, "font_weight": "400", "text_align": "left"}),
             *[rx.el.td(row[key], style=NUM) for key, _ in columns[1:]]))),
         id=table_id, aria_label=caption,
         style={"border_collapse": "collapse", "width": "100%", "font_size": "0.95rem"},
@@ -93,7 +96,7 @@ def on_time_chart() -> rx.Component:
     return chart(
         "Share met on time (or declined by the victim), standard and enhanced victims, per cent.",
         "The same figures, with the counts, are in the tables below.",
-        rx.recharts.responsive_container(rx.recharts.bar_chart(
+        rx.recharts.bar_chart(
             rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
             rx.recharts.x_axis(data_key="measure", interval=0, tick={"fontSize": 12}),
             rx.recharts.y_axis(domain=[0, 100], unit="%"),
@@ -101,15 +104,15 @@ def on_time_chart() -> rx.Component:
             rx.recharts.legend(),
             rx.recharts.bar(data_key="Standard", fill=STANDARD, is_animation_active=False),
             rx.recharts.bar(data_key="Enhanced", fill=ENHANCED, is_animation_active=False),
-            data=Compliance.on_time_chart,
-        ), width="100%", height=300),
+            data=Compliance.on_time_chart, custom_attrs=NO_KEYBOARD_LAYER,
+        ),
     )
 
 
 def demand_chart() -> rx.Component:
     return chart(
         "Demand by month.", "The same figures are in the table below.",
-        rx.recharts.responsive_container(rx.recharts.bar_chart(
+        rx.recharts.bar_chart(
             rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
             rx.recharts.x_axis(data_key="month"),
             rx.recharts.y_axis(allow_decimals=False),
@@ -117,15 +120,15 @@ def demand_chart() -> rx.Component:
             rx.recharts.legend(),
             *[rx.recharts.bar(data_key=key, name=words, fill=colour, is_animation_active=False)
               for key, words, colour in DEMAND_SERIES],
-            data=Compliance.demand_chart,
-        ), width="100%", height=300),
+            data=Compliance.demand_chart, custom_attrs=NO_KEYBOARD_LAYER,
+        ),
     )
 
 
 def feedback_chart() -> rx.Component:
     return chart(
         "Average survey scores by month (1 to 5).", "Months with no answers show 0; the table has the counts.",
-        rx.recharts.responsive_container(rx.recharts.line_chart(
+        rx.recharts.line_chart(
             rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
             rx.recharts.x_axis(data_key="month"),
             rx.recharts.y_axis(domain=[0, 5]),
@@ -133,8 +136,8 @@ def feedback_chart() -> rx.Component:
             rx.recharts.legend(),
             rx.recharts.line(data_key="Kept informed", stroke=STANDARD, stroke_width=3, is_animation_active=False),
             rx.recharts.line(data_key="Overall", stroke=ENHANCED, stroke_width=3, is_animation_active=False),
-            data=Compliance.feedback_chart,
-        ), width="100%", height=300),
+            data=Compliance.feedback_chart, custom_attrs=NO_KEYBOARD_LAYER,
+        ),
     )
 
 
