@@ -15,6 +15,7 @@ details themselves never appear (the case page masks them). Times are shown in L
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Iterable, Optional
 
 from sqlalchemy import or_
@@ -24,7 +25,8 @@ from rxapp.domain.journey import SAFE_CONTACT_FLAGS, when_words
 from rxapp.domain.statuses import TaskKind, TaskStatus
 from rxapp.investigation.duties import code
 from rxapp.investigation.models import CaseVictim, Duty, Occurrence
-from rxapp.investigation.views import CHANNEL_WORDS, OPEN_DUTY_STATES, _language_name
+from rxapp.investigation.views import CHANNEL_WORDS, OPEN_DUTY_STATES
+from rxapp.investigation.views import _language_name as language_name
 from rxapp.portal.models import PortalMessage
 from rxapp.staff.permissions import Actor, CaseFacts, Permission, may, normalise_collar
 from rxapp.tasks.models import Task
@@ -37,17 +39,23 @@ FLAG_WORDS = {"DOMESTIC_ABUSE": "Domestic abuse", "SEXUAL_OFFENCE": "Sexual offe
               "CHILD_VICTIM": "Child victim"}
 
 
+_language_name = lru_cache(maxsize=64)(language_name)  # Babel's names, looked up once per language
+
+
 def _when(at: Optional[datetime]) -> str:
     return when_words(at) if at else ""
 
 
 def own_collars(session: Session, actor: Actor) -> list[str]:
-    """The stored spellings of the account's collar number among open cases (none without a collar number)."""
+    """The stored spellings of the account's collar number among open cases (none without a collar number). A
+    collar number the records system wrote with a tab or line break inside it is not matched here (the case pages'
+    access rule still is)."""
     wanted = normalise_collar(getattr(actor, "collar_number", ""))
     if not wanted:
         return []
+    # Spaces and case aside, through the index on that form (alembic 0014); Python decides exactly.
     stored = session.exec(select(Occurrence.oic_collar).distinct().where(
-        Occurrence.status == "open", Occurrence.oic_collar.is_not(None)))
+        func.upper(func.replace(Occurrence.oic_collar, " ", "")) == wanted, Occurrence.status == "open"))
     return [value for value in stored if normalise_collar(value) == wanted]
 
 
