@@ -37,6 +37,9 @@ class Occurrence(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
+# The officer inbox finds an officer's cases by collar number, spaces and case aside (rxapp/inbox; alembic 0014).
+sa.Index("ix_occurrence_oic_collar_normalised", sa.func.upper(sa.func.replace(Occurrence.oic_collar, " ", "")))
+
 class CaseVictim(SQLModel, table=True):
     """One victim of one recorded crime: a person may be the victim of several crimes, and a crime may have
     several victims. Each has their own entitlement under the Code (enhanced rights follow the person: their
