@@ -171,7 +171,7 @@ def period_form() -> rx.Component:
 def cases_behind() -> rx.Component:
     return rx.el.section(
         rx.cond(
-            Compliance.cases_total >= 0,
+            Compliance.cases_chosen,
             rx.fragment(
                 rx.el.h2("Cases behind: ", Compliance.cases_title, style={"font_size": "1.2rem"}),
                 rx.cond(

@@ -39,7 +39,8 @@ class Compliance(rx.State):
     # The cases behind the figure last chosen.
     cases_title: str = ""
     case_numbers: list[str] = []
-    cases_total: int = -1
+    cases_total: int = 0  # -1: the person reads no case, so none are counted for them
+    cases_chosen: bool = False
 
     @rx.var
     def export_query(self) -> str:
@@ -59,7 +60,7 @@ class Compliance(rx.State):
             str(q.get("per_update", ""))[:10], str(q.get("per_sign_in", ""))[:10])
         if shown.get("refused"):
             return rx.redirect("/login?error=role")
-        self.cases_title, self.case_numbers, self.cases_total = "", [], -1
+        self.cases_title, self.case_numbers, self.cases_total, self.cases_chosen = "", [], 0, False
         if "error" in shown:
             self.error, self.loaded = shown["error"], True
             return None
@@ -81,5 +82,5 @@ class Compliance(rx.State):
         found = await asyncio.to_thread(views.load_cases, staff, self.start, self.end, str(split), str(group),
                                         str(measure), str(outcome))
         self.cases_title = str(title)[:300]
-        self.case_numbers, self.cases_total = found["numbers"], found["total"]
+        self.case_numbers, self.cases_total, self.cases_chosen = found["numbers"], found["total"], True
         return rx.scroll_to("cases-behind")

@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Optional
 from zoneinfo import ZoneInfo
 
-from rxapp.domain.journey import referral_declined
+from rxapp.domain.journey import REFERRAL_NO_EXPLICIT_CONSENT, REFERRAL_OBJECTED, referral_declined
 from rxapp.domain.statuses import DutyState
 
 LONDON = ZoneInfo("Europe/London")
@@ -25,6 +25,8 @@ OUTCOMES = (MET_ON_TIME, MET_LATE, DECLINED, WITH_PERSON, STILL_DUE)
 OUTCOME_WORDS = {MET_ON_TIME: "Met on time", MET_LATE: "Met late", DECLINED: "Declined by the victim",
                  WITH_PERSON: "With a person", STILL_DUE: "Still due"}
 TASK_DECLINED_WORDS = "victim declined"  # how a task closed as "the victim declined" reads in Duty.done_how
+# Every way Duty.done_how says the victim said no (the SQL form of `outcome_of` matches these as prefixes).
+DECLINED_WORDS = (TASK_DECLINED_WORDS, REFERRAL_NO_EXPLICIT_CONSENT, REFERRAL_OBJECTED)
 
 # The MoJ quarterly measures, by the duty's milestone. Updates on investigation events are counted together
 # and also one row per milestone.
@@ -57,8 +59,8 @@ def outcome_of(*, state: str, due_at: datetime, done_at: Optional[datetime], don
     if state == DutyState.CANCELLED:
         return None
     if state == DutyState.DONE:
-        how = (done_how or "").strip()
-        if referral_declined(how) or how.casefold().startswith(TASK_DECLINED_WORDS):
+        how = done_how or ""
+        if referral_declined(how) or how.startswith(TASK_DECLINED_WORDS):
             return DECLINED
         if done_at is None or done_at <= due_at:
             return MET_ON_TIME
@@ -162,9 +164,12 @@ def under_18_at(date_of_birth: Optional[date], offence_at: datetime) -> Optional
     return years < 18
 
 
+UNDER_18, ADULT, AGE_UNKNOWN = "Under 18 at the offence", "18 or over", "Age not known"
+
+
 def age_group(date_of_birth: Optional[date], offence_at: datetime) -> str:
     young = under_18_at(date_of_birth, offence_at)
-    return "Age not known" if young is None else ("Under 18 at the offence" if young else "18 or over")
+    return AGE_UNKNOWN if young is None else (UNDER_18 if young else ADULT)
 
 
 def entitlement(enhanced: bool) -> str:
