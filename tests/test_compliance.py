@@ -160,6 +160,14 @@ def shown_figures(tables: dict[str, list[dict]]) -> dict:
 @pytest.mark.asyncio
 async def test_the_figures_equal_those_computed_from_the_rows(played):
     with session_scope(played) as s:
+        # Two victims on the edge of 18: reported at 00:30 London time (23:30 UTC the day before), one turning 18
+        # that London day (an adult: the UTC date alone would say under 18), one the day after (under 18).
+        links = s.exec(select(CaseVictim).order_by(CaseVictim.id)).all()[:2]
+        for link, born in zip(links, (date(2008, 10, 16), date(2008, 10, 17))):
+            occurrence = s.get(Occurrence, link.occurrence_id)
+            occurrence.reported_at = datetime(2026, 10, 15, 23, 30, tzinfo=UTC)
+            s.get(Victim, link.victim_id).date_of_birth = born
+    with session_scope(played) as s:
         force = m.measures(s, ADMIN, WIDE)
         pcc = m.measures(s, PCC, WIDE)
         team = m.measures(s, MIDDLESBROUGH, WIDE)
@@ -173,6 +181,7 @@ async def test_the_figures_equal_those_computed_from_the_rows(played):
         owed.update(counts)
     assert sum(owed.values()) >= 20 and len(+owed) >= 3, owed
     assert {row["group"] for row in force["entitlement"]} == {"Standard", "Enhanced"}
+    assert {row["group"] for row in force["age"]} >= {"Under 18 at the offence", "18 or over"}
     assert {row["measure_key"] for row in force["measure"]} >= {"written_confirmation", "support_referral",
                                                                  "updates", "routine_update"}
     total_team = sum(r["owed"] for r in team["measure"])
