@@ -93,3 +93,41 @@ def test_someone_with_no_role_here_is_refused_with_a_clear_page_and_no_session(l
     page.goto(live_app["base"] + "/cases")
     page.wait_for_url(re.compile(r"/login/?\?next=cases"), timeout=15000)
     context.close()
+
+
+def test_an_officer_signed_in_through_the_provider_cannot_open_another_team_s_case(live_app, browser):
+    """Through the socket (the case page's own event, with the occurrence number asked for), refused exactly as
+    a case that does not exist is, and the attempt is in the audit log under the account single sign-on made."""
+    from datetime import timedelta
+
+    from sqlmodel import select
+
+    from integrations.niche.protocol import parse_change
+    from rxapp.audit.models import AuditEvent
+    from rxapp.investigation.models import Occurrence
+    from rxapp.investigation.service import JourneyService
+    from rxapp.plumbing.db import session_scope
+    from tests.browser.test_cases_page import records_now
+
+    changes, numbers = records_now()
+    for raw in changes:
+        change = parse_change(raw, decoded=True)
+        clock = change.occurred_at + timedelta(minutes=1)
+        assert JourneyService(live_app["db_url"], now=lambda: clock).apply_page([change], None).dead_letters == 0
+    domestic = numbers["26CL0041915"]  # Hartlepool Safeguarding's; the provider's officer is Stockton CID's
+    base = live_app["base"]
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    press_sso(page, base)
+    sign_in_at_provider(page, "officer.sso")
+    page.wait_for_url(re.compile(re.escape(base) + r"/inbox/?$"), timeout=20000)
+    page.goto(f"{base}/case?occ={domestic}")
+    expect(page.get_by_text("No case with that occurrence number.")).to_be_visible(timeout=15000)
+    expect(page.locator("#case-title")).to_have_count(0)
+    assert "CL/26/041915" not in page.content()
+    context.close()
+    with session_scope(live_app["db_url"], readonly=True) as s:
+        occ_id = s.exec(select(Occurrence.id).where(Occurrence.occurrence_number == domestic)).one()
+        refused = s.exec(select(AuditEvent).where(AuditEvent.occurrence_id == occ_id,
+                                                  AuditEvent.outcome == "refused")).all()
+    assert [(e.action, e.actor_role, e.actor[:4]) for e in refused] == [("view_case", "officer", "sso.")]
