@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
+from rxapp.inbox.state import Inbox  # at collection, as the app registers it (not inside a running test)
 from tests.security import test_case_access as access
 
 DOMESTIC, VICTIM_WORDS, audit_entries = access.DOMESTIC, access.VICTIM_WORDS, access.audit_entries
@@ -17,8 +18,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
 
 
 def _state() -> str:
-    from rxapp.inbox.state import Inbox
-
     return Inbox.get_full_name()
 
 
