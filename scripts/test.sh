@@ -8,8 +8,12 @@ status=0
 echo "== Lint: ruff (settings in pyproject.toml)"
 ruff check . || status=1
 
+# The unit and integration lanes run on TEST_WORKERS processes (pytest-xdist; each a database of its own, see
+# tests/conftest.py), a test file to a process; the browser and attack lanes share one built app, so run alone.
+WORKERS=(-n "${TEST_WORKERS:-2}" --dist loadfile)
+
 echo "== SQLite lane: unit and integration tests"
-python -m pytest -q -m "not browser" || status=1
+python -m pytest -q -m "not browser" "${WORKERS[@]}" || status=1
 
 echo "== SQLite lane: browser tests (Debian Chromium)"
 python -m pytest -q tests/browser || status=1
@@ -36,6 +40,6 @@ except Exception as exc:
 PY
 then
   echo "== PostgreSQL lane: database tests"
-  TEST_DATABASE_URL="$PG_URL" python -m pytest -q -m "not browser" || status=1
+  TEST_DATABASE_URL="$PG_URL" python -m pytest -q -m "not browser" "${WORKERS[@]}" || status=1
 fi
 exit $status

@@ -69,9 +69,15 @@ def _fresh_postgres(url: str) -> None:
         admin.dispose()
 
 
+def _worker_url(url: str) -> str:
+    """Under pytest-xdist each worker has a PostgreSQL database of its own (`<name>_gw0`, ...)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return f"{url}_{worker}" if worker and url.startswith("postgresql") else url
+
+
 @pytest.fixture
 def db_url(tmp_path, monkeypatch):
-    url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'test.db'}"
+    url = _worker_url(os.environ.get("TEST_DATABASE_URL", "")) or f"sqlite:///{tmp_path / 'test.db'}"
     db.dispose_all()
     if url.startswith("postgresql"):
         _fresh_postgres(url)

@@ -320,7 +320,7 @@ async def test_tokens_that_are_not_notifys_are_refused(server):
     ("sms", PHONE, "not-a-uuid", {"body": TEXT}, "r1", "ValidationError", "template_id is not a valid UUID"),
     ("sms", PHONE, DEFAULT_SMS_TEMPLATE_ID, {"body": TEXT}, "r" * 1001, "ValidationError",
      "reference is too long (longer than 1000 characters)"),
-    ("sms", PHONE, str(uuid.uuid4()), {"body": TEXT}, "r1", "BadRequestError", "Template not found"),
+    ("sms", PHONE, "8d919052-d91a-4c14-9bdd-e19f75697b57", {"body": TEXT}, "r1", "BadRequestError", "Template not found"),
     ("email", EMAIL, DEFAULT_SMS_TEMPLATE_ID, {"body": TEXT}, "r1", "BadRequestError",
      "sms template is not suitable for email notification"),
     ("sms", PHONE, GREETING_TEMPLATE, {"name": "Amina"}, "r1", "BadRequestError",
