@@ -13,6 +13,7 @@ import pytest_asyncio
 from sqlmodel import func, select
 
 from rxapp import languages
+from rxapp.portal.states import PortalCase  # at collection, as the app registers it (not inside a running test)
 from tests.browser.portal_helpers import Victim, burglary_for, case_victim_id, victim_session
 from tests.security.conftest import RawSocket
 
@@ -31,8 +32,6 @@ class VictimSocket(RawSocket):
 
 
 def state_name() -> str:
-    from rxapp.portal.states import PortalCase
-
     return PortalCase.get_full_name()
 
 
