@@ -381,3 +381,9 @@ def test_logged_text_is_bounded_and_cannot_forge_lines(caplog):
     assert len(long_arg) < 1100
     assert forged == "unknown event ping\\x0d\\x0a12:00 INFO rxapp: admin.one signed in"
     assert len(long_line) < 16100 and long_line.endswith("the last words")
+
+
+def test_an_administrator_signing_in_lands_on_a_page_they_may_open(staff):
+    """Not on the control room's board, which turns them away."""
+    signed_in = post_form("/staff/login", username="admin.one", password=PASSWORD)
+    assert (signed_in.status_code, signed_in.headers["location"]) == (303, "/admin/feed")

@@ -37,7 +37,7 @@ NEXT_PAGES = {"board": "/board", "admin": "/admin/feed", "cases": "/cases", "inb
               "compliance": "/compliance"}
 # Where each role starts when the sign-in did not come from a page they were sent away from.
 # Officers start on today's work (rxapp/inbox); the Commissioner's office on the figures (rxapp/compliance).
-HOME_PAGES = {"officer": "/inbox", "supervisor": "/cases", "pcc": "/compliance"}
+HOME_PAGES = {"officer": "/inbox", "supervisor": "/cases", "pcc": "/compliance", "admin": "/admin/feed"}
 MAX_FIELD = 200
 MAX_FORM_BYTES = 4096  # the sign-in form is a few hundred bytes; the edge refuses larger bodies too
 REFUSED_CROSS_SITE = "Refused: staff sign-in and sign-out only accept forms sent from this site's own pages.\n"
