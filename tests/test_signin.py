@@ -387,3 +387,10 @@ def test_an_administrator_signing_in_lands_on_a_page_they_may_open(staff):
     """Not on the control room's board, which turns them away."""
     signed_in = post_form("/staff/login", username="admin.one", password=PASSWORD)
     assert (signed_in.status_code, signed_in.headers["location"]) == (303, "/admin/feed")
+
+
+def test_the_sign_in_page_offers_to_go_back_to_every_page_the_route_knows():
+    from rxapp.staff.pages import NEXT_PAGE_NAMES
+    from rxapp.staff.routes import NEXT_PAGES
+
+    assert set(NEXT_PAGE_NAMES) == set(NEXT_PAGES)

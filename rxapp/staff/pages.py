@@ -13,6 +13,9 @@ from rxapp.staff.forms import FORM_FIELD, form_token, remembered_username
 from rxapp.ui.layout import WARNING, page
 from rxapp.ui.native_form import native_form
 
+# The pages a sign-in may go back to: the keys of rxapp/staff/routes.py NEXT_PAGES (tests/test_signin.py checks).
+NEXT_PAGE_NAMES = ("board", "admin", "cases", "inbox", "compliance")
+
 
 def socket_cookie_header(state: rx.State) -> str:
     """This socket's Cookie header: held by rxapp.staff.states outside any state where it takes the header out
@@ -69,7 +72,7 @@ class LoginPage(rx.State):
     @rx.var
     def next_page(self) -> str:
         value = str(self.router.url.query_parameters.get("next", ""))
-        return value if value in ("board", "admin", "cases", "inbox") else ""
+        return value if value in NEXT_PAGE_NAMES else ""
 
 
 def field(label: str, name: str, kind: str, autocomplete: str, **value) -> rx.Component:
