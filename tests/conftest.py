@@ -88,3 +88,13 @@ def db_url(tmp_path, monkeypatch):
     yield url
     db.dispose_all()
     config.reset_settings()
+
+
+@pytest.fixture
+def notify():
+    """The local Notify-compatible server (integrations/govuk_notify/simulator), posting receipts quickly."""
+    from integrations.govuk_notify.simulator import NotifyServer
+
+    server = NotifyServer(receipt_delay=0.01).start()
+    yield server
+    server.stop()

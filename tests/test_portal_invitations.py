@@ -11,13 +11,6 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from integrations.govuk_notify.client import NotifyClient
-from integrations.govuk_notify.simulator import (
-    DEFAULT_EMAIL_TEMPLATE_ID,
-    DEFAULT_SMS_TEMPLATE_ID,
-    DEMO_API_KEY,
-    NotifyServer,
-)
 from integrations.niche.protocol import parse_change
 from rxapp.audit.models import AuditEvent
 from rxapp.domain import portal_access as rules
@@ -25,8 +18,6 @@ from rxapp.domain.portal_access import InviteFacts, NotInvited, crime_type_liste
 from rxapp.investigation.models import CaseVictim, Occurrence
 from rxapp.investigation.service import JourneyService
 from rxapp.messaging.models import Message
-from rxapp.messaging.providers import notify_providers
-from rxapp.messaging.sender import OutboxSender
 from rxapp.plumbing import config
 from rxapp.plumbing.db import session_scope
 from rxapp.plumbing.links import derive_portal_token, derive_token, portal_url, token_hash
@@ -37,6 +28,9 @@ from rxapp.portal.models import PortalInvite
 from rxapp.staff.accounts import StaffIdentity
 from rxapp.victims.contact import contact_state
 from rxapp.victims.models import Victim
+
+from .test_journey_service import Clock
+from .test_journey_service import _sender as sender_for
 
 SAMPLE = Path(__file__).resolve().parent.parent / "integrations" / "niche" / "scenarios" / "records-changes.json"
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc)  # a Tuesday morning: routine messages go
@@ -118,25 +112,6 @@ def test_codes_are_six_digits_and_typing_allows_spaces():
 
 # ---- through the journey --------------------------------------------------------------------------------------
 
-@pytest.fixture
-def notify():
-    server = NotifyServer(receipt_delay=0.01).start()
-    yield server
-    server.stop()
-
-
-class Clock:
-    def __init__(self, at):
-        self.at = at
-
-    def __call__(self):
-        return self.at
-
-
-def sender_for(notify, db_url, clock):
-    client = NotifyClient(DEMO_API_KEY, notify.url, timeout=5)
-    return OutboxSender(db_url, providers=notify_providers(client, sms_template_id=DEFAULT_SMS_TEMPLATE_ID,
-                        email_template_id=DEFAULT_EMAIL_TEMPLATE_ID), now=clock)
 
 
 def sample_changes():
