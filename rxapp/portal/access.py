@@ -28,19 +28,18 @@ from rxapp.domain import portal_access as rules
 from rxapp.domain.safety import MessageKind
 from rxapp.domain.statuses import DUE_MESSAGE_STATUSES, MessageStatus
 from rxapp.investigation.models import CaseVictim, Occurrence
-from rxapp.investigation.views import case_facts
 from rxapp.messaging.models import Message
 from rxapp.messaging.outbox import enqueue, log_event
 from rxapp.plumbing import links
 from rxapp.plumbing.columns import utcnow
 from rxapp.plumbing.config import settings
 from rxapp.plumbing.db import session_scope
-from rxapp.portal.identity import PortalRefusal, VictimIdentity
-from rxapp.portal.invitations import end_invite, live_invite
+from rxapp.portal.identity import VictimIdentity
+from rxapp.portal.invitations import case_victim_for_staff, end_invite, live_invite
 from rxapp.portal.models import PortalCode, PortalInvite, PortalSession
 from rxapp.staff.forms import cookie_value
 from rxapp.staff.models import SignInThrottle
-from rxapp.staff.permissions import Actor, Permission, may
+from rxapp.staff.permissions import Actor
 from rxapp.victims.models import Victim
 
 log = logging.getLogger(__name__)
@@ -265,14 +264,8 @@ def revoke_access(session: Session, actor: Actor, case_victim_id: int, now: date
     """Staff end a victim's portal access: every session and invitation of that victim of the case (a new
     invitation restores it). Returns the sessions ended. `PortalRefusal("not_allowed")` when the actor may not
     act on the case, or it does not exist (the same); the attempt is in the audit log either way."""
-    case_victim = session.get(CaseVictim, case_victim_id)
-    occurrence = session.get(Occurrence, case_victim.occurrence_id) if case_victim is not None else None
-    facts = case_facts(session, occurrence)
-    if occurrence is None or not may(actor, Permission.RECORD_CONTACT, facts):
-        record(session, actor, AuditAction.PORTAL_REVOKE, AuditOutcome.REFUSED, at=now,
-               occurrence_id=occurrence.id if occurrence else None, team=occurrence.oic_team if occurrence else None,
-               detail="portal access")
-        raise PortalRefusal("not_allowed")
+    case_victim, occurrence = case_victim_for_staff(session, actor, case_victim_id, AuditAction.PORTAL_REVOKE,
+                                                    "portal access", now)
     by = (getattr(actor, "display_name", "") or getattr(actor, "username", "") or "staff")[:80]
     ended = 0
     for invite in session.exec(select(PortalInvite).where(PortalInvite.case_victim_id == case_victim.id,

@@ -131,18 +131,26 @@ def end_invite(session: Session, invite: PortalInvite, now: datetime, by: str, h
     return ended
 
 
+def case_victim_for_staff(session: Session, actor: Actor, case_victim_id: int, action: AuditAction, detail: str,
+                          now: datetime) -> tuple[CaseVictim, Occurrence]:
+    """A victim of a case, and the case, that staff may act on in the portal's name; else the attempt is audited
+    and refused with `PortalRefusal("not_allowed")`, the same whether the case victim exists or not."""
+    case_victim = session.get(CaseVictim, case_victim_id)
+    occurrence = session.get(Occurrence, case_victim.occurrence_id) if case_victim is not None else None
+    if occurrence is None or not may(actor, Permission.RECORD_CONTACT, case_facts(session, occurrence)):
+        record(session, actor, action, AuditOutcome.REFUSED, at=now,
+               occurrence_id=occurrence.id if occurrence else None, team=occurrence.oic_team if occurrence else None,
+               detail=detail)
+        raise PortalRefusal("not_allowed")
+    return case_victim, occurrence
+
+
 def invite_now(session: Session, actor: Actor, case_victim_id: int, now: datetime) -> PortalInvite:
     """Staff invite (or invite again) one victim of a case they may act on. Refuses with
     `PortalRefusal("not_allowed")` when the actor may not, or the case victim does not exist (the same), and
     `PortalRefusal("not_eligible", <why, for staff>)` when a rule forbids it."""
-    case_victim = session.get(CaseVictim, case_victim_id)
-    occurrence = session.get(Occurrence, case_victim.occurrence_id) if case_victim is not None else None
-    facts = case_facts(session, occurrence)
-    if occurrence is None or not may(actor, Permission.RECORD_CONTACT, facts):
-        record(session, actor, AuditAction.PORTAL_INVITE, AuditOutcome.REFUSED, at=now,
-               occurrence_id=occurrence.id if occurrence else None, team=occurrence.oic_team if occurrence else None,
-               detail="portal invitation")
-        raise PortalRefusal("not_allowed")
+    case_victim, occurrence = case_victim_for_staff(session, actor, case_victim_id, AuditAction.PORTAL_INVITE,
+                                                    "portal invitation", now)
     why = why_not(session, occurrence, case_victim, now, staff=True)
     invite = send_invitation(session, occurrence, case_victim, now, by=_name(actor)) if why is None else None
     if invite is None:
