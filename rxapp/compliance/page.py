@@ -42,7 +42,11 @@ def count_cell(row: rx.Var, outcome: str, table_words: str) -> rx.Component:
 
 
 def measure_table(rows: rx.Var, split_key: str, caption: str, group_heading: str) -> rx.Component:
-    columns = [group_heading, "Measure", "Owed", *[OUTCOME_WORDS[o] for o in OUTCOMES], "Met or declined on time"]
+    # Split by measure, the group is the measure itself: one column says it.
+    by_measure = split_key == "measure"
+    columns = [*([] if by_measure else [group_heading]), "Measure", "Owed", *[OUTCOME_WORDS[o] for o in OUTCOMES],
+               "Met or declined on time"]
+    row_head = {**CELL, "font_weight": "400", "text_align": "left"}
     return rx.el.section(
         rx.el.h3(caption, id=f"table-{split_key}", style={"font_size": "1.2rem", "margin_top": "1.5rem"}),
         rx.el.a(f"Download “{caption}” as CSV (spreadsheet)",
@@ -53,8 +57,8 @@ def measure_table(rows: rx.Var, split_key: str, caption: str, group_heading: str
             rx.el.div(rx.el.table(
                 rx.el.thead(rx.el.tr(*[rx.el.th(h, scope="col", style=HEAD) for h in columns])),
                 rx.el.tbody(rx.foreach(rows, lambda row: rx.el.tr(
-                    rx.el.th(row["group"], scope="row", style={**CELL, "font_weight": "400", "text_align": "left"}),
-                    rx.el.td(row["measure"], style=CELL),
+                    *([rx.el.th(row["measure"], scope="row", style=row_head)] if by_measure else
+                      [rx.el.th(row["group"], scope="row", style=row_head), rx.el.td(row["measure"], style=CELL)]),
                     rx.el.td(rx.el.button(row["owed"], type="button", style=LINKISH,
                                           aria_label=row["owed"] + " owed: list the cases behind " + row["measure"]
                                           + " · " + row["group"],
