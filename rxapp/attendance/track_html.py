@@ -93,6 +93,21 @@ def _frame(lang: str, direction: str, title: str, inner: str, snapshot_id: str =
             f"{head}<main>{inner}</main></vj-snapshot>")
 
 
+def support_list(contacts: list[dict], web_label: str) -> str:
+    """Support services as a list: name, what they do, tap-to-call and their website (every value escaped).
+    Shared with the portal's case page (rxapp/portal/case_html.py)."""
+    items = []
+    for contact in contacts:
+        links = ""
+        if contact["tel"]:
+            links += f'<a href="{escape(contact["tel"])}">{escape(contact["call"])}</a> '
+        if contact["url"]:
+            links += f'<a href="{escape(contact["url"])}" rel="noopener">{escape(web_label)}</a>'
+        items.append(f"<li><strong>{escape(contact['name'])}</strong>"
+                     + (_p(contact["about"]) if contact["about"] else "") + links + "</li>")
+    return '<ul class="vjs-plain">' + "".join(items) + "</ul>"
+
+
 def render_invalid() -> str:
     """The one answer to every link that does not open an attendance, whatever the reason."""
     en = languages.texts("en")
@@ -128,17 +143,8 @@ def render_view(view: dict, now_clock: str) -> str:
                      + f'<a class="vjs-call" href="{escape(view["portal_url"])}">{escape(label["after.portal_open"])}'
                      + "</a></div>")
     if view["support"]:
-        items = []
-        for contact in view["support"]:
-            links = ""
-            if contact["tel"]:
-                links += f'<a href="{escape(contact["tel"])}">{escape(contact["call"])}</a> '
-            if contact["url"]:
-                links += f'<a href="{escape(contact["url"])}" rel="noopener">{escape(label["after.support_web"])}</a>'
-            items.append(f"<li><strong>{escape(contact['name'])}</strong>" + (_p(contact["about"]) if contact["about"]
-                                                                              else "") + links + "</li>")
         parts.append(f'<h2>{escape(label["after.support_heading"])}</h2>' + _p(label["after.support_intro"])
-                     + '<ul class="vjs-plain">' + "".join(items) + "</ul>")
+                     + support_list(view["support"], label["after.support_web"]))
     parts.append(f'<h2>{escape(label["page.history"])}</h2><ol>' + "".join(
         f'<li><strong>{"" if step["today"] else escape(step["day"]) + " "}<bdi>{escape(step["time"])}</bdi></strong>'
         f'<span>{escape(step["text"])}</span></li>' for step in view["steps"]) + "</ol>")

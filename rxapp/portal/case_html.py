@@ -79,16 +79,7 @@ def render_signed_out() -> str:
 
 def _support(view: dict) -> str:
     label = view["labels"]
-    items = []
-    for contact in view["support"]:
-        links = ""
-        if contact["tel"]:
-            links += f'<a href="{escape(contact["tel"])}">{escape(contact["call"])}</a> '
-        if contact["url"]:
-            links += f'<a href="{escape(contact["url"])}" rel="noopener">{escape(label["support_web"])}</a>'
-        items.append(f"<li><strong>{escape(contact['name'])}</strong>"
-                     + (_p(contact["about"]) if contact["about"] else "") + links + "</li>")
-    return _p(label["support_intro"]) + '<ul class="vjs-plain">' + "".join(items) + "</ul>"
+    return _p(label["support_intro"]) + track_html.support_list(view["support"], label["support_web"])
 
 
 def render_case(view: dict, now_clock: str) -> str:
