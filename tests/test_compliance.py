@@ -57,7 +57,25 @@ T = datetime(2026, 11, 2, 12, tzinfo=UTC)
     ("due", None, None, rules.STILL_DUE),
 ])
 def test_what_became_of_a_duty(state, done_at, done_how, expected):
-    assert rules.outcome_of(state=state, due_at=T, done_at=done_at, done_how=done_how) == expected
+    assert rules.outcome_of(state=state, due_at=T, done_at=done_at, done_how=done_how,
+                            now=T + timedelta(seconds=1)) == expected
+
+
+@pytest.mark.parametrize("state", ["due", "handed"])
+def test_an_open_duty_whose_deadline_is_to_come_is_neither_met_nor_missed(state):
+    assert rules.outcome_of(state=state, due_at=T, done_at=None, done_how=None,
+                            now=T - timedelta(seconds=1)) == rules.NOT_YET_DUE
+    # At its deadline it is missed, as the deadline sweep says.
+    assert rules.outcome_of(state=state, due_at=T, done_at=None, done_how=None, now=T) != rules.NOT_YET_DUE
+    assert rules.outcome_of(state=state, due_at=T, done_at=None, done_how=None,
+                            now=T - timedelta(days=2)) == rules.NOT_YET_DUE
+
+
+def test_the_share_on_time_leaves_out_duties_still_to_come():
+    counts = {rules.MET_ON_TIME: 6, rules.DECLINED: 1, rules.MET_LATE: 1, rules.STILL_DUE: 1, rules.WITH_PERSON: 1,
+              rules.NOT_YET_DUE: 40}
+    assert rules.on_time_share(counts) == 0.7
+    assert rules.on_time_share({rules.NOT_YET_DUE: 3}) is None
 
 
 def test_quarters_and_periods_are_london_dates():
@@ -112,7 +130,10 @@ async def played(db_url, notify):  # noqa: F811
     return db_url
 
 
-def expected_figures(db_url, team: str | None) -> dict[str, Counter]:
+AS_OF = NOW + timedelta(days=50)  # the figures as they stand when the play ends
+
+
+def expected_figures(db_url, team: str | None, as_of: datetime = AS_OF) -> dict[str, Counter]:
     """(split, group, measure) -> outcome counts, from the rows, by this test's own reading of the Code."""
     with session_scope(db_url) as s:
         occurrences = {o.id: o for o in s.exec(select(Occurrence))}
@@ -130,8 +151,10 @@ def expected_figures(db_url, team: str | None) -> dict[str, Counter]:
             declined = (d.done_how or "").lower().startswith(("victim declined", "victim objected",
                                                                "victim did not give"))
             outcome = "declined" if declined else ("met_on_time" if d.done_at <= d.due_at else "met_late")
+        elif d.due_at > as_of:
+            outcome = "not_yet_due"  # neither met nor missed yet
         else:
-            outcome = "with_person" if d.state == "handed" else "still_due"
+            outcome = "overdue_with_person" if d.state == "handed" else "overdue"
         measure = d.milestone if d.milestone in ("written_confirmation", "support_referral", "vps_offer",
                                                  "routine_update") else "updates"
         link = links.get((d.occurrence_id, d.victim_id))
@@ -168,13 +191,17 @@ async def test_the_figures_equal_those_computed_from_the_rows(played):
             occurrence.reported_at = datetime(2026, 10, 15, 23, 30, tzinfo=UTC)
             s.get(Victim, link.victim_id).date_of_birth = born
     with session_scope(played) as s:
-        force = m.measures(s, ADMIN, WIDE)
-        pcc = m.measures(s, PCC, WIDE)
-        team = m.measures(s, MIDDLESBROUGH, WIDE)
+        force = m.measures(s, ADMIN, WIDE, now=AS_OF)
+        pcc = m.measures(s, PCC, WIDE, now=AS_OF)
+        team = m.measures(s, MIDDLESBROUGH, WIDE, now=AS_OF)
+        earlier = m.measures(s, ADMIN, WIDE, now=NOW + timedelta(days=3))
     expected = expected_figures(played, None)
     assert shown_figures(force) == expected
     assert pcc == force
     assert shown_figures(team) == expected_figures(played, "middlesbrough cid")
+    # Asked earlier, more deadlines are still to come: those duties are neither met nor missed.
+    assert shown_figures(earlier) == expected_figures(played, None, NOW + timedelta(days=3))
+    assert sum(r["not_yet_due"] for r in earlier["measure"]) > sum(r["not_yet_due"] for r in force["measure"])
     # Enough happened for the test to mean something: several measures, several outcomes, both entitlements.
     owed = Counter()
     for counts in (c for (split, _, _), c in expected.items() if split == "entitlement"):

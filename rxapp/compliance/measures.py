@@ -27,6 +27,11 @@ from rxapp.portal.models import Feedback, PortalMessage, PortalSession
 from rxapp.staff.permissions import CaseFacts, Permission, Reach, may, normalise_team, reach, teams_of
 from rxapp.victims.models import Victim
 
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
 CASES_LIMIT = 200  # the cases behind one figure shown at once
 SPLITS = ("measure", "milestone", "category", "age", "entitlement", "reason")
 SPLIT_WORDS = {"measure": "Measure", "milestone": "Update by milestone", "category": "Crime category",
@@ -92,7 +97,7 @@ class DutyFact:
         raise ValueError(split)
 
 
-def _outcome_sql():
+def _outcome_sql(now: datetime):
     """`rules.outcome_of` as SQL, so the database counts (a year of a force's duties is too many rows to ship)."""
     declined = sa.or_(*[Duty.done_how.like(words + "%") for words in rules.DECLINED_WORDS])
     return sa.case(
@@ -100,6 +105,7 @@ def _outcome_sql():
         (sa.and_(Duty.state == "done", sa.or_(Duty.done_at.is_(None), Duty.done_at <= Duty.due_at)),
          rules.MET_ON_TIME),
         (Duty.state == "done", rules.MET_LATE),
+        (Duty.due_at > now, rules.NOT_YET_DUE),
         (Duty.state == "handed", rules.WITH_PERSON),
         else_=rules.STILL_DUE)
 
@@ -124,10 +130,10 @@ def _age_sql(session: Session):
     return bucket, sa.case((edge, dob), else_=None), sa.case((edge, Occurrence.reported_at), else_=None)
 
 
-def _duty_query(session: Session, actor, period: rules.Period, *extra):
+def _duty_query(session: Session, actor, period: rules.Period, *extra, now: datetime):
     visible = scope(session, actor)
     age, edge_dob, edge_reported = _age_sql(session)
-    outcome = _outcome_sql()
+    outcome = _outcome_sql(now)
     enhanced = func.coalesce(CaseVictim.enhanced, False)
     keys = (Duty.milestone, outcome, enhanced, sa.case((enhanced, CaseVictim.enhanced_reasons), else_=""),
             Occurrence.classification_code, Occurrence.classification_text, Occurrence.flags, age, edge_dob,
@@ -157,10 +163,10 @@ def _fact(milestone, outcome, enhanced, reasons, code, text, flags, age, edge_do
                     reasons=tuple(rules.enhanced_reasons(reasons or "")) if enhanced else (), count=count)
 
 
-def owed_duties(session: Session, actor, period: rules.Period) -> list[DutyFact]:
+def owed_duties(session: Session, actor, period: rules.Period, now: Optional[datetime] = None) -> list[DutyFact]:
     """The duties owed in the period (deadline in it, not cancelled) on cases `actor` may see figures of,
     counted by the database in groups alike in everything the measures split on."""
-    q, keys, _ = _duty_query(session, actor, period, func.count())
+    q, keys, _ = _duty_query(session, actor, period, func.count(), now=now or _utcnow())
     if session.get_bind().dialect.name == "postgresql":
         # A quarter of a force's duties is some 150,000 rows into a few hundred groups: with the default 4 MB
         # PostgreSQL sorts them on disk (1.5 s measured, bench/compliance.py); with room it hashes them.
@@ -181,7 +187,7 @@ class MeasureRow:
         return sum(self.counts[o] for o in rules.OUTCOMES)
 
     def as_dict(self) -> dict:
-        on_time = rules.rate(self.counts[rules.MET_ON_TIME] + self.counts[rules.DECLINED], self.owed)
+        on_time = rules.on_time_share(self.counts)
         return {"split": SPLIT_WORDS[self.split], "split_key": self.split, "group": self.group,
                 "measure": rules.measure_words(self.measure), "measure_key": self.measure,
                 "owed": self.owed, **{o: self.counts[o] for o in rules.OUTCOMES},
@@ -201,14 +207,14 @@ def measure_table(facts: Iterable[DutyFact], split: str) -> list[dict]:
         order.get(r.measure, 99) if split == "measure" else r.group, order.get(r.measure, 99), r.group))]
 
 
-def measures(session: Session, actor, period: rules.Period) -> dict[str, list[dict]]:
-    """Every split's table, from one read of the owed duties."""
-    facts = owed_duties(session, actor, period)
+def measures(session: Session, actor, period: rules.Period, now: Optional[datetime] = None) -> dict[str, list[dict]]:
+    """Every split's table, from one read of the owed duties, as they stand at `now`."""
+    facts = owed_duties(session, actor, period, now)
     return {split: measure_table(facts, split) for split in SPLITS}
 
 
 def cases_behind(session: Session, actor, period: rules.Period, *, split: str, group: str, measure: str,
-                 outcome: str = "") -> tuple[list[str], int]:
+                 outcome: str = "", now: Optional[datetime] = None) -> tuple[list[str], int]:
     """The occurrence numbers behind one figure that `actor` may open (`read_case`, asked per case), and how
     many cases are behind it in all (-1 for a person who reads no case: they are told so, not counted for).
     `outcome` "" means every owed duty of the row."""
@@ -218,7 +224,7 @@ def cases_behind(session: Session, actor, period: rules.Period, *, split: str, g
         scope(session, actor)  # still refused outright without read_compliance
         return [], -1
     q, _, outcome_sql = _duty_query(session, actor, period, Occurrence.occurrence_number, Occurrence.oic_collar,
-                                    Occurrence.oic_team, Occurrence.incident_id)
+                                    Occurrence.oic_team, Occurrence.incident_id, now=now or _utcnow())
     named = [m for m in rules.MEASURES if m != "routine_update"] + ["routine_update"]
     q = q.where(Duty.milestone == measure) if measure in named else q.where(Duty.milestone.not_in(named))
     if outcome:

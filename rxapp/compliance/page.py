@@ -207,7 +207,8 @@ def compliance_page() -> rx.Component:
                 rx.el.p("Figures for ", rx.el.strong(Compliance.scope_words), ", duties due from ",
                         rx.el.strong(Compliance.period_words), " (London dates; the quarter so far unless you "
                         "choose dates). Each victim is owed their own duties, so a case with two victims counts "
-                        "twice.", style={"color": MUTED}),
+                        "twice. \u201cMet or declined on time\u201d counts only duties whose outcome is known: a duty "
+                        "whose deadline is still to come is neither met nor missed yet.", style={"color": MUTED}),
                 period_form(),
                 rx.cond(Compliance.error != "",
                         rx.el.p(Compliance.error, role="alert", style={"color": WARNING, "font_weight": "700"})),

@@ -42,7 +42,7 @@ def on_time_chart(measure_rows: list[dict], entitlement_rows_by_measure: dict) -
         row = {"measure": rules.measure_words(measure)}
         for entitlement in ("Standard", "Enhanced"):
             counts = entitlement_rows_by_measure.get((entitlement, measure))
-            share = rules.rate(counts[rules.MET_ON_TIME] + counts[rules.DECLINED], counts["owed"]) if counts else None
+            share = rules.on_time_share(counts) if counts else None
             row[entitlement] = round(100 * share) if share is not None else 0
         if any(r["measure_key"] == measure for r in measure_rows):
             out.append(row)

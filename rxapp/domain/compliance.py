@@ -19,11 +19,14 @@ from rxapp.domain.statuses import DutyState
 LONDON = ZoneInfo("Europe/London")
 
 # Outcomes, in the order the tables show them.
-MET_ON_TIME, MET_LATE, DECLINED, WITH_PERSON, STILL_DUE = "met_on_time", "met_late", "declined", "with_person", \
-    "still_due"
-OUTCOMES = (MET_ON_TIME, MET_LATE, DECLINED, WITH_PERSON, STILL_DUE)
+# An open duty is counted against the Code only once its deadline has passed: one whose deadline is still to
+# come is neither met nor missed yet, and is left out of the share met on time.
+MET_ON_TIME, MET_LATE, DECLINED = "met_on_time", "met_late", "declined"
+WITH_PERSON, STILL_DUE, NOT_YET_DUE = "overdue_with_person", "overdue", "not_yet_due"
+OUTCOMES = (MET_ON_TIME, MET_LATE, DECLINED, WITH_PERSON, STILL_DUE, NOT_YET_DUE)
 OUTCOME_WORDS = {MET_ON_TIME: "Met on time", MET_LATE: "Met late", DECLINED: "Declined by the victim",
-                 WITH_PERSON: "With a person", STILL_DUE: "Still due"}
+                 WITH_PERSON: "Past its deadline, with a person", STILL_DUE: "Past its deadline",
+                 NOT_YET_DUE: "Deadline still to come"}
 TASK_DECLINED_WORDS = "victim declined"  # how a task closed as "the victim declined" reads in Duty.done_how
 # Every way Duty.done_how says the victim said no (the SQL form of `outcome_of` matches these as prefixes).
 DECLINED_WORDS = (TASK_DECLINED_WORDS, REFERRAL_NO_EXPLICIT_CONSENT, REFERRAL_OBJECTED)
@@ -53,9 +56,9 @@ def milestone_words(milestone: str) -> str:
     return milestone.replace("_", " ").capitalize()
 
 
-def outcome_of(*, state: str, due_at: datetime, done_at: Optional[datetime], done_how: Optional[str]) -> \
-        Optional[str]:
-    """What became of a duty, or None when it is not owed (cancelled)."""
+def outcome_of(*, state: str, due_at: datetime, done_at: Optional[datetime], done_how: Optional[str],
+               now: datetime) -> Optional[str]:
+    """What became of a duty by `now`, or None when it is not owed (cancelled)."""
     if state == DutyState.CANCELLED:
         return None
     if state == DutyState.DONE:
@@ -65,6 +68,8 @@ def outcome_of(*, state: str, due_at: datetime, done_at: Optional[datetime], don
         if done_at is None or done_at <= due_at:
             return MET_ON_TIME
         return MET_LATE
+    if due_at > now:
+        return NOT_YET_DUE
     if state == DutyState.HANDED:
         return WITH_PERSON
     return STILL_DUE
@@ -73,6 +78,13 @@ def outcome_of(*, state: str, due_at: datetime, done_at: Optional[datetime], don
 def rate(met_on_time: int, owed: int) -> Optional[float]:
     """The share met on time (declined counts as met: the offer was made), or None for nothing owed."""
     return None if owed == 0 else met_on_time / owed
+
+
+def on_time_share(counts) -> Optional[float]:
+    """The share of the duties whose outcome is known (met, declined, or past their deadline unmet) that were
+    met on time or declined; duties whose deadline is still to come are not counted either way."""
+    decided = sum(counts.get(o, 0) for o in OUTCOMES if o != NOT_YET_DUE)
+    return rate(counts.get(MET_ON_TIME, 0) + counts.get(DECLINED, 0), decided)
 
 
 # ---- the period -----------------------------------------------------------------------------------------
