@@ -197,9 +197,11 @@ class DutyStatus:
 
 def duty_status(*, state: str, due_at: datetime, done_at: Optional[datetime], done_how: Optional[str],
                 late: bool, now: datetime, assignee: Optional[str] = None,
-                held_until: Optional[datetime] = None) -> DutyStatus:
+                held_until: Optional[datetime] = None, task_due_at: Optional[datetime] = None) -> DutyStatus:
     """A duty's status as staff and oversight read it: done (when, how), declined by the victim, held (its
-    event is dated in the future), due (by when), late, or handed to a person."""
+    event is dated in the future), due (by when), late, or handed to a person. `task_due_at`: when the task
+    carrying it is due, which is what a handed duty says (the same as the task's own card); it differs from
+    the Code's deadline only for a fresh try after the victim could not be reached past that deadline."""
     if state == DutyState.CANCELLED:
         return DutyStatus("Not owed", "No longer owed (the case closed or the victim declined).", "neutral")
     if state == DutyState.DONE and done_at is not None and referral_declined(done_how):
@@ -215,8 +217,10 @@ def duty_status(*, state: str, due_at: datetime, done_at: Optional[datetime], do
     overdue = late or now > due_at
     if state == DutyState.HANDED:
         who = assignee or "the officer in charge"
+        task_due = task_due_at or due_at
+        deadline = "" if task_due == due_at else f" (the Code's deadline was {when_words(due_at)})"
         return DutyStatus("With a person (late)" if overdue else "With a person",
-                          f"Task for {who}, due by {when_words(due_at)}", "bad" if overdue else "warn")
+                          f"Task for {who}, due by {when_words(task_due)}{deadline}", "bad" if overdue else "warn")
     if overdue:
         return DutyStatus("Late", f"Was due by {when_words(due_at)}", "bad")
     return DutyStatus("Due", f"By {when_words(due_at)}", "neutral")
@@ -260,15 +264,21 @@ def event_words(p: InvestigationEvent) -> tuple[str, str]:
 
 
 def task_detail(code: VictimsCode, what: str, plan: Plan, milestone: Optional[Milestone],
-                contact_notes: Optional[str], *, overdue: bool = False) -> str:
+                contact_notes: Optional[str], *, overdue: bool = False,
+                crime_reference_sent_at: Optional[datetime] = None) -> str:
     """What the officer's task says: what to tell the victim, why a person tells them (the plan's reason,
     e.g. a safe-contact warning), the Victims' Right to Review where the milestone carries it (its time
-    limit from the rules file), and the victim's contact notes."""
+    limit from the rules file), and the victim's contact notes. `crime_reference_sent_at`: for the written
+    confirmation, when the text closing the police visit gave the victim their crime reference: the task
+    then asks only for what that text did not say."""
     parts = []
     if overdue:
         parts.append("The Victims' Code deadline for this has passed and it is not done: tell the victim now "
                      "and record how.")
-    parts.append(f"Tell the victim: {what}.")
+    if crime_reference_sent_at is not None and milestone is not None and milestone.key == WRITTEN_CONFIRMATION:
+        parts.append(what_is_still_missing(crime_reference_sent_at))
+    else:
+        parts.append(f"Tell the victim: {what}.")
     if plan.reason:
         parts.append(plan.reason)
     if milestone is not None and milestone.tell_right_to_review:
@@ -278,3 +288,34 @@ def task_detail(code: VictimsCode, what: str, plan: Plan, milestone: Optional[Mi
     if contact_notes:
         parts.append(f"Contact notes: {contact_notes}")
     return " ".join(parts)
+
+
+# ---- the written confirmation and the text that closes a police visit ---------------------------------------
+
+WRITTEN_CONFIRMATION = "written_confirmation"
+# The text that closes a police visit to a crime (`rxapp/templates/attendance_closed.json`) gives the crime
+# reference and "call 101", but not who the officer in charge is nor what happens next, both of which the
+# Code's written acknowledgement (right 3) must give. So it meets that duty only in part: it never marks the
+# duty done, but a person telling the victim the rest says only what is still missing, not the reference again.
+CRIME_REFERENCE_TEXT = "attendance_closed"
+STILL_MISSING = ("who the officer in charge of their case is and how to reach them (101, giving the crime "
+                 "reference), and what happens next (updates on the investigation, and support services)")
+
+
+def what_is_still_missing(crime_reference_sent_at: datetime) -> str:
+    """The written confirmation task's instruction once the victim has their crime reference by text."""
+    return (f"The victim already has their crime reference: the text closing the police visit gave it "
+            f"({when_words(crime_reference_sent_at)}). Do not give it again as news. Tell them only what that "
+            f"text did not: {STILL_MISSING}.")
+
+
+def narrowed_task_detail(detail: str, what: str, crime_reference_sent_at: datetime) -> str:
+    """An open written confirmation task's words once the crime reference text has gone: its "Tell the victim:
+    <what>." becomes only what is still missing (said first if the task words say something else)."""
+    missing = what_is_still_missing(crime_reference_sent_at)
+    if "The victim already has their crime reference" in detail:
+        return detail
+    sentence = f"Tell the victim: {what}."
+    if sentence in detail:
+        return detail.replace(sentence, missing, 1)
+    return f"{missing} {detail}"

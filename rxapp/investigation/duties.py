@@ -24,7 +24,7 @@ from rxapp.domain.statuses import (
     TaskStatus,
 )
 from rxapp.investigation.models import CaseVictim, Duty, Occurrence, OccurrenceEvent
-from rxapp.messaging.models import Message
+from rxapp.messaging.models import Message, MessageEvent
 from rxapp.plumbing.columns import utcnow
 from rxapp.plumbing.config import settings
 from rxapp.tasks.models import Task
@@ -40,6 +40,13 @@ _MESSAGE_WORDS = {Channel.SMS: "text", Channel.EMAIL: "email"}
 # A message carrying a duty ended in one of these: the duty is owed again.
 _MESSAGE_DID_NOT_GO = (MessageStatus.FAILED, MessageStatus.PERMANENT_FAILURE, MessageStatus.TECHNICAL_FAILURE,
                        MessageStatus.CANCELLED)
+# A message for a duty still to go: while one is, the outbox will tell the victim and no task duplicates it.
+WAITING_TO_GO = (MessageStatus.QUEUED, MessageStatus.HELD, MessageStatus.RETRY, MessageStatus.SENDING)
+# Those of them that can still be stopped (one being handed to the provider cannot: its answer decides).
+WITHDRAWABLE = (MessageStatus.QUEUED, MessageStatus.HELD, MessageStatus.RETRY)
+# A waiting message this long past the time it should have gone is stuck (no sender running, say): a person
+# takes the duty over, and the message is withdrawn.
+STUCK_AFTER = timedelta(hours=1)
 
 
 @lru_cache(maxsize=1)
@@ -80,19 +87,85 @@ def message_outcome(session: Session, message: Message, status: str) -> None:
         duty.updated_at = now
 
 
+def crime_reference_sent(session: Session, message: Message) -> None:
+    """The text closing a police visit, with the crime reference, went (called from `messaging.log_event`).
+    It meets the victim's written confirmation only in part (`journey.CRIME_REFERENCE_TEXT` says why): an
+    open task for it is narrowed to what is still missing, so the victim is not given the reference again."""
+    if message.incident_id is None or message.victim_id is None:
+        return
+    sent_at = message.sent_at or message.updated_at or utcnow()
+    label = code().milestone(rules.WRITTEN_CONFIRMATION).label
+    for occurrence in session.exec(select(Occurrence).where(Occurrence.incident_id == message.incident_id)):
+        duty = duty_for(session, occurrence, message.victim_id, rules.WRITTEN_CONFIRMATION)
+        if duty is None or duty.state not in (DutyState.DUE, DutyState.HANDED):
+            continue
+        for task in session.exec(select(Task).where(Task.duty_id == duty.id, Task.status == TaskStatus.OPEN)):
+            task.detail = rules.narrowed_task_detail(task.detail, label, sent_at)[:1000]
+
+
+def crime_reference_sent_at(session: Session, occurrence: Occurrence, victim_id: int) -> Optional[datetime]:
+    """When the text closing the police visit this crime came from gave this victim the crime reference."""
+    if occurrence.incident_id is None:
+        return None
+    return session.exec(select(Message.sent_at).where(
+        Message.incident_id == occurrence.incident_id, Message.victim_id == victim_id,
+        Message.template == rules.CRIME_REFERENCE_TEXT,
+        Message.status.in_((MessageStatus.SENT, MessageStatus.DELIVERED))).order_by(Message.id)).first()
+
+
+def waiting_message(session: Session, duty: Duty) -> Optional[Message]:
+    """The duty's message still waiting in the outbox (queued, held, retrying or being sent), if any."""
+    return session.exec(select(Message).where(Message.duty_id == duty.id, Message.status.in_(WAITING_TO_GO))
+                        .order_by(Message.id)).first()
+
+
+def stuck(message: Message, now: datetime) -> bool:
+    """Whether a waiting message is long past the time the sender should have settled it."""
+    expected = (message.sending_since or message.updated_at) if message.status == MessageStatus.SENDING \
+        else message.due_at
+    return now > expected + STUCK_AFTER
+
+
+def recheck_at(message: Message) -> datetime:
+    """When to look again at a late duty whose message is waiting: once it should have gone, if it has not."""
+    expected = (message.sending_since or message.updated_at) if message.status == MessageStatus.SENDING \
+        else message.due_at
+    return expected + STUCK_AFTER + timedelta(seconds=1)
+
+
+def withdraw_messages(session: Session, duty: Duty, now: datetime, reason: str) -> int:
+    """Cancel the duty's messages still waiting to go, with `reason` for staff: someone else tells the victim
+    (a person's task), or they were already told. Written to the history as `messaging.log_event` would, but
+    without the "did not go: owed again" step, since the caller has just decided who meets the duty."""
+    withdrawn = 0
+    for message in session.exec(select(Message).where(Message.duty_id == duty.id,
+                                                      Message.status.in_(WITHDRAWABLE))):
+        message.status, message.reason, message.updated_at = MessageStatus.CANCELLED, reason[:300], now
+        session.add(MessageEvent(message_id=message.id, status=MessageStatus.CANCELLED, detail=reason[:500],
+                                 at=now))
+        withdrawn += 1
+    return withdrawn
+
+
 def task_opened(session: Session, task: Task) -> None:
-    """A task was opened on a case (called from `tasks.open_task`): it goes to the officer in charge,
-    and a duty it carries is now with a person."""
+    """A task was opened on a case (called from `tasks.open_task`): it goes to the officer in charge, and a
+    duty it carries is now with a person, due by the duty's deadline unless the caller said when. A message
+    for that duty still waiting in the outbox is withdrawn in the same transaction: the person tells the
+    victim instead, not as well."""
     occurrence = session.get(Occurrence, task.occurrence_id)
     if occurrence is not None and task.assignee is None:
         task.assignee = occurrence.oic_collar
     if task.duty_id:
         duty = session.get(Duty, task.duty_id)
+        if duty is not None and task.due_at is None:
+            task.due_at = task.escalate_at = duty.due_at
         if duty is not None and duty.state != DutyState.DONE:
+            now = utcnow()
             # The sweep still marks it late at its deadline (the task escalates on its own clock).
             duty.state, duty.task_id = DutyState.HANDED, task.id
             duty.check_at = None if duty.late else duty.due_at
-            duty.updated_at = utcnow()
+            duty.updated_at = now
+            withdraw_messages(session, duty, now, f"Not sent: a person tells the victim instead (task: {task.title})")
 
 
 def told(session: Session, rules_code: VictimsCode, occurrence: Occurrence, victim: CaseVictim, at: datetime,
@@ -103,10 +176,16 @@ def told(session: Session, rules_code: VictimsCode, occurrence: Occurrence, vict
     victim.last_update_at = max(victim.last_update_at or at, at)
     victim.updated_at = now
     words = TASK_OUTCOMES.get(how_told, how_told)
+    not_needed = f"Not needed: the victim was given an update about the case, {words}, on {rules.when_words(at)}"
     for duty in open_routine_duties(session, occurrence, victim):
         if duty.state == DutyState.HANDED or duty.late:
             mark_done(duty, at, f"an update about the case, {words}")
             close_open_tasks(session, duty, now, how_told, f"The victim was given an update about the case, {words}.")
+            withdraw_messages(session, duty, now, not_needed)
+        elif duty.message_id is not None and withdraw_messages(session, duty, now, not_needed):
+            # Its "nothing new yet" text was still waiting: not sent now that they heard something; the
+            # heartbeat starts again from this update (`reschedule_routine` below).
+            duty.message_id = None
     if occurrence.status == OccurrenceStatus.OPEN:
         schedule_next_routine(session, rules_code, occurrence, victim, at, now)  # none if one is still to come
     reschedule_routine(session, rules_code, occurrence, victim, at)

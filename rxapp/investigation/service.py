@@ -33,6 +33,7 @@ from rxapp.investigation.duties import (
     mark_done,
     reschedule_routine,
     told,
+    withdraw_messages,
 )
 from rxapp.investigation.models import Duty, Occurrence
 from rxapp.investigation.records import RecordsApplier, change_summary, check_record_task
@@ -188,6 +189,7 @@ class JourneyService:
                                 f"{duty.title}: the victim could not be reached ({by})", None, public=False)
             else:
                 mark_done(duty, now, f"{TASK_OUTCOMES[how_told]}, by {by}"[:200])
+                withdraw_messages(session, duty, now, f"Not needed: {TASK_OUTCOMES[how_told]}, recorded by {by}")
                 add_to_timeline(session, occurrence, now, "told_by_person", "",
                                 f"{duty.title}: {TASK_OUTCOMES[how_told]}, by {by}", None, public=False)
                 victim = case_victim(session, duty.occurrence_id, duty.victim_id)

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from rxapp.domain import journey as rules
 from rxapp.domain.statuses import DutyState, OccurrenceStatus, TaskStatus
-from rxapp.investigation.duties import add_to_timeline, case_victim
+from rxapp.investigation.duties import add_to_timeline, case_victim, recheck_at, stuck, waiting_message
 from rxapp.investigation.models import CaseVictim, Duty, Occurrence
 from rxapp.investigation.telling import CaseContact
 from rxapp.plumbing.db import session_scope
@@ -119,15 +119,25 @@ class DeadlineSweep(CaseContact):
             result.routine_queued += 1
             return
         if now >= duty.due_at:
-            duty.late, duty.check_at = True, None
-            result.became_late += 1
-            add_to_timeline(session, occurrence, now, "duty_late", "", f"Code deadline missed: {duty.title}", None,
-                      public=False)
+            duty.check_at = None
+            if not duty.late:  # once: a duty looked at again after its deadline (its message failed) is not
+                duty.late = True  # counted or written on the timeline twice
+                result.became_late += 1
+                add_to_timeline(session, occurrence, now, "duty_late", "", f"Code deadline missed: {duty.title}",
+                                None, public=False)
             victim = case_victim(session, duty.occurrence_id, duty.victim_id)
             if duty.state == DutyState.DUE and victim is not None:
-                # Automation did not manage it in time (held, retrying, or waiting on a person's record):
-                # a person takes it over at once, due by the deadline just missed, so it escalates straight
-                # away; the task says why automation may not tell this victim (safe contact, say).
+                waiting = waiting_message(session, duty)
+                if waiting is not None and not stuck(waiting, now):
+                    # Its message is still to go (held for quiet hours, retrying): the outbox tells the victim,
+                    # so no task says the same. Late all the same. Should it fail for good, the duty is owed
+                    # again (`duties.message_outcome`) and comes back here; if it never goes, it is stuck.
+                    duty.check_at = recheck_at(waiting)
+                    return
+                # Automation did not manage it in time (nothing queued, or a message stuck): a person takes it
+                # over at once, due by the deadline just missed, so it escalates straight away; the task says
+                # why automation may not tell this victim (safe contact, say). A stuck message is withdrawn
+                # as the task opens (`duties.task_opened`).
                 milestone = self.code.milestones.get(duty.milestone)  # none for a routine update
                 plan = self.plan(session, occurrence, victim, milestone)
                 task = self.hand_to_person(session, occurrence, duty, f"Overdue: {duty.title}",

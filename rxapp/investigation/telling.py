@@ -12,7 +12,7 @@ from rxapp.domain import journey as rules
 from rxapp.domain.code_rules import Milestone, VictimsCode
 from rxapp.domain.safety import MessageKind
 from rxapp.domain.statuses import DutyState, TaskKind
-from rxapp.investigation.duties import case_flags, duty_for
+from rxapp.investigation.duties import case_flags, crime_reference_sent_at, duty_for
 from rxapp.investigation.models import CaseVictim, Duty, Occurrence, OccurrenceEvent
 from rxapp.messaging.models import Message
 from rxapp.messaging.outbox import enqueue
@@ -100,10 +100,15 @@ class CaseContact:
 
     def task_words(self, session: Session, victim: CaseVictim, plan: rules.Plan, milestone: Optional[Milestone],
                    *, overdue: bool = False) -> str:
-        """The task's text, from the Code's data: what to tell, why a person, the Right to Review, notes."""
+        """The task's text, from the Code's data: what to tell, why a person, the Right to Review, notes. The
+        written confirmation asks only for what the text closing the police visit did not already say."""
         what = milestone.label if milestone else "A routine update: nothing new yet"
+        reference_sent_at = None
+        if milestone is not None and milestone.key == rules.WRITTEN_CONFIRMATION:
+            reference_sent_at = crime_reference_sent_at(session, session.get(Occurrence, victim.occurrence_id),
+                                                        victim.victim_id)
         return rules.task_detail(self.code, what, plan, milestone, session.get(Victim, victim.victim_id).contact_notes,
-                                 overdue=overdue)
+                                 overdue=overdue, crime_reference_sent_at=reference_sent_at)
 
     def hand_to_person(self, session: Session, occurrence: Occurrence, duty: Duty, title: str, detail: str,
                        now: datetime) -> Task:

@@ -18,10 +18,11 @@ from sqlmodel import Session, select
 
 from rxapp.attendance.models import Incident
 from rxapp.domain.contact import Channel
+from rxapp.domain.journey import CRIME_REFERENCE_TEXT
 from rxapp.domain.safety import MessageKind
 from rxapp.domain.statuses import FINAL_MESSAGE_STATUSES, MessageStatus, TaskKind
 from rxapp.domain.templates import load_templates
-from rxapp.investigation.duties import message_outcome
+from rxapp.investigation.duties import crime_reference_sent, message_outcome
 from rxapp.messaging.models import Message, MessageEvent
 from rxapp.plumbing import links
 from rxapp.plumbing.columns import utcnow
@@ -62,6 +63,8 @@ def log_event(session: Session, message: Message, status: str, detail: str = "")
         forget_secrets(message)
     if message.duty_id is not None:
         message_outcome(session, message, status)
+    elif message.template == CRIME_REFERENCE_TEXT and status in (MessageStatus.SENT, MessageStatus.DELIVERED):
+        crime_reference_sent(session, message)  # meets part of the written confirmation: its task says the rest
 
 
 def enqueue(session: Session, *, victim: Victim, template: str, kind: str, personalisation: dict,
@@ -87,11 +90,13 @@ def enqueue(session: Session, *, victim: Victim, template: str, kind: str, perso
         log.info("no usable channel for a %s message (incident %s)", template, incident.id if incident else "-")
         if kind == MessageKind.ROUTINE:
             # The Code still requires the victim to be told: a phone call or a letter, by a person.
+            # A task carrying a duty is due by the duty's deadline (`duties.task_opened`), as its card says.
             open_task(session, kind=TaskKind.CONTACT_VICTIM, title="Tell the victim by phone or letter",
                       detail=f"The victim has no usable text or email contact for the '{template}' update. "
                              "Phone them or send a letter, and record how they were told.",
                       incident_id=incident.id if incident else None, victim_id=victim.id,
-                      due_at=due_at or now + timedelta(days=1), occurrence_id=occurrence_id, duty_id=duty_id)
+                      due_at=due_at or (None if duty_id else now + timedelta(days=1)), occurrence_id=occurrence_id,
+                      duty_id=duty_id)
         return None
     channel, destination = chosen
     message = Message(

@@ -121,7 +121,8 @@ def _another_way_or_a_task(session: Session, message: Message, victim: Victim, n
 
 
 def task_due(session: Session, message: Message, now: datetime) -> datetime:
-    """A task taking over a Code update is due by the update's own deadline (at least an hour from now);
-    any other within a day."""
+    """A task taking over a Code update is due by the update's own deadline, the one its duty's card shows
+    (already past if the update is late: the task escalates at once, as the deadline sweep's do); any other
+    within a day."""
     duty = session.get(Duty, message.duty_id) if message.duty_id else None
-    return max(duty.due_at, now + timedelta(hours=1)) if duty is not None else now + timedelta(days=1)
+    return duty.due_at if duty is not None else now + timedelta(days=1)
