@@ -49,6 +49,8 @@ from rxapp.portal.pages import start_page as portal_start_page
 from rxapp.portal.states import PortalCase, PortalStart
 from rxapp.staff.pages import index_page, login_page
 from rxapp.staff.states import forget_socket_cookie, keep_socket_cookie
+from rxapp.supervision.page import team_page
+from rxapp.supervision.state import Team
 from rxapp.ui.layout import head_components as frame_head
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -210,6 +212,7 @@ app.add_page(cases_page, route="/cases", title="Open investigations", on_load=Ca
 app.add_page(case_page, route="/case", title="Investigation", on_load=CaseDetail.load)
 app.add_page(audit_page, route="/admin/audit", title="Audit log", on_load=AuditLog.load)
 app.add_page(compliance_page, route="/compliance", title="Victims' Code compliance", on_load=Compliance.load)
+app.add_page(team_page, route="/team", title="Your team", on_load=Team.load)
 # The victim portal (rxapp/portal/pages.py, page_case.py); its sign-in and sign-out posts are HTTP routes.
 app.add_page(portal_start_page, route="/portal/start/[link]", title=PortalStart.start_words["signin.title"])
 app.add_page(portal_signed_out_page, route="/portal/signed-out", title=PortalStart.start_words["signedout.title"])

@@ -34,6 +34,8 @@ class AuditAction(StrEnum):
     PORTAL_INVITE = "portal_invite"  # staff invited a victim to the portal (again)
     PORTAL_REVOKE = "portal_revoke"  # staff ended a victim's portal access
     REPLY_TO_VICTIM = "reply_to_victim"  # a message to a victim through their portal, from the case page
+    REASSIGN_TASK = "reassign_task"  # a supervisor gave a task to another officer of the team (/team)
+    REASSIGN_CASE = "reassign_case"  # a supervisor gave a case to another officer of the team (/team)
 
 
 class AuditOutcome(StrEnum):

@@ -26,6 +26,7 @@ from typing import Mapping, Optional
 from rxapp.plumbing.oidc_settings import OidcSettings, read_oidc_settings
 from rxapp.plumbing.portal_settings import PortalSettings, read_portal_settings
 from rxapp.plumbing.settings_reader import SettingsReader
+from rxapp.plumbing.team_settings import TeamSettings, read_team_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = Path(os.environ.get("VJ_DATA_DIR") or ROOT / "data")
@@ -109,6 +110,7 @@ class Settings:
     force_accent_colour: str = "#1d70b8"
     portal: PortalSettings = field(default_factory=PortalSettings)  # rxapp/plumbing/portal_settings.py
     oidc: OidcSettings = field(default_factory=OidcSettings)  # rxapp/plumbing/oidc_settings.py: single sign-on
+    team: TeamSettings = field(default_factory=TeamSettings)  # rxapp/plumbing/team_settings.py: the team page
     quiet_hours: tuple = (time(21, 0), time(8, 0))  # (local start, end) for routine messages: rxapp/domain/safety.py
 
     @cached_property
@@ -347,6 +349,7 @@ def _read(env: Mapping[str, str]) -> tuple[Settings, SettingsReader]:
         storm_degraded_minutes=r.number("STORM_DEGRADED_MINUTES", 10.0, 1, 24 * 60),
         portal=read_portal_settings(r),
         oidc=read_oidc_settings(r),
+        team=read_team_settings(r),
         quiet_hours=r.parsed("QUIET_HOURS", _quiet_hours) or Settings.quiet_hours,
         **read_branding(r),
     )

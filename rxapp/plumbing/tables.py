@@ -10,9 +10,10 @@ from rxapp.investigation import models as investigation_models
 from rxapp.messaging import models as messaging_models
 from rxapp.portal import models as portal_models
 from rxapp.staff import models as staff_models
+from rxapp.supervision import models as supervision_models
 from rxapp.tasks import models as task_models
 from rxapp.victims import models as victim_models
 
 MODEL_MODULES = (audit_models, victim_models, attendance_models, feed_models, staff_models, messaging_models,
-                 task_models, investigation_models, portal_models, compliance_models)
+                 task_models, investigation_models, portal_models, compliance_models, supervision_models)
 metadata = SQLModel.metadata

@@ -14,7 +14,7 @@ from rxapp.ui.layout import WARNING, page
 from rxapp.ui.native_form import native_form
 
 # The pages a sign-in may go back to: the keys of rxapp/staff/routes.py NEXT_PAGES (tests/test_signin.py checks).
-NEXT_PAGE_NAMES = ("board", "admin", "cases", "inbox", "compliance")
+NEXT_PAGE_NAMES = ("board", "admin", "cases", "inbox", "compliance", "team")
 
 
 def socket_cookie_header(state: rx.State) -> str:

@@ -34,6 +34,7 @@ class Permission(StrEnum):
     READ_FEEDS = "read_feeds"  # the feeds' health and dead letters
     HOLD_TEXTS = "hold_texts"  # hold (and release) the automated texts of an incident on the board
     READ_COMPLIANCE = "read_compliance"  # the compliance and demand figures (supervisors: their teams' cases)
+    REASSIGN_WORK = "reassign_work"  # give a case or a task to another officer of the team (the team page)
 
 
 class Reach(StrEnum):
@@ -64,6 +65,7 @@ PERMISSIONS: dict[StaffRole, dict[Permission, Reach]] = {
         Permission.READ_FEEDS: Reach.ANYWHERE,
         Permission.HOLD_TEXTS: Reach.ANYWHERE,
         Permission.READ_COMPLIANCE: Reach.TEAM,
+        Permission.REASSIGN_WORK: Reach.TEAM,
     },
     # Accounts and feeds, not victims' details: an administrator who also supervises a team has a
     # supervisor's account for that.

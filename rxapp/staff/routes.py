@@ -34,10 +34,11 @@ from rxapp.staff.throttle import BUSY_MINUTES, PasswordWorkBusy, password_work
 log = logging.getLogger(__name__)
 # Where a successful sign-in may go: a fixed list, so the form cannot be used to redirect elsewhere.
 NEXT_PAGES = {"board": "/board", "admin": "/admin/feed", "cases": "/cases", "inbox": "/inbox",
-              "compliance": "/compliance"}
+              "compliance": "/compliance", "team": "/team"}
 # Where each role starts when the sign-in did not come from a page they were sent away from.
-# Officers start on today's work (rxapp/inbox); the Commissioner's office on the figures (rxapp/compliance).
-HOME_PAGES = {"officer": "/inbox", "supervisor": "/cases", "pcc": "/compliance", "admin": "/admin/feed"}
+# Officers start on today's work (rxapp/inbox); supervisors on their team (rxapp/supervision); the Commissioner's
+# office on the figures (rxapp/compliance).
+HOME_PAGES = {"officer": "/inbox", "supervisor": "/team", "pcc": "/compliance", "admin": "/admin/feed"}
 MAX_FIELD = 200
 MAX_FORM_BYTES = 4096  # the sign-in form is a few hundred bytes; the edge refuses larger bodies too
 REFUSED_CROSS_SITE = "Refused: staff sign-in and sign-out only accept forms sent from this site's own pages.\n"

@@ -10,6 +10,8 @@ from __future__ import annotations
 import reflex as rx
 
 from rxapp.plumbing.config import settings
+from rxapp.staff.states import StaffState
+from rxapp.supervision.state import TeamNotices
 
 _brand = settings()
 BRAND = _brand.force_name
@@ -86,7 +88,22 @@ def header(title: str, right: rx.Component | None = None) -> rx.Component:
     )
 
 
+def staff_nav() -> rx.Component:
+    """A supervisor's way back to their team page from any staff page, with how many escalations they have not
+    read (rxapp/supervision/state.py counts them when the link appears)."""
+    return rx.cond(StaffState.role == "supervisor", rx.el.nav(
+        rx.el.a("Team", rx.cond(TeamNotices.unread > 0, rx.el.span(
+            " (", TeamNotices.unread.to_string(), " new)", id="team-unread",
+            style={"background": FOCUS, "color": TEXT, "padding": "0 0.3rem", "margin_left": "0.3rem",
+                   "font_weight": "700"})),
+            href="/team", id="nav-team", on_mount=TeamNotices.refresh),
+        aria_label="Staff pages",
+    ))
+
+
 def page(title: str, *children: rx.Component, wide: bool = False, right: rx.Component | None = None) -> rx.Component:
+    if right is not None:  # a staff page: its header carries the staff navigation beside the sign-out
+        right = rx.fragment(staff_nav(), right)
     return rx.el.div(
         rx.el.a("Skip to main content", href="#main", class_name="skip-link"),
         header(title, right),
