@@ -316,7 +316,11 @@ def guarded_client(monkeypatch, **env) -> TestClient:
     async def echo(request):
         return Response(str(len(await request.body())))
 
-    inner = Starlette(routes=[Route("/page", page), Route("/away", away), Route("/staff/login", echo, methods=["POST"]),
+    async def provider(request):  # another service on this machine: an OpenID provider on its own port
+        return RedirectResponse("http://127.0.0.1:9/auth?client_id=vj", status_code=303)
+
+    inner = Starlette(routes=[Route("/page", page), Route("/away", away), Route("/provider", provider),
+                              Route("/staff/login", echo, methods=["POST"]),
                               Route("/notify/received-texts", echo, methods=["POST"])])
     return TestClient(guard_edges(inner), base_url="http://localhost:3000")
 
@@ -353,6 +357,9 @@ def test_a_foreign_host_gets_400_and_is_never_echoed_and_redirects_are_paths(mon
     for host in ("victims.force.example", "victims.force.example:8443", "127.0.0.1:3000", "localhost"):
         answer = client.get("/away", headers={"host": host}, follow_redirects=False)
         assert (answer.status_code, answer.headers["location"]) == (307, "/login/"), host
+    # Only this site itself becomes a path: the same host name on another port is another service.
+    answer = client.get("/provider", headers={"host": "127.0.0.1:3000"}, follow_redirects=False)
+    assert answer.headers["location"] == "http://127.0.0.1:9/auth?client_id=vj"
 
 
 def test_request_bodies_are_bounded(monkeypatch, tmp_path):

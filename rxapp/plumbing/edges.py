@@ -252,7 +252,8 @@ class _Answer:
         out = []
         for key, value in headers:
             if key.lower() == b"location":
-                value = _relative_location(value.decode("latin-1")).encode("latin-1")
+                value = _relative_location(value.decode("latin-1"),
+                                           _header(self.scope["headers"], b"host")).encode("latin-1")
             out.append((key, value))
         out += _security_headers()
         request_cookies = _header(self.scope["headers"], b"cookie")
@@ -264,10 +265,29 @@ class _Answer:
         return out
 
 
-def _relative_location(location: str) -> str:
-    """An absolute redirect to one of our own host names becomes a path on this site."""
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _site(scheme: str, netloc: str) -> Optional[tuple[str, int]]:
+    """(host name, port) of an address, the scheme's default port filled in; None when it cannot be read."""
+    try:
+        parts = urlsplit(f"{scheme}://{netloc}")
+        return (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(scheme, 0)
+    except ValueError:
+        return None
+
+
+def _relative_location(location: str, request_host: Optional[str] = None) -> str:
+    """An absolute redirect to this site itself (the host and port the request came to, or a public origin)
+    becomes a path on this site. Another service on one of our host names (an OpenID provider on the same
+    machine, say, on its own port) is left alone."""
     parts = urlsplit(location)
-    if parts.scheme and parts.netloc and (parts.hostname or "").lower() in trusted_hosts():
+    if not (parts.scheme and parts.netloc) or (parts.hostname or "").lower() not in trusted_hosts():
+        return location
+    ours = {_site(urlsplit(origin).scheme, urlsplit(origin).netloc) for origin in settings().allowed_origins}
+    if request_host:
+        ours.add(_site(parts.scheme, request_host))
+    if _site(parts.scheme, parts.netloc) in ours - {None}:
         return (parts.path or "/") + (f"?{parts.query}" if parts.query else "") + (
             f"#{parts.fragment}" if parts.fragment else "")
     return location
