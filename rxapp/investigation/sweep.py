@@ -16,6 +16,7 @@ from rxapp.investigation.duties import add_to_timeline, case_victim, recheck_at,
 from rxapp.investigation.models import CaseVictim, Duty, Occurrence
 from rxapp.investigation.telling import CaseContact
 from rxapp.plumbing.db import session_scope
+from rxapp.supervision.notices import notify_escalation
 from rxapp.tasks.models import Task
 from rxapp.victims.models import Victim, VictimContactState
 
@@ -158,6 +159,7 @@ class DeadlineSweep(CaseContact):
             add_to_timeline(session, occurrence, now, "task_escalated", "",
                       f"Task '{task.title}' not done by its deadline: escalated to the supervisor ({team})",
                       None, public=False)
+            notify_escalation(session, task, occurrence, now)  # the supervisors hear of it, not only the label
 
 
 def _preload(session: Session, model, ids: set, column=None) -> list:
