@@ -71,10 +71,12 @@ def enqueue(session: Session, *, victim: Victim, template: str, kind: str, perso
             incident: Optional[Incident] = None, due_at: Optional[datetime] = None,
             channel: Optional[str] = None, now: Optional[datetime] = None,
             occurrence_id: Optional[int] = None, duty_id: Optional[int] = None,
-            offered: Optional[frozenset[str]] | EllipsisType = ...) -> Optional[Message]:
+            offered: Optional[frozenset[str]] | EllipsisType = ...,
+            task_if_no_channel: bool = True) -> Optional[Message]:
     """Put a message in the outbox (inside the caller's transaction). Returns None, with a task where the
-    Code requires contact, when the victim has no usable channel at all. `offered`: the channels it may go
-    on (by default those this deployment has a provider for)."""
+    Code requires contact, when the victim has no usable channel at all (`task_if_no_channel` False: the
+    caller opens its own). `offered`: the channels it may go on (by default those this deployment has a
+    provider for)."""
     now = now or utcnow()
     tpl = templates()[template]
     state = contact_state(session, victim.id)
@@ -88,7 +90,7 @@ def enqueue(session: Session, *, victim: Victim, template: str, kind: str, perso
         chosen = (channel, destination) if destination else None
     if chosen is None:
         log.info("no usable channel for a %s message (incident %s)", template, incident.id if incident else "-")
-        if kind == MessageKind.ROUTINE:
+        if kind == MessageKind.ROUTINE and task_if_no_channel:
             # The Code still requires the victim to be told: a phone call or a letter, by a person.
             # A task carrying a duty is due by the duty's deadline (`duties.task_opened`), as its card says.
             open_task(session, kind=TaskKind.CONTACT_VICTIM, title="Tell the victim by phone or letter",

@@ -102,7 +102,8 @@ def _another_way_or_a_task(session: Session, message: Message, victim: Victim, n
     if templates()[message.template].has_email_version or message.channel == Channel.EMAIL:
         replacement = enqueue(session, victim=victim, template=message.template, kind=message.kind,
                               personalisation=personalisation, incident=incident, now=now, offered=offered,
-                              occurrence_id=message.occurrence_id, duty_id=message.duty_id)
+                              occurrence_id=message.occurrence_id, duty_id=message.duty_id,
+                              task_if_no_channel=False)  # one task, below, not one for each way tried
     if replacement is not None and replacement.channel != message.channel:
         log_event(session, message, MessageNote.FALLBACK,
                   f"sent again by {replacement.channel} ({replacement.reference})")
