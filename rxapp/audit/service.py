@@ -36,6 +36,7 @@ class AuditAction(StrEnum):
     REPLY_TO_VICTIM = "reply_to_victim"  # a message to a victim through their portal, from the case page
     REASSIGN_TASK = "reassign_task"  # a supervisor gave a task to another officer of the team (/team)
     REASSIGN_CASE = "reassign_case"  # a supervisor gave a case to another officer of the team (/team)
+    SSO_SIGN_IN = "sso_sign_in"  # single sign-on refused someone whose provider claims map to no role here
 
 
 class AuditOutcome(StrEnum):

@@ -20,6 +20,14 @@ ACTION_WORDS = {
     "view_history": "Opened an incident's messages",
     "complete_task": "Marked a task done",
     "agree_frequency": "Recorded an agreed update frequency",
+    "hold_texts": "Held an incident's automated texts",
+    "release_texts": "Released an incident's automated texts",
+    "portal_invite": "Invited a victim to the portal",
+    "portal_revoke": "Ended a victim's portal access",
+    "reply_to_victim": "Replied to a victim through the portal",
+    "reassign_task": "Gave a task to another officer",
+    "reassign_case": "Gave a case to another officer",
+    "sso_sign_in": "Sign-in with the force account",
 }
 OUTCOME_WORDS = {"allowed": "Allowed", "refused": "Refused"}
 

@@ -32,7 +32,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlmodel import Session, select
 
-from rxapp.audit.service import AuditOutcome, record
+from rxapp.audit.service import AuditAction, AuditOutcome, record
 from rxapp.plumbing.columns import utcnow
 from rxapp.plumbing.config import settings
 from rxapp.plumbing.links import token_hash
@@ -45,7 +45,7 @@ FLOW_COOKIE = "vj_oidc"
 FLOW_SECONDS = 600  # the time a person has at the provider's sign-in page
 CALLBACK_PATH = "/staff/oidc/callback"
 NOT_SSO_PASSWORD = "!sso: signs in through the force's provider only"  # never an argon2 hash: no password matches
-AUDIT_ACTION = "sso_sign_in"
+AUDIT_ACTION = AuditAction.SSO_SIGN_IN
 HTTP_TIMEOUT = 10.0
 DISCOVERY_SECONDS = 3600
 LEEWAY_SECONDS = 120  # clock difference allowed between the provider and us
