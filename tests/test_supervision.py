@@ -4,7 +4,6 @@ has no supervisor account), reassigning a task or a case within the team (refuse
 same whether the task or case exists), what NICHE does next, and who is over their load."""
 from __future__ import annotations
 
-import inspect
 from datetime import timedelta
 
 import pytest
@@ -13,7 +12,6 @@ from sqlmodel import select
 from rxapp.audit.models import AuditEvent
 from rxapp.domain.statuses import StaffRole
 from rxapp.inbox import views as inbox_views
-from rxapp.investigation import sweep as sweep_module
 from rxapp.investigation.models import Occurrence, OccurrenceEvent
 from rxapp.investigation.service import JourneyService
 from rxapp.plumbing import config
@@ -189,8 +187,6 @@ def test_a_task_on_no_case_or_a_case_without_team_notifies_no_one(db_url, team):
         assert notices.notify_escalation(s, task, occ, AT) == []
 
 
-@pytest.mark.skipif("notify_escalation" not in inspect.getsource(sweep_module),
-                    reason="waiting for DeadlineSweep._escalate to call notify_escalation (the lead wires it)")
 def test_the_deadline_sweep_notifies_the_supervisors(db_url, team):
     add_task(db_url, OURS, "Swept", AT + timedelta(hours=1))
     with session_scope(db_url) as s:
@@ -246,11 +242,14 @@ def test_a_task_refused_outside_the_team_the_same_whether_it_exists(db_url, team
         assert [a for a, o, _ in refusals(db_url, who.username)] == ["reassign_task"] * 3
         assert all(o == "refused" for _, o, _ in refusals(db_url, who.username))
     # Our supervisor, naming an officer of another team (or no one): refused in words, audited.
-    for target in ("PC 9999", "", "PS 80"):
+    for target in ("PC 9999", "PS 80"):
         with pytest.raises(service.TeamRefusal) as refused:
             service.reassign_task(team["sergeant"], str(ours), target, now=AT, db_url=db_url)
         assert refused.value.key == "not_in_team"
         assert "is not an officer of Test Team, the team that holds this case" in refused.value.words
+    with pytest.raises(service.TeamRefusal) as refused:
+        service.reassign_task(team["sergeant"], str(ours), " ", now=AT, db_url=db_url)
+    assert (refused.value.key, refused.value.words) == ("no_officer", "Choose the officer to give it to.")
     with pytest.raises(service.TeamRefusal) as refused:
         service.reassign_task(team["sergeant"], str(theirs), "PC 9999", now=AT, db_url=db_url)
     assert refused.value.key == "not_allowed"
@@ -354,3 +353,12 @@ def test_who_is_over_their_load(db_url, team, monkeypatch):
     assert "PC9999" not in load and page["counts"]["over_load"] == "1" and page["counts"]["limit"] == "1"
     # Supervisors with a collar number of the team are listed too (they may hold cases); another team's not.
     assert "PS77" in load and "PS80" not in load
+
+
+def test_an_officer_is_named_by_collar_number_then_name():
+    from rxapp.supervision.views import Officer
+
+    assert Officer("DS1001", "DS 1001", "DS Ali Supervisor").label == "DS 1001 Ali Supervisor"
+    assert Officer("PC7101", "PC 7101", "Team Officer").label == "PC 7101 Team Officer"
+    assert Officer("PC7101", "PC 7101", "PC 7101 Sam").label == "PC 7101 Sam"
+    assert Officer("PC7101", "PC 7101", "").label == "PC 7101"

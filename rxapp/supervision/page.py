@@ -113,15 +113,16 @@ def case_form() -> rx.Component:
                          id="team-case", name="case", style={**FIELD, "max_width": "100%", "width": "100%"}),
             rx.el.label("New officer in charge", html_for="team-case-officer", style=LABEL),
             rx.el.div(
-                rx.el.select(officer_options(), id="team-case-officer", name="officer",
-                             style={**FIELD, "max_width": "100%"}),
+                rx.el.select(rx.el.option("Choose an officer", value=""), officer_options(), id="team-case-officer",
+                             name="officer", required=True, style={**FIELD, "max_width": "100%"}),
                 rx.el.button("Give the case", type="submit", id="team-give-case", style=BUTTON),
                 style={"display": "flex", "flex_wrap": "wrap", "gap": "0.5rem"}),
             on_submit=Team.give_case, id="team-case-form",
         ),
         result_here("case"),
         rx.cond(Team.reassigned.length() > 0, rx.fragment(
-            rx.el.h3("Cases given to another officer here in the last 30 days", style={"font_size": "1.1rem"}),
+            rx.el.h3("Cases given to another officer here in the last 30 days",
+                     style={"font_size": "1.1rem", "margin": "1.25rem 0 0.5rem"}),
             rx.el.ul(rx.foreach(Team.reassigned, lambda r: rx.el.li(
                 rx.el.div(case_link(r), " · from ", r["from_officer"], " to ", rx.el.strong(r["to_officer"]),
                           " · ", r["when"], " · by ", r["by"]),

@@ -42,7 +42,8 @@ __all__ = ["load_team", "unread_notices", "reassign_task", "reassign_case", "Tea
 
 
 class TeamRefusal(Exception):
-    """Why a reassignment was refused: `key` (not_allowed, not_in_team, same_officer, closed) and words."""
+    """Why a reassignment was refused: `key` (not_allowed, no_officer, not_in_team, same_officer, closed) and
+    words."""
 
     def __init__(self, key: str, words: str = "") -> None:
         super().__init__(key)
@@ -73,10 +74,12 @@ def unread_notices(actor: Actor, db_url: Optional[str] = None) -> int:
 def _target(session: Session, occurrence: Occurrence, to_officer: object) -> views.Officer:
     """The officer named, if they are an officer of the team that holds the case."""
     key = normalise_collar(str(to_officer or "")[:40])
-    officer = views.officers_of_case_team(session, occurrence).get(key) if key else None
+    if not key:
+        raise TeamRefusal("no_officer", "Choose the officer to give it to.")
+    officer = views.officers_of_case_team(session, occurrence).get(key)
     if officer is None:
         team = (occurrence.oic_team or "").strip() or "the case's team"
-        raise TeamRefusal("not_in_team", f"{key or 'No officer'} is not an officer of {team}, the team that holds "
+        raise TeamRefusal("not_in_team", f"{key} is not an officer of {team}, the team that holds "
                                          f"this case: it can be given only to an officer of that team.")
     return officer
 

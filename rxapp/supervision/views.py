@@ -62,8 +62,12 @@ class Officer:
 
     @property
     def label(self) -> str:
-        return f"{self.collar} {self.name}".strip() if self.name and self.collar not in self.name else \
-            (self.name or self.collar)
+        """'PC 4127 Sam Officer': the collar number, then the name (a rank the name repeats said once)."""
+        if not self.name or self.collar in self.name:
+            return self.name or self.collar
+        rank, _, rest = self.name.partition(" ")
+        name = rest if rest and rank.upper() == self.collar.split(" ")[0].upper() else self.name
+        return f"{self.collar} {name}"
 
 
 def stored_teams(session: Session, wanted: Iterable[str]) -> list[str]:

@@ -22,7 +22,7 @@ ACCOUNTS = {
     "admin.sso": ("admin.local", "admin", "Local Admin", None, None),
     "fcr.sso": ("fcr.local", "fcr", "Local Controller", None, "Force Control Room"),
 }
-PCC = ("/compliance", ["/compliance"], ["/cases", "/board", "/inbox", "/admin/feed", "/admin/audit"])
+PCC = ("/compliance", ["/compliance"], ["/cases", "/board", "/inbox", "/admin/feed", "/admin/audit", "/team"])
 
 
 @pytest.fixture(scope="module")

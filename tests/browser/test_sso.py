@@ -16,13 +16,13 @@ pytestmark = pytest.mark.browser
 
 REFUSED = re.compile(r"/login/?\?error=role")
 HEADINGS = {"/inbox": "Today's work", "/cases": "Open investigations", "/board": "Open attendances",
-            "/admin/feed": "Dispatch feed", "/admin/audit": "Audit log"}
+            "/admin/feed": "Dispatch feed", "/admin/audit": "Audit log", "/team": "Your team"}
 # What each role may open and what it is turned away from (rxapp/staff/permissions.py, README "Who may see what").
 ROLES = {
-    "officer.sso": ("/inbox", ["/inbox", "/cases"], ["/board", "/admin/feed", "/admin/audit"]),
-    "supervisor.sso": ("/cases", ["/cases", "/board", "/admin/feed", "/admin/audit"], []),
-    "fcr.sso": ("/board", ["/board"], ["/admin/feed", "/admin/audit", "/inbox"]),
-    "admin.sso": ("/admin/feed", ["/admin/feed", "/admin/audit"], ["/cases", "/board", "/inbox"]),
+    "officer.sso": ("/inbox", ["/inbox", "/cases"], ["/board", "/admin/feed", "/admin/audit", "/team"]),
+    "supervisor.sso": ("/team", ["/team", "/cases", "/board", "/admin/feed", "/admin/audit"], []),
+    "fcr.sso": ("/board", ["/board"], ["/admin/feed", "/admin/audit", "/inbox", "/team"]),
+    "admin.sso": ("/admin/feed", ["/admin/feed", "/admin/audit"], ["/cases", "/board", "/inbox", "/team"]),
 }
 
 
