@@ -29,6 +29,7 @@ SUPERVISOR = StaffIdentity(1, "supervisor.both", "Supervisor Both", "supervisor"
 DC_2210 = StaffIdentity(2, "dc2210", "DC 2210 Priya Shah", "officer", collar_number=" dc2210 ", team="Middlesbrough CID")
 NO_COLLAR = StaffIdentity(3, "no.collar", "No Collar", "supervisor", team="Middlesbrough CID; Hartlepool Safeguarding")
 PC_TEST = StaffIdentity(4, "pc.test", "PC Test", "officer", collar_number="PC 9999", team="Hartlepool Safeguarding")
+CONTROL_ROOM = StaffIdentity(5, "control.room", "Control Room", "fcr")
 
 
 def load(db_url: str, until: str | None = None) -> datetime:
@@ -128,19 +129,59 @@ def test_the_burglary_case_shows_written_confirmation_and_its_messages_masked(db
     assert crime_recorded["what"] == "Crime recorded: written confirmation"
     assert crime_recorded["to"] == "…0123" and "CL/26/041877" in crime_recorded["body"]
     assert case["victims"][0]["safe_contact"] == "Confirmed"
-    assert case["victims"][0]["contacts"] == "mobile …0123, email a…@example.org"
+    # The supervisor may record contact on this case: the number to ring and the address to write to, in full.
+    victim = case["victims"][0]
+    assert victim["contacts"] == "mobile 07700 900123, email amina@example.org"
+    assert victim["phone_href"] == "tel:+447700900123" and victim["email_href"] == "mailto:amina@example.org"
 
 
-def test_no_phone_number_email_or_address_appears_in_clear(db_url):
+def test_an_open_task_carries_its_victim_and_how_to_reach_them(db_url):
     now = load(db_url)
     with session_scope(db_url) as s:
-        shown = json.dumps([case_list_rows(s, SUPERVISOR, now), case_detail(s, SUPERVISOR, BURGLARY, now), case_detail(s, SUPERVISOR, DOMESTIC, now)],
-                           ensure_ascii=False)
+        case = case_detail(s, SUPERVISOR, DOMESTIC, now)
+    open_tasks = [t for t in case["tasks"] if t["open"] == "yes"]
+    closed = [t for t in case["tasks"] if t["open"] != "yes"]
+    assert case["tasks"] == open_tasks + closed  # what to do first
+    assert [t["late"] for t in open_tasks] == sorted((t["late"] for t in open_tasks), reverse=True)
+    first = open_tasks[0]
+    assert first["victim_name"] and first["victim_name"] != "Name not given"
+    assert first["victim_phone"].startswith("07700 ") and first["victim_phone_href"].startswith("tel:+447700")
+    assert first["victim_safe_contact"].startswith("Not confirmed")
+    assert first["victim_contact_notes"] == "Call only between 10:00 and 12:00; do not leave voicemail"
+    assert first["victim_preferred_channel"] == "Phone call"
+
+
+def _set_incident_open(db_url: str, number: str) -> None:
+    from rxapp.attendance.models import Incident
+    from rxapp.investigation.models import Occurrence
+
+    with session_scope(db_url) as s:
+        occ = s.exec(select(Occurrence).where(Occurrence.occurrence_number == number)).one()
+        s.get(Incident, occ.incident_id).is_open = True
+
+
+def test_contact_details_in_full_only_to_whom_may_record_contact(db_url):
+    """The list never shows a phone number or email; a case shows them in full (with links) to staff who may
+    record contact on it, masked to the control room, which may only read it while the attendance is open."""
+    now = load(db_url)
+    _set_incident_open(db_url, BURGLARY)
+    with session_scope(db_url) as s:
+        listed = json.dumps(case_list_rows(s, SUPERVISOR, now), ensure_ascii=False)
+        recorder = json.dumps([case_detail(s, SUPERVISOR, BURGLARY, now), case_detail(s, SUPERVISOR, DOMESTIC, now)],
+                              ensure_ascii=False)
+        reader = case_detail(s, CONTROL_ROOM, BURGLARY, now)
     private = _private_details(db_url)
     assert "amina@example.org" in private and any(p.endswith("900789") for p in private)
     for detail in private:
+        assert detail not in listed, detail
+    assert "07700" not in listed and "7700900" not in listed
+    assert "07700 900123" in recorder and "tel:+447700900123" in recorder and "mailto:amina@example.org" in recorder
+    assert reader is not None and reader["can_complete"] is False
+    shown = json.dumps(reader, ensure_ascii=False)
+    for detail in private:
         assert detail not in shown, detail
-    assert "07700" not in shown and "7700900" not in shown
+    assert "07700" not in shown and "7700900" not in shown and "tel:" not in shown and "mailto:" not in shown
+    assert reader["victims"][0]["phone"] == "…0123" and reader["victims"][0]["email"] == "a…@example.org"
 
 
 def test_completing_a_task_makes_its_duty_done_with_how(db_url):
@@ -181,3 +222,34 @@ def test_the_case_shows_the_victims_needs_in_words(db_url):
     from rxapp.investigation.views import _language_name
 
     assert _language_name("pl") == "Polish" and _language_name("ur") == "Urdu" and _language_name("xx") == "xx"
+
+
+def test_the_list_says_the_next_thing_to_do_and_by_when_late_first(db_url):
+    now = load(db_url)
+    with session_scope(db_url) as s:
+        rows = case_list_rows(s, SUPERVISOR, now)
+        detail = case_detail(s, SUPERVISOR, DOMESTIC, now)
+    domestic = next(r for r in rows if r["occurrence_number"] == DOMESTIC)
+    first_task = next(t for t in detail["tasks"] if t["open"] == "yes")
+    # The domestic abuse case's next action is its open task due first, in words, with its deadline.
+    assert domestic["action"] == first_task["title"]
+    assert domestic["action_due"].startswith(("By ", "Late: was due by "))
+    assert (domestic["action_late"] == "yes") == (first_task["late"] == "yes")
+    assert domestic["victims"] and "Name not given" not in domestic["victims"]
+    assert f"{domestic['late']} late" in domestic["owed"] and "with a person" in domestic["owed"]
+    late = [r["urgency"] == "bad" for r in rows]
+    assert late == sorted(late, reverse=True)
+    # Before anything is owed by a person or late: nothing late, the next action is the journey's own.
+    early = datetime.fromisoformat("2026-11-20T13:00:00+00:00")
+    with session_scope(db_url) as s:
+        before = case_list_rows(s, SUPERVISOR, early)
+    assert before and all(r["action_late"] == "" and not r["action_due"].startswith("Late") for r in before)
+
+
+def test_a_deadline_reads_as_a_short_london_date():
+    from rxapp.investigation.views import _by
+
+    now = datetime.fromisoformat("2026-12-01T09:00:00+00:00")
+    assert _by(datetime.fromisoformat("2026-12-03T23:59:00+00:00"), now) == "Thu 3 Dec"
+    assert _by(datetime.fromisoformat("2026-07-03T09:30:00+00:00"), now) == "Fri 3 Jul, 10:30"  # British Summer Time
+    assert _by(datetime.fromisoformat("2027-01-04T12:00:00+00:00"), now) == "Mon 4 Jan 2027, 12:00"

@@ -5,6 +5,7 @@ the identity to the read models and the service, which decide per case what it m
 from __future__ import annotations
 
 import asyncio
+from typing import Optional
 
 import reflex as rx
 
@@ -15,11 +16,12 @@ from rxapp.investigation.service import (
     TASK_OUTCOMES,
     JourneyService,
 )
-from rxapp.investigation.views import FILTERS, load_case, load_case_list
+from rxapp.investigation.views import load_case, load_case_list
 from rxapp.staff.permissions import Permission, holds
 from rxapp.staff.states import StaffState, current_staff
 
 NOTE_LIMIT = 300
+MET = ("Done", "Done late", "Declined", "Not owed")  # a duty's status words when nothing more is owed
 OUTCOME_CHOICES = list(TASK_OUTCOMES)
 NOT_ON_CASE = "That task is not on this case. Reload the page and try again."
 PORTAL_REFUSED = {
@@ -40,30 +42,40 @@ async def _signed_in(state: rx.State):
     return staff, None
 
 
+# Which cases /cases shows (`?show=`): the read model's filter for each.
+SHOWS = {"mine": "mine", "team": "all", "late": "late"}
+
+
 class CaseList(rx.State):
     rows: list[dict[str, str]] = []
-    only: str = "all"
+    show: str = ""  # mine, team or late: chosen by the link followed, or by the account (officers: their own)
     collar: str = ""  # the signed-in officer's own collar number ("mine" is the cases they are in charge of)
+    role: str = ""
     loaded: bool = False
 
     async def _reload(self):
         staff, refused = await _signed_in(self)
         if staff is None:
-            self.rows, self.loaded, self.collar = [], False, ""
+            self.rows, self.loaded, self.collar, self.role = [], False, "", ""
             return refused
-        self.collar = staff.collar_number
-        self.rows = await asyncio.to_thread(load_case_list, staff, self.only)
+        self.collar, self.role = staff.collar_number, staff.role
+        self.rows = await asyncio.to_thread(load_case_list, staff, SHOWS[self.show])
         self.loaded = True
         return None
 
     @rx.event
     async def load(self):
-        return await self._reload()
-
-    @rx.event
-    async def apply_filter(self, form_data: dict):
-        only = str(form_data.get("only", "all"))
-        self.only = only if only in FILTERS else "all"
+        """/cases opens on the account's own cases for an officer with a collar number, and on everything the
+        account may read (a supervisor's teams, the control room's live attendances) otherwise; a link may
+        ask for another view."""
+        staff = await current_staff(self)
+        wanted = str(self.router.url.query_parameters.get("show", ""))
+        if wanted in SHOWS:
+            self.show = wanted
+        elif staff is not None and staff.role == "officer" and staff.collar_number.strip():
+            self.show = "mine"
+        else:
+            self.show = "team"
         return await self._reload()
 
 
@@ -74,13 +86,21 @@ class CaseDetail(rx.State):
     victims: list[dict[str, str]] = []  # each victim's facts; their duties are rows of `duties`
     frequency_default: str = ""
     duties: list[dict[str, str]] = []
-    tasks: list[dict[str, str]] = []
+    # The same duties split for the page: those still owed, and those met or no longer owed (folded away).
+    duties_owed: list[dict[str, str]] = []
+    duties_met: list[dict[str, str]] = []
+    # The tasks for people: `todo` (open ones, the one due first at the top, and any this page just closed,
+    # so that what was recorded shows where it was recorded) and `closed` (the case's history).
+    todo: list[dict[str, str]] = []
+    closed: list[dict[str, str]] = []
+    just_done: list[str] = []
     timeline: list[dict[str, str]] = []
     messages: list[dict[str, str]] = []
     can_complete: bool = False  # on this case, for this account (the service decides again)
     can_agree: bool = False
-    error: str = ""
-    notice: str = ""
+    # What the agreed-frequency form said, shown beside its button ("done" or "error").
+    frequency_feedback: str = ""
+    frequency_tone: str = ""
     # The victim portal (rxapp/investigation/portal_side.py): access, conversation, preference changes, survey.
     portal_victims: list[dict[str, str]] = []
     portal_messages: list[dict[str, str]] = []
@@ -92,11 +112,13 @@ class CaseDetail(rx.State):
 
     def _clear(self):
         self.found, self.header, self.victims, self.frequency_default = False, {}, [], ""
-        self.duties, self.tasks, self.timeline, self.messages = [], [], [], []
+        self.duties, self.todo, self.closed, self.timeline, self.messages = [], [], [], [], []
+        self.duties_owed, self.duties_met = [], []
         self.can_complete = self.can_agree = self.can_reply = False
         self.portal_victims, self.portal_messages, self.preference_changes, self.survey_answers = [], [], [], []
 
-    async def _reload(self, staff) -> None:
+    async def _reload(self, staff, feedback: Optional[dict[str, tuple[str, str]]] = None) -> None:
+        """The case again, for `staff`; `feedback`: what a task's form said, by task id (words, tone)."""
         # A case this account may not read comes back as None, just as one that does not exist.
         data = await asyncio.to_thread(load_case, staff, self.occ)
         if data is None:
@@ -106,8 +128,17 @@ class CaseDetail(rx.State):
         # The page lists every victim's duties in one table (each row says whose): the cards carry facts only.
         data["victims"] = [{k: v for k, v in card.items() if k != "duties"} for card in data["victims"]]
         self.frequency_default = data["victims"][0]["routine_every_days"] if data["victims"] else ""
+        tasks = data.pop("tasks")
         for key, value in data.items():
             setattr(self, key, value)
+        self.duties_owed = [d for d in self.duties if d["status_label"] not in MET]
+        self.duties_met = [d for d in self.duties if d["status_label"] in MET]
+        said = feedback or {}
+        for row in tasks:
+            words, tone = said.get(row["id"], ("", ""))
+            row["feedback"], row["feedback_tone"] = words, tone
+        self.todo = [r for r in tasks if r["open"] == "yes" or r["id"] in self.just_done]
+        self.closed = [r for r in tasks if not (r["open"] == "yes" or r["id"] in self.just_done)]
         portal = await asyncio.to_thread(portal_side.load_portal_side, staff, self.occ)
         for key, value in (portal or {}).items():
             setattr(self, key, value)
@@ -119,70 +150,84 @@ class CaseDetail(rx.State):
             self._clear()
             return refused
         self.occ = str(self.router.url.query_parameters.get("occ", "")).strip()[:40]
-        self.error = self.notice = self.portal_error = self.portal_notice = ""
+        self.portal_error = self.portal_notice = self.frequency_feedback = self.frequency_tone = ""
+        self.just_done = []
         await self._reload(staff)
         return None
 
-    async def _recorder(self, permission: Permission, refusal: str):
-        """The signed-in staff member if their role may do this on some case: (staff, None); otherwise
-        (None, the redirect to sign in) or (None, None) with `refusal` shown. Whether on this case is the
-        service's answer."""
+    async def _recorder(self, permission: Permission):
+        """The signed-in staff member and None if their role may do this on some case (whether on this case
+        is the service's answer); otherwise None and the redirect to sign in, or None and None when the role
+        may not do it at all."""
         staff, refused = await _signed_in(self)
         if staff is None:
             self._clear()
             return None, refused
-        self.error = self.notice = ""
         if not holds(staff, permission):
-            self.error = refusal
             return None, None
         return staff, None
 
+    def _say_on_task(self, task_id: str, words: str, tone: str) -> None:
+        """`words` beside the button of task `task_id`'s form (still on the page as it was)."""
+        self.todo = [{**row, "feedback": words, "feedback_tone": tone} if row["id"] == task_id
+                     else {**row, "feedback": "", "feedback_tone": ""} for row in self.todo]
+
     @rx.event
     async def complete_task(self, form_data: dict):
-        staff, refused = await self._recorder(Permission.RECORD_CONTACT,
-                                              "Your account can read cases but not record contact with a victim.")
+        raw_id = str(form_data.get("task_id", ""))[:20]
+        staff, refused = await self._recorder(Permission.RECORD_CONTACT)
         if staff is None:
+            if refused is None:
+                self._say_on_task(raw_id, "Your account can read cases but not record contact with a victim.",
+                                  "error")
             return refused
         how = str(form_data.get("how_told", ""))
         note = str(form_data.get("note", "")).strip()
         try:
-            task_id = int(str(form_data.get("task_id", "")))
+            task_id = int(raw_id)
         except ValueError:
             task_id = 0
         if how not in TASK_OUTCOMES:
-            self.error = "Choose how the victim was told before marking the task as done."
+            self._say_on_task(raw_id, "Choose how the victim was told before marking the task as done.", "error")
             return None
         if len(note) > NOTE_LIMIT:
-            self.error = f"The note is too long: keep it under {NOTE_LIMIT} characters."
+            self._say_on_task(raw_id, f"The note is too long: keep it under {NOTE_LIMIT} characters.", "error")
             return None
         if task_id <= 0:
-            self.error = NOT_ON_CASE
+            self._say_on_task(raw_id, NOT_ON_CASE, "error")
             return None
         try:
             await asyncio.to_thread(JourneyService().complete_task, staff, task_id, how_told=how, note=note,
                                     on_case=self.occ)
         except LookupError:
             # Not on this case, no such task, or not this account's to record: one answer for all three.
-            self.error = NOT_ON_CASE
-            await self._reload(staff)
+            await self._reload(staff, {raw_id: (NOT_ON_CASE, "error")})
             return None
         except ValueError as exc:
-            self.error = f"The task could not be marked as done: {exc}."
-            await self._reload(staff)
+            await self._reload(staff, {raw_id: (f"The task could not be marked as done: {exc}.", "error")})
             return None
-        self.notice = {
-            "declined": "Task closed: the victim declined.",
-            "not_reached": "Task closed: the victim could not be reached, so what they are owed is still owed.",
-        }.get(how, f"Task marked as done: the victim was told {TASK_OUTCOMES[how]}.")
-        await self._reload(staff)
-        return None
+        words = {
+            "declined": "Recorded: the victim declined. The task is closed.",
+            "not_reached": "Recorded: the victim could not be reached, so what they are owed is still owed "
+                           "(a new task asks you to try again).",
+        }.get(how, f"Recorded: the victim was told {TASK_OUTCOMES[how]}. The task is done.")
+        self.just_done = [*self.just_done, raw_id]
+        await self._reload(staff, {raw_id: (words, "done")})
+        # The button pressed went with the form: focus goes to the head of the list it was in, whose card now
+        # says what was recorded (and the answer is read out from beside where the button was).
+        return rx.set_focus("todo-heading")
+
+    def _frequency_says(self, words: str, tone: str) -> None:
+        self.frequency_feedback, self.frequency_tone = words, tone
 
     @rx.event
     async def agree_frequency(self, form_data: dict):
         """The officer records how often the victim agreed to hear (blank: the Code's default)."""
-        staff, refused = await self._recorder(
-            Permission.AGREE_FREQUENCY, "Your account can read cases but not change what was agreed with a victim.")
+        staff, refused = await self._recorder(Permission.AGREE_FREQUENCY)
         if staff is None:
+            if refused is None:
+                self._frequency_says("Your account can read cases but not change what was agreed with a victim.",
+                                     "error")
             return refused
         raw = str(form_data.get("every_days", "")).strip()
         try:
@@ -190,8 +235,8 @@ class CaseDetail(rx.State):
         except ValueError:
             days = -1
         if days is not None and not (MIN_EVERY_DAYS <= days <= MAX_EVERY_DAYS):
-            self.error = (f"Enter a number of days from {MIN_EVERY_DAYS} to {MAX_EVERY_DAYS}, or leave it empty "
-                          "for the Code's default.")
+            self._frequency_says(f"Enter a number of days from {MIN_EVERY_DAYS} to {MAX_EVERY_DAYS}, or leave it "
+                                 "empty for the Code's default.", "error")
             return None
         raw_victim = str(form_data.get("victim_id", "")).strip()
         victim_id = int(raw_victim) if raw_victim.isdigit() else None
@@ -199,21 +244,20 @@ class CaseDetail(rx.State):
             await asyncio.to_thread(JourneyService().agree_update_frequency, staff, self.occ, days,
                                     victim_id=victim_id)
         except (ValueError, LookupError) as exc:
-            self.error = f"The agreed frequency could not be saved: {exc}."
+            self._frequency_says(f"The agreed frequency could not be saved: {exc}.", "error")
             return None
-        self.notice = (f"Saved: routine updates every {days} days." if days
-                       else "Saved: routine updates follow the Code's default.")
+        self._frequency_says(f"Saved: routine updates every {days} days." if days
+                             else "Saved: routine updates follow the Code's default.", "done")
         await self._reload(staff)
         return None
 
     # ---- the victim portal ------------------------------------------------------------------------------------
 
     async def _portal_actor(self):
-        staff, refused = await self._recorder(Permission.RECORD_CONTACT,
-                                              "Your account can read cases but not write to a victim.")
+        staff, refused = await self._recorder(Permission.RECORD_CONTACT)
         self.portal_error = self.portal_notice = ""
         if staff is None and refused is None:
-            self.portal_error, self.error = self.error, ""
+            self.portal_error = "Your account can read cases but not write to a victim."
         return staff, refused
 
     @rx.event

@@ -6,8 +6,11 @@ list holds only their cases, and a case they may not see is answered exactly as 
 (None, after the same queries), with the attempt in the audit log. Every case page shown is in the audit log.
 
 No rules are decided here: a duty's status comes from `domain.journey.duty_status`, and the words for how a
-victim was told from the journey service. The victim's phone number, email and address never appear in
-clear (masked as in the message history); every time is London time.
+victim was told from the journey service; templates and timeline entries are named in words
+(`rxapp/domain/labels.py`). A victim's phone number and email appear in full, as links to ring or write,
+only to whom `rxapp/staff/permissions.py` lets record contact on the case (the officer who must ring them);
+anyone else who may read the case (the control room on a live incident) sees them masked, as in the message
+history. The postal address never appears. Every time is London time.
 """
 from __future__ import annotations
 
@@ -19,10 +22,14 @@ from sqlmodel import Session, func, select
 
 from rxapp.attendance.models import Incident
 from rxapp.audit.service import AuditAction, AuditOutcome, record
-from rxapp.domain.journey import SAFE_CONTACT_FLAGS, duty_status, when_words
+from rxapp.domain.attendance import LONDON
+from rxapp.domain.journey import duty_status, when_words
+from rxapp.domain.labels import timeline_label, timeline_staff_text, with_template_labels
 from rxapp.investigation.duties import TASK_OUTCOMES, case_victims
 from rxapp.investigation.models import CaseVictim, Duty, Occurrence, OccurrenceEvent
-from rxapp.messaging.views import mask, message_rows
+from rxapp.investigation.victim_cards import CHANNEL_WORDS, victim_card  # noqa: F401 (the inbox reads them here)
+from rxapp.investigation.victim_cards import language_name as _language_name  # noqa: F401
+from rxapp.messaging.views import message_rows
 from rxapp.plumbing.columns import utcnow
 from rxapp.plumbing.db import session_scope
 from rxapp.staff.permissions import (
@@ -37,24 +44,15 @@ from rxapp.staff.permissions import (
     teams_of,
 )
 from rxapp.tasks.models import Task
-from rxapp.victims.models import Victim, VictimContactState
+from rxapp.victims.models import Victim
 
 LIST_LIMIT = 200
 OPEN_DUTY_STATES = ("due", "handed")
 FILTERS = ("all", "late", "mine")
 
-CHANNEL_WORDS = {"SMS": "Text message", "EMAIL": "Email", "LETTER": "Letter", "PHONE": "Phone call"}
 CLOSED_BY_WORDS = {"sms": "by text", "email": "by email", "records": "recorded in the records system"}
 NOT_TOLD = ("declined", "not_reached")  # closed, but the victim was not told
 TASK_STATUS_WORDS = {"open": "Open", "done": "Done", "cancelled": "No longer needed"}
-# Journey messages by template; anything not listed is shown by its own name in plain words.
-JOURNEY_TEMPLATE_LABELS = {
-    "crime_recorded": "Crime recorded: written confirmation",
-    "routine_no_news": "Routine update (nothing new yet)",
-    "support_referral_made": "Support referral made",
-    "vps_offer": "Victim Personal Statement offer",
-    "oic_changed": "New officer in charge",
-}
 # Which count a duty's status label goes in on the case list: each duty is counted once.
 STATUS_BUCKET = {"Late": "late", "With a person (late)": "late", "With a person": "with_person", "Due": "due",
                  "Done": "done", "Done late": "done", "Declined": "done", "Held": "with_person"}
@@ -67,13 +65,6 @@ def _when(at: Optional[datetime]) -> str:
 def _flag_words(flags: str) -> str:
     return ", ".join(f.replace("_", " ").lower() for f in flags.split(",") if f)
 
-
-def _template_label(template: str) -> str:
-    if template in JOURNEY_TEMPLATE_LABELS:
-        return JOURNEY_TEMPLATE_LABELS[template]
-    if template.startswith("update_"):
-        return "Update: " + template[len("update_"):].replace("_", " ")
-    return template.replace("_", " ").capitalize()
 
 
 def _status(duty: Duty, now: datetime, assignee: Optional[str] = None):
@@ -125,9 +116,11 @@ def _visible(session: Session, actor: Actor):
 # ---- the list of open cases ---------------------------------------------------------------------------
 
 def case_list_rows(session: Session, actor: Actor, now: datetime, *, only: Optional[str] = None) -> list[dict]:
-    """The open cases `actor` may read, most urgent first: those with a late duty, then by the earliest duty
-    still owed. `only`: None or "all"; "late" (a duty is late); "mine" (`actor` is the officer in charge,
-    by the collar number on their account)."""
+    """The open cases `actor` may read, most urgent first: those with something late (a duty past its
+    deadline, or a task for a person past its own), then by when the next thing is due. Each row says the
+    next thing to do and by when ("Tell the victim by a safe method", "by Mon 23 Nov, 10:30"), whose victim,
+    and what is owed in counts. `only`: None or "all"; "late" (a duty is late); "mine" (`actor` is the
+    officer in charge, by the collar number on their account)."""
     visible = _visible(session, actor)
     if visible is None:
         return []
@@ -164,11 +157,21 @@ def case_list_rows(session: Session, actor: Actor, now: datetime, *, only: Optio
         oic_collar=o.oic_collar, oic_team=o.oic_team, incident_open=o.incident_id in live))]
     if not occurrences:
         return []
+    ids = [o.id for o in occurrences]
     enhanced = set(session.exec(select(CaseVictim.occurrence_id).where(
-        CaseVictim.occurrence_id.in_([o.id for o in occurrences]), CaseVictim.enhanced == True)))  # noqa: E712
-    duties: dict[int, list[Duty]] = {o.id: [] for o in occurrences}
-    for duty in session.exec(select(Duty).where(Duty.occurrence_id.in_(list(duties)))):
+        CaseVictim.occurrence_id.in_(ids), CaseVictim.enhanced == True)))  # noqa: E712
+    names: dict[int, list[str]] = {i: [] for i in ids}
+    for occurrence_id, name in session.exec(select(CaseVictim.occurrence_id, Victim.name)
+                                            .join(Victim, Victim.id == CaseVictim.victim_id)
+                                            .where(CaseVictim.occurrence_id.in_(ids))
+                                            .order_by(CaseVictim.occurrence_id, CaseVictim.id)):
+        names[occurrence_id].append(name or "Name not given")
+    duties: dict[int, list[Duty]] = {i: [] for i in ids}
+    for duty in session.exec(select(Duty).where(Duty.occurrence_id.in_(ids))):
         duties[duty.occurrence_id].append(duty)
+    tasks: dict[int, list[Task]] = {i: [] for i in ids}
+    for task in session.exec(select(Task).where(Task.occurrence_id.in_(ids), Task.status == "open")):
+        tasks[task.occurrence_id].append(task)
     rows = []
     for o in occurrences:
         counts = {"late": 0, "with_person": 0, "due": 0, "done": 0}
@@ -179,18 +182,70 @@ def case_list_rows(session: Session, actor: Actor, now: datetime, *, only: Optio
                 counts[bucket] += 1
             if duty.state in OPEN_DUTY_STATES and (next_due is None or duty.due_at < next_due):
                 next_due = duty.due_at
+        action = _next_action(tasks[o.id], duties[o.id], now)
+        late = bool(counts["late"]) or action["late"]
         rows.append({
             "occurrence_number": o.occurrence_number,
             "crime_reference": o.crime_reference or "Not yet given",
             "classification": o.classification_text or o.classification_code,
             "flags": _flag_words(o.flags),
             "oic": o.oic_collar or "None",
+            "victims": ", ".join(names[o.id]) or "Not linked yet",
             "enhanced": "Yes" if o.id in enhanced else "No",
             **{k: str(v) for k, v in counts.items()},
+            "owed": _owed_words(counts),
             "next_due": _when(next_due) or "Nothing owed",
-            "urgency": "bad" if counts["late"] else ("warn" if counts["with_person"] else "neutral"),
+            "action": action["what"],
+            "action_about": action["about"],
+            "action_due": action["due"],
+            "action_late": "yes" if action["late"] else "",
+            "urgency": "bad" if late else ("warn" if counts["with_person"] else "neutral"),
+            "_sort": (not late, action["at"] or next_due or datetime.max.replace(tzinfo=now.tzinfo),
+                      o.occurrence_number),
         })
-    return rows
+    rows.sort(key=lambda r: r["_sort"])
+    return [{k: v for k, v in r.items() if k != "_sort"} for r in rows]
+
+
+def _by(at: datetime, now: datetime) -> str:
+    """'Thu 3 Dec' (and the time unless it is the end of the day), in London time; the year only when it
+    is not this year's."""
+    local = at.astimezone(LONDON)
+    words = when_words(at)  # 'Thu 3 Dec 2026, 10:05'
+    day, _, time = words.partition(", ")
+    if local.year == now.astimezone(LONDON).year:
+        day = day.rsplit(" ", 1)[0]
+    return day if time == "23:59" else f"{day}, {time}"
+
+
+def _next_action(open_tasks: list[Task], duties: list[Duty], now: datetime) -> dict:
+    """What is to be done next on a case: its open task due first (undated ones last), or, with no task, the
+    next message the journey sends by itself."""
+    never = datetime.max.replace(tzinfo=now.tzinfo)
+    if open_tasks:
+        task = min(open_tasks, key=lambda t: (t.due_at or never, t.id))
+        about = next((d.title for d in duties if d.id == task.duty_id), "")
+        if task.due_at is None:
+            return {"what": task.title, "about": about, "due": "No deadline", "late": False, "at": None}
+        late = task.due_at < now
+        return {"what": task.title, "about": about, "at": task.due_at, "late": late,
+                "due": ("Late: was due by " if late else "By ") + _by(task.due_at, now)}
+    owed = [d for d in duties if d.state in OPEN_DUTY_STATES]
+    if not owed:
+        return {"what": "Nothing to do", "about": "Nothing is owed to the victim now", "due": "", "late": False,
+                "at": None}
+    duty = min(owed, key=lambda d: d.due_at)
+    late = duty.late or duty.due_at < now
+    return {"what": "Nothing for a person: the victim is told automatically", "about": duty.title,
+            "at": duty.due_at, "late": late,
+            "due": ("Late: was due by " if late else "By ") + _by(duty.due_at, now)}
+
+
+def _owed_words(counts: dict[str, int]) -> str:
+    """'1 late, 2 with a person, 3 done': what the Victims' Code says each victim must be told, in a line."""
+    parts = [f"{counts[k]} {words}" for k, words in (("late", "late"), ("with_person", "with a person"),
+                                                    ("due", "due"), ("done", "done")) if counts[k]]
+    return ", ".join(parts) or "Nothing owed yet"
 
 
 # ---- one case -------------------------------------------------------------------------------------------
@@ -203,8 +258,10 @@ def occurrence_by_number(session: Session, occurrence_number: str) -> Optional[O
 
 def case_detail(session: Session, actor: Actor, occurrence_number: str, now: datetime) -> Optional[dict]:
     """One case: its header, each victim with what they are owed (their own duties and deadlines), the tasks
-    for people, its timeline and its messages. `duties` lists every victim's duties, each row naming whose.
-    `can_complete` and `can_agree`: whether `actor` may record contact and agree a frequency on it.
+    for people (open ones first, the one due first at the top, each with its victim's name and how to reach
+    them), its timeline and its messages. `duties` lists every victim's duties, each row naming whose.
+    `can_complete` and `can_agree`: whether `actor` may record contact and agree a frequency on it; the
+    first also decides whether the victims' phone numbers and emails are shown in full.
     None, with the same queries and the refusal in the audit log, when there is no such case or `actor` may
     not read it: the two are not told apart. The look itself is in the audit log, in `session`."""
     occ = occurrence_by_number(session, occurrence_number)
@@ -214,14 +271,17 @@ def case_detail(session: Session, actor: Actor, occurrence_number: str, now: dat
                occurrence_id=occ.id if occ else None, team=occ.oic_team if occ else None,
                detail="no such case" if occ is None else "not a case this account may read")
         return None
+    reveal = may(actor, Permission.RECORD_CONTACT, facts)
     record(session, actor, AuditAction.VIEW_CASE, AuditOutcome.ALLOWED, occurrence_id=occ.id,
-           incident_id=occ.incident_id, team=occ.oic_team, detail="case page: victims, duties, tasks, messages")
+           incident_id=occ.incident_id, team=occ.oic_team,
+           detail="case page: victims, duties, tasks, messages" +
+                  ("; phone numbers and emails in full" if reveal else ""))
     tasks = session.exec(select(Task).where(Task.occurrence_id == occ.id)
                          .order_by(Task.created_at.desc(), Task.id.desc())).all()
     assignees = {t.id: t.assignee for t in tasks}
     duties = session.exec(select(Duty).where(Duty.occurrence_id == occ.id)
                           .order_by(Duty.victim_id, Duty.triggered_at, Duty.id)).all()
-    victims = [_victim_card(session, occ, number, victim) for number, victim in
+    victims = [victim_card(session, occ, number, victim, reveal=reveal) for number, victim in
                enumerate(case_victims(session, occ), start=1)]
     labels = {int(v["victim_id"]): v["label"] for v in victims}
     duty_rows = [{**_duty_row(d, now, assignees.get(d.task_id)), "victim": labels.get(d.victim_id, ""),
@@ -230,29 +290,39 @@ def case_detail(session: Session, actor: Actor, occurrence_number: str, now: dat
         card["duties"] = [row for row in duty_rows if row["victim_id"] == card["victim_id"]]
     events = session.exec(select(OccurrenceEvent).where(OccurrenceEvent.occurrence_id == occ.id)
                           .order_by(OccurrenceEvent.at, OccurrenceEvent.id)).all()
-    messages = message_rows(session, occurrence_id=occ.id, now=now)
-    for row in messages:
-        row["what"] = _template_label(row.get("template", ""))
+    cards = {int(v["victim_id"]): v for v in victims}
+    never = datetime.max.replace(tzinfo=now.tzinfo)
+    # What to do first: open tasks, the one due first at the top (undated last); then those closed, newest first.
+    ordered = sorted((t for t in tasks if t.status == "open"), key=lambda t: (t.due_at or never, t.id)) + \
+        [t for t in tasks if t.status != "open"]
     return {
         "header": _header(occ, len(victims)),
         "victims": victims,
         "duties": duty_rows,
-        "tasks": [_task_row(t, now) for t in tasks],
+        "tasks": [_task_victim(_task_row(t, now), cards.get(t.victim_id or -1)) for t in ordered],
         "timeline": [{
-            "when": _when(e.at), "text": e.text, "staff_text": e.staff_text,
+            "when": _when(e.at), "what": timeline_label(e.kind), "text": e.text,
+            "staff_text": with_template_labels(timeline_staff_text(e.kind, e.staff_text)),
             "audience": "Shown to the victim" if e.public else "Staff only",
         } for e in events],
-        "messages": messages,
-        "can_complete": may(actor, Permission.RECORD_CONTACT, facts),
+        "messages": message_rows(session, occurrence_id=occ.id, now=now),
+        "can_complete": reveal,
         "can_agree": may(actor, Permission.AGREE_FREQUENCY, facts),
     }
 
 
-def _language_name(code: str) -> str:
-    """'pl' -> 'Polish' (Babel's English names), or the code itself if Babel does not know it."""
-    from babel import Locale
+TASK_VICTIM_KEYS = ("name", "label", "phone", "phone_href", "email", "email_href", "safe_contact",
+                    "safe_contact_confirmed", "contact_notes", "preferred_channel", "language", "interpreter",
+                    "updates")
 
-    return Locale("en").languages.get((code or "").split("-")[0].lower(), code)
+
+def _task_victim(row: dict, card: Optional[dict]) -> dict:
+    """A task's row with the victim it is about beside it: their name and how to reach them (as their card
+    shows it). The contact notes the task's text ends with are then shown once, with the number."""
+    notes = (card or {}).get("contact_notes", "")
+    if notes and row["detail"].endswith(f"Contact notes: {notes}"):
+        row = {**row, "detail": row["detail"][:-len(f"Contact notes: {notes}")].rstrip()}
+    return {**row, **{f"victim_{key}": (card or {}).get(key, "") for key in TASK_VICTIM_KEYS}}
 
 
 def _header(occ: Occurrence, victim_count: int) -> dict:
@@ -269,54 +339,6 @@ def _header(occ: Occurrence, victim_count: int) -> dict:
         "status": "Open" if occ.status == "open" else f"Finalised: {occ.result or 'no result given'}",
         "victim": ("Not linked yet" if not victim_count else "Linked" if victim_count == 1
                    else f"{victim_count} victims"),
-    }
-
-
-def _victim_card(session: Session, occ: Occurrence, number: int, case_victim: CaseVictim) -> dict:
-    """One victim of the case: how to reach them safely, what they need, their entitlement and rhythm."""
-    victim = session.get(Victim, case_victim.victim_id)
-    state = session.get(VictimContactState, case_victim.victim_id)
-    flags = {f for f in occ.flags.split(",") if f}
-    safe = bool(state and state.safe_contact_confirmed)
-    if safe:
-        safe_words = "Confirmed"
-    elif flags & SAFE_CONTACT_FLAGS:
-        safe_words = "Not confirmed: no automated messages until it is"
-    else:
-        safe_words = "Not confirmed"
-    contacts = []
-    if victim.phone:
-        contacts.append(f"mobile {mask(victim.phone)}")
-    if victim.email:
-        contacts.append(f"email {mask(victim.email)}")
-    if victim.postal_address:
-        contacts.append("postal address on file")
-    needs = []
-    if (victim.language or "en") != "en":
-        needs.append(f"Messages in {_language_name(victim.language)}")
-    if victim.interpreter:
-        needs.append("Needs an interpreter")
-    if victim.accessibility:
-        needs.append(victim.accessibility)
-    if victim.contact_notes:
-        needs.append(f"Contact notes: {victim.contact_notes}")
-    every = case_victim.routine_every_days
-    return {
-        "victim_id": str(victim.id),
-        "label": f"Victim {number}",
-        "name": victim.name or "Name not given",
-        "needs": "; ".join(needs) or "None recorded",
-        "enhanced": "Yes" if case_victim.enhanced else "No",
-        "enhanced_reasons": case_victim.enhanced_reasons,
-        "preferred_channel": CHANNEL_WORDS.get((victim.preferred_channel or "").upper(), "Not said"),
-        "safe_contact": safe_words,
-        "safe_contact_confirmed": "yes" if safe else "",
-        "updates": "Opted out of automated updates" if state and state.opted_out_all else "",
-        "contacts": ", ".join(contacts) or "none on file",
-        "last_update": _when(case_victim.last_update_at) or "Not yet",
-        "routine_every": (f"Every {every} days, as agreed with the victim"
-                          if every else "The Code's default (every 28 days once updates begin)"),
-        "routine_every_days": str(every or ""),
     }
 
 
@@ -355,9 +377,10 @@ def _task_row(task: Task, now: datetime) -> dict:
     return {
         "id": str(task.id),
         "title": task.title,
-        "detail": task.detail,
+        "detail": with_template_labels(task.detail),
         "assignee": task.assignee or "Not assigned",
         "due": _when(task.due_at),
+        "due_by": _by(task.due_at, now) if task.due_at else "",
         "late": "yes" if late else "",
         "status": task.status,
         "status_label": label,

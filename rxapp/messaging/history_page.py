@@ -42,7 +42,7 @@ def message_table(rows) -> rx.Component:
 
 
 def task_item(task: rx.Var) -> rx.Component:
-    return rx.el.li(rx.el.strong(task["title"]), " (", task["status"], ", due ", task["due"], ") ",
+    return rx.el.li(rx.el.strong(task["title"]), " (", task["status_label"], ", due ", task["due"], ") ",
                     rx.el.div(task["detail"], style={"color": MUTED}), style={"margin_bottom": "0.5rem"})
 
 

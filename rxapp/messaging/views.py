@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from rxapp.attendance.models import Incident
 from rxapp.audit.service import AuditAction, AuditOutcome, record
 from rxapp.domain.attendance import london_day, london_time
+from rxapp.domain.labels import template_label, with_template_labels
 from rxapp.investigation.models import Occurrence
 from rxapp.messaging.models import Message, MessageEvent
 from rxapp.plumbing.columns import utcnow
@@ -23,23 +24,13 @@ from rxapp.staff.permissions import Actor, CaseFacts, Permission, may
 from rxapp.tasks.models import Task
 from rxapp.victims.models import Victim
 
-TEMPLATE_LABELS = {
-    "officer_assigned": "Officer assigned",
-    "attendance_delayed": "Delay, new window",
-    "attendance_delayed_no_window": "Delay, update promised",
-    "officer_arriving_soon": "Arriving soon",
-    "attendance_closed": "Visit closed, crime reference",
-    "attendance_closed_no_crime": "Visit closed",
-    "no_officer_yet": "No officer yet",
-    "opt_out_confirmation": "Opt-out confirmed",
-    "reply_received": "Reply acknowledged",
-}
 STATUS_LABELS = {
     "queued": "Waiting to send", "held": "Held", "sending": "Sending", "retry": "Will retry", "sent": "Sent",
     "delivered": "Delivered", "permanent-failure": "Failed permanently", "technical-failure": "Failed",
     "temporary-failure": "Failed for now", "blocked": "Held back by safety rules", "failed": "Failed",
     "cancelled": "Not needed",
 }
+TASK_STATUS_LABELS = {"open": "Open", "done": "Done", "cancelled": "No longer needed"}
 
 
 def mask(destination: str) -> str:
@@ -47,6 +38,16 @@ def mask(destination: str) -> str:
         name, _, domain = destination.partition("@")
         return f"{name[:1]}…@{domain}"
     return "…" + destination[-4:] if len(destination) > 4 else "…"
+
+
+def reason_words(reason: Optional[str]) -> str:
+    """Why a message stands where it does, with a status code the provider gave ("temporary-failure reported
+    by the provider") in words ("Failed for now: reported by the provider")."""
+    reason = reason or ""
+    for status, words in STATUS_LABELS.items():
+        if "-" in status and reason.startswith(status + " "):
+            return f"{words}: {reason[len(status) + 1:]}"
+    return reason
 
 
 def _when(at: Optional[datetime], now: datetime) -> str:
@@ -74,13 +75,13 @@ def message_rows(session: Session, *, incident_id: Optional[int] = None, victim_
         rows.append({
             "id": str(m.id),
             "when": _when(m.created_at, now),
-            "what": TEMPLATE_LABELS.get(m.template, m.template),
+            "what": template_label(m.template),
             "template": m.template,
             "channel": {"sms": "Text", "email": "Email"}.get(m.channel, m.channel),
             "to": mask(m.destination),
             "status": m.status,
             "status_label": STATUS_LABELS.get(m.status, m.status),
-            "why": m.reason or "",
+            "why": reason_words(m.reason),
             "last": f"{_when(last.at, now)}: {last.detail}" if last and last.detail else "",
             "body": m.body,
         })
@@ -92,8 +93,10 @@ def task_rows(session: Session, *, incident_id: Optional[int] = None, now: Optio
     q = select(Task).order_by(Task.created_at.desc()).limit(100)
     if incident_id is not None:
         q = q.where(Task.incident_id == incident_id)
-    return [{"id": str(t.id), "title": t.title, "detail": t.detail, "status": t.status,
-             "due": _when(t.due_at, now), "created": _when(t.created_at, now)} for t in session.exec(q)]
+    return [{"id": str(t.id), "title": t.title, "detail": with_template_labels(t.detail), "status": t.status,
+             "status_label": TASK_STATUS_LABELS.get(t.status, t.status.capitalize()),
+             "due": _when(t.due_at, now) or "no deadline", "created": _when(t.created_at, now)}
+            for t in session.exec(q)]
 
 
 def held_back_summary(session: Session, incident_ids: list[int]) -> dict[int, str]:

@@ -75,8 +75,10 @@ def test_an_officer_of_another_team_sees_the_page_of_a_case_that_does_not_exist(
     for word in ("CL/26/041915", "Priya Shah", "domestic abuse", "voicemail", "Tell the victim"):
         assert word not in page.content(), word
 
-    # And not in the list either.
+    # And not in the list either: neither as theirs (the list opens on those) nor as their team's.
     page.goto(f"{base}/cases")
+    expect(page.get_by_text("No open cases where you are the officer in charge.")).to_be_visible(timeout=15000)
+    page.goto(f"{base}/cases?show=team")
     expect(page.get_by_text("No open cases match.")).to_be_visible(timeout=15000)
     expect(page.locator(f"tr[data-occ='{domestic}']")).to_have_count(0)
     context.close()
