@@ -92,8 +92,9 @@ def staff_nav() -> rx.Component:
     """A supervisor's way back to their team page from any staff page, with how many escalations they have not
     read (rxapp/supervision/state.py counts them when the link appears)."""
     return rx.cond(StaffState.role == "supervisor", rx.el.nav(
-        rx.el.a("Team", rx.cond(TeamNotices.unread > 0, rx.el.span(
-            " (", TeamNotices.unread.to_string(), " new)", id="team-unread",
+        rx.el.a("Team", rx.cond(TeamNotices.unread > 0, rx.el.span(  # read out as "Team (2 new)"
+            rx.el.span(" (", class_name="vj-hidden"), TeamNotices.unread.to_string(), " new",
+            rx.el.span(")", class_name="vj-hidden"), id="team-unread",
             style={"background": FOCUS, "color": TEXT, "padding": "0 0.3rem", "margin_left": "0.3rem",
                    "font_weight": "700"})),
             href="/team", id="nav-team", on_mount=TeamNotices.refresh),
