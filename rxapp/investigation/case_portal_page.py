@@ -54,6 +54,7 @@ def reply_form() -> rx.Component:
                        style={**FIELD, "width": "100%", "max_width": "40rem", "box_sizing": "border-box"}),
         rx.el.div(rx.el.button("Send reply", type="submit", id="portal-reply-send", style=BUTTON),
                   style={"margin_top": "0.5rem"}),
+        portal_said("reply"),
         on_submit=CaseDetail.reply_to_victim,
         id="portal-reply-form",
         style={"margin": "0.75rem 0"},
@@ -80,15 +81,23 @@ def access_row(v: rx.Var) -> rx.Component:
     )
 
 
-def portal_section() -> rx.Component:
-    alert = {"padding": "0.5rem 0.75rem", "font_weight": "700", "color": "#0b0c0c"}
-    return rx.el.section(
-        rx.el.h2("The victim's portal", style=H2),
-        rx.el.ul(rx.foreach(CaseDetail.portal_victims, access_row), style={"padding": "0"}, id="portal-access"),
+def portal_said(by: str) -> rx.Component:
+    """What a portal form answered, beside that form's buttons (`by`: "access" or "reply")."""
+    alert = {"padding": "0.4rem 0.6rem", "margin": "0.5rem 0", "font_weight": "700", "color": "#0b0c0c"}
+    return rx.cond(CaseDetail.portal_by == by, rx.fragment(
         rx.cond(CaseDetail.portal_error != "", rx.el.p(CaseDetail.portal_error, role="alert", id="portal-error",
                                                         style={**alert, "border_left": f"6px solid {WARNING}"})),
         rx.cond(CaseDetail.portal_notice != "", rx.el.p(CaseDetail.portal_notice, role="status", id="portal-notice",
                                                          style={**alert, "border_left": "6px solid #00703c"})),
+    ))
+
+
+def portal_section() -> rx.Component:
+    return rx.el.section(
+        rx.el.h2("The victim's portal", style=H2),
+        rx.el.ul(rx.foreach(CaseDetail.portal_victims, access_row), style={"padding": "0", "margin_bottom": "0"},
+                 id="portal-access"),
+        portal_said("access"),
         rx.el.h3("Messages with the victim", style={"font_size": "1.15rem"}),
         rx.cond(CaseDetail.portal_messages.length() > 0,
                 rx.el.ol(rx.foreach(CaseDetail.portal_messages, portal_message), id="portal-conversation",

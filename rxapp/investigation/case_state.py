@@ -109,6 +109,7 @@ class CaseDetail(rx.State):
     can_reply: bool = False
     portal_error: str = ""
     portal_notice: str = ""
+    portal_by: str = ""  # which portal form they answer, shown by its button: "access" or "reply"
 
     def _clear(self):
         self.found, self.header, self.victims, self.frequency_default = False, {}, [], ""
@@ -159,6 +160,7 @@ class CaseDetail(rx.State):
         """The signed-in staff member and None if their role may do this on some case (whether on this case
         is the service's answer); otherwise None and the redirect to sign in, or None and None when the role
         may not do it at all."""
+        self._quiet()
         staff, refused = await _signed_in(self)
         if staff is None:
             self._clear()
@@ -166,6 +168,12 @@ class CaseDetail(rx.State):
         if not holds(staff, permission):
             return None, None
         return staff, None
+
+    def _quiet(self) -> None:
+        """Only the form just used says anything: every other form's answer goes."""
+        self.frequency_feedback = self.frequency_tone = self.portal_error = self.portal_notice = ""
+        if any(row["feedback"] for row in self.todo):
+            self.todo = [{**row, "feedback": "", "feedback_tone": ""} for row in self.todo]
 
     def _say_on_task(self, task_id: str, words: str, tone: str) -> None:
         """`words` beside the button of task `task_id`'s form (still on the page as it was)."""
@@ -253,9 +261,10 @@ class CaseDetail(rx.State):
 
     # ---- the victim portal ------------------------------------------------------------------------------------
 
-    async def _portal_actor(self):
+    async def _portal_actor(self, by: str):
         staff, refused = await self._recorder(Permission.RECORD_CONTACT)
         self.portal_error = self.portal_notice = ""
+        self.portal_by = by
         if staff is None and refused is None:
             self.portal_error = "Your account can read cases but not write to a victim."
         return staff, refused
@@ -263,7 +272,7 @@ class CaseDetail(rx.State):
     @rx.event
     async def reply_to_victim(self, form_data: dict):
         """The officer's reply, shown to the victim in the portal; the victim is told a reply is waiting."""
-        staff, refused = await self._portal_actor()
+        staff, refused = await self._portal_actor("reply")
         if staff is None:
             return refused
         text = form_data.get("text", "")
@@ -279,7 +288,7 @@ class CaseDetail(rx.State):
 
     @rx.event
     async def invite_to_portal(self, form_data: dict):
-        staff, refused = await self._portal_actor()
+        staff, refused = await self._portal_actor("access")
         if staff is None:
             return refused
         try:
@@ -294,7 +303,7 @@ class CaseDetail(rx.State):
 
     @rx.event
     async def revoke_portal(self, form_data: dict):
-        staff, refused = await self._portal_actor()
+        staff, refused = await self._portal_actor("access")
         if staff is None:
             return refused
         try:

@@ -190,6 +190,12 @@ def test_an_officer_records_telling_a_victim_and_the_duty_is_done(live_app, brow
     assert 0 <= below_button(page, frequency, said) < 40
     expect(done.locator(".form-feedback")).to_be_empty()  # said once, by the form used
     expect(page.locator("#case-facts")).to_contain_text("Every 14 days, as agreed with the victim")
+    # The portal's reply form answers by its own button too.
+    reply = page.locator("#portal-reply-form")
+    reply.get_by_role("button", name="Send reply").click()
+    expect(reply.locator("#portal-error")).to_contain_text("Write your reply", timeout=10000)
+    assert 0 <= below_button(page, reply, page.locator("#portal-error")) < 40
+    expect(said).to_be_empty()
     page.screenshot(path=str(artifacts / "case-1280.png"), full_page=True)
     page.set_viewport_size({"width": 360, "height": 780})
     page.screenshot(path=str(artifacts / "case-360.png"), full_page=True)
