@@ -144,7 +144,11 @@ def inbox(session: Session, actor: Actor, now: datetime) -> dict:
                        PortalMessage.read_by_officer_at.is_(None))
                 .group_by(PortalMessage.case_victim_id)):
             unread[cv_id] = (count, first)
-    conditions = [Task.assignee.in_(collars)] if collars else []
+    # A task a supervisor gave to the officer (rxapp/supervision) carries the collar number as the account spells
+    # it, even when the officer is in charge of no case yet.
+    own = (getattr(actor, "collar_number", "") or "").strip()
+    assignees = sorted(set(collars) | ({own} if own else set()))
+    conditions = [Task.assignee.in_(assignees)] if assignees else []
     if case_ids:
         conditions.append(Task.occurrence_id.in_(case_ids))
     tasks: list[Task] = []
