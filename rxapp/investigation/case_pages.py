@@ -407,6 +407,10 @@ def history_section() -> rx.Component:
 def case_content() -> rx.Component:
     return rx.fragment(
         rx.el.p(rx.el.a("All open cases", href="/cases"), style={"margin": "0"}),
+        # An answer with no form on the page to show it by (a stale page, a call the page did not make).
+        rx.cond(CaseDetail.error != "", rx.el.p(
+            CaseDetail.error, role="alert", id="case-error",
+            style={"padding": "0.4rem 0.6rem", "font_weight": "700", "border_left": f"6px solid {SAFETY_RED}"})),
         rx.cond(
             CaseDetail.found,
             rx.fragment(

@@ -5,7 +5,6 @@ the identity to the read models and the service, which decide per case what it m
 from __future__ import annotations
 
 import asyncio
-from typing import Optional
 
 import reflex as rx
 
@@ -101,6 +100,8 @@ class CaseDetail(rx.State):
     # What the agreed-frequency form said, shown beside its button ("done" or "error").
     frequency_feedback: str = ""
     frequency_tone: str = ""
+    # An answer with no form on the page to show it by (a task this page does not list, a case it does not show).
+    error: str = ""
     # The victim portal (rxapp/investigation/portal_side.py): access, conversation, preference changes, survey.
     portal_victims: list[dict[str, str]] = []
     portal_messages: list[dict[str, str]] = []
@@ -118,8 +119,8 @@ class CaseDetail(rx.State):
         self.can_complete = self.can_agree = self.can_reply = False
         self.portal_victims, self.portal_messages, self.preference_changes, self.survey_answers = [], [], [], []
 
-    async def _reload(self, staff, feedback: Optional[dict[str, tuple[str, str]]] = None) -> None:
-        """The case again, for `staff`; `feedback`: what a task's form said, by task id (words, tone)."""
+    async def _reload(self, staff) -> None:
+        """The case again, for `staff`; what any form said goes."""
         # A case this account may not read comes back as None, just as one that does not exist.
         data = await asyncio.to_thread(load_case, staff, self.occ)
         if data is None:
@@ -134,10 +135,8 @@ class CaseDetail(rx.State):
             setattr(self, key, value)
         self.duties_owed = [d for d in self.duties if d["status_label"] not in MET]
         self.duties_met = [d for d in self.duties if d["status_label"] in MET]
-        said = feedback or {}
         for row in tasks:
-            words, tone = said.get(row["id"], ("", ""))
-            row["feedback"], row["feedback_tone"] = words, tone
+            row["feedback"], row["feedback_tone"] = "", ""
         self.todo = [r for r in tasks if r["open"] == "yes" or r["id"] in self.just_done]
         self.closed = [r for r in tasks if not (r["open"] == "yes" or r["id"] in self.just_done)]
         portal = await asyncio.to_thread(portal_side.load_portal_side, staff, self.occ)
@@ -151,7 +150,7 @@ class CaseDetail(rx.State):
             self._clear()
             return refused
         self.occ = str(self.router.url.query_parameters.get("occ", "")).strip()[:40]
-        self.portal_error = self.portal_notice = self.frequency_feedback = self.frequency_tone = ""
+        self.portal_error = self.portal_notice = self.frequency_feedback = self.frequency_tone = self.error = ""
         self.just_done = []
         await self._reload(staff)
         return None
@@ -171,12 +170,16 @@ class CaseDetail(rx.State):
 
     def _quiet(self) -> None:
         """Only the form just used says anything: every other form's answer goes."""
-        self.frequency_feedback = self.frequency_tone = self.portal_error = self.portal_notice = ""
+        self.frequency_feedback = self.frequency_tone = self.portal_error = self.portal_notice = self.error = ""
         if any(row["feedback"] for row in self.todo):
             self.todo = [{**row, "feedback": "", "feedback_tone": ""} for row in self.todo]
 
     def _say_on_task(self, task_id: str, words: str, tone: str) -> None:
-        """`words` beside the button of task `task_id`'s form (still on the page as it was)."""
+        """`words` beside the button of task `task_id`'s form; at the head of the page when it lists no such
+        task (the case is not shown, or the call did not come from this page)."""
+        if task_id not in {row["id"] for row in self.todo}:
+            self.error = words
+            return
         self.todo = [{**row, "feedback": words, "feedback_tone": tone} if row["id"] == task_id
                      else {**row, "feedback": "", "feedback_tone": ""} for row in self.todo]
 
@@ -209,10 +212,12 @@ class CaseDetail(rx.State):
                                     on_case=self.occ)
         except LookupError:
             # Not on this case, no such task, or not this account's to record: one answer for all three.
-            await self._reload(staff, {raw_id: (NOT_ON_CASE, "error")})
+            await self._reload(staff)
+            self._say_on_task(raw_id, NOT_ON_CASE, "error")
             return None
         except ValueError as exc:
-            await self._reload(staff, {raw_id: (f"The task could not be marked as done: {exc}.", "error")})
+            await self._reload(staff)
+            self._say_on_task(raw_id, f"The task could not be marked as done: {exc}.", "error")
             return None
         words = {
             "declined": "Recorded: the victim declined. The task is closed.",
@@ -220,12 +225,17 @@ class CaseDetail(rx.State):
                            "(a new task asks you to try again).",
         }.get(how, f"Recorded: the victim was told {TASK_OUTCOMES[how]}. The task is done.")
         self.just_done = [*self.just_done, raw_id]
-        await self._reload(staff, {raw_id: (words, "done")})
+        await self._reload(staff)
+        self._say_on_task(raw_id, words, "done")
         # The button pressed went with the form: focus goes to the head of the list it was in, whose card now
         # says what was recorded (and the answer is read out from beside where the button was).
         return rx.set_focus("todo-heading")
 
     def _frequency_says(self, words: str, tone: str) -> None:
+        """`words` beside the Save button; at the head of the page when it shows no such form."""
+        if not self.can_agree:
+            self.error = words
+            return
         self.frequency_feedback, self.frequency_tone = words, tone
 
     @rx.event
@@ -254,9 +264,9 @@ class CaseDetail(rx.State):
         except (ValueError, LookupError) as exc:
             self._frequency_says(f"The agreed frequency could not be saved: {exc}.", "error")
             return None
+        await self._reload(staff)
         self._frequency_says(f"Saved: routine updates every {days} days." if days
                              else "Saved: routine updates follow the Code's default.", "done")
-        await self._reload(staff)
         return None
 
     # ---- the victim portal ------------------------------------------------------------------------------------

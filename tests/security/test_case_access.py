@@ -186,12 +186,17 @@ async def test_the_case_list_holds_only_the_officers_own_and_teams_cases(live_ap
     colleague = staff("officer")
     colleague.update_user(collar_number="PC 1234", team="Hartlepool Safeguarding")
     state = CaseList.get_full_name()
-    theirs = await page_socket("/cases", colleague.token)
+    # An officer's list opens on their own cases (none here: the colleague is in charge of none)...
+    own = await page_socket("/cases", colleague.token)
+    assert await own.wait_for(lambda: own.values(state).get("loaded") is True, 15), own.text()[:2000]
+    assert own.values(state)["show"] == "mine" and own.values(state)["rows"] == []
+    # ...and their team's are one link away.
+    theirs = await page_socket("/cases?show=team", colleague.token)
     assert await theirs.wait_for(lambda: theirs.values(state).get("loaded") is True, 15), theirs.text()[:2000]
     rows = theirs.values(state)["rows"]
     assert case_numbers[DOMESTIC] in {r["occurrence_number"] for r in rows}
     assert case_numbers["26CL0041877"] not in {r["occurrence_number"] for r in rows}  # Middlesbrough CID's
-    nothing = await page_socket("/cases", stranger.token)
+    nothing = await page_socket("/cases?show=team", stranger.token)
     assert await nothing.wait_for(lambda: nothing.values(state).get("loaded") is True, 15), nothing.text()[:2000]
     assert nothing.values(state)["rows"] == []
     assert case_numbers[DOMESTIC] not in nothing.text()
