@@ -18,6 +18,7 @@ from rxapp.attendance.service import AttendanceService
 from rxapp.domain import journey as rules
 from rxapp.investigation.models import Duty, OccurrenceEvent
 from rxapp.investigation.service import JourneyService
+from rxapp.investigation.views import case_detail
 from rxapp.messaging.models import Message, MessageEvent
 from rxapp.plumbing.db import session_scope
 from rxapp.staff.accounts import StaffIdentity
@@ -261,3 +262,7 @@ async def test_a_handed_duty_says_when_its_task_is_due(db_url, notify):
     assert status.label == "With a person (late)"
     assert status.detail == (f"Task for PC 1234, due by {rules.when_words(retry.due_at)} "
                              f"(the Code's deadline was {rules.when_words(written.due_at)})")
+    with session_scope(db_url) as s:  # and the case page's duty card says it, as the task's card does
+        page = case_detail(s, TEST_OFFICER, CASE, clock.at)
+    row = next(r for r in page["duties"] if r["key"] == "written_confirmation")
+    assert row["status_detail"] == status.detail

@@ -67,9 +67,10 @@ def _flag_words(flags: str) -> str:
 
 
 
-def _status(duty: Duty, now: datetime, assignee: Optional[str] = None):
+def _status(duty: Duty, now: datetime, assignee: Optional[str] = None, task_due: Optional[datetime] = None):
+    """`task_due`: when the task carrying a handed duty is due, which the duty's card then says, as the task's does."""
     return duty_status(state=duty.state, due_at=duty.due_at, done_at=duty.done_at, done_how=duty.done_how,
-                       late=duty.late, now=now, assignee=assignee, held_until=duty.held_until)
+                       late=duty.late, now=now, assignee=assignee, held_until=duty.held_until, task_due_at=task_due)
 
 
 # ---- who may see which case ----------------------------------------------------------------------------
@@ -279,13 +280,14 @@ def case_detail(session: Session, actor: Actor, occurrence_number: str, now: dat
     tasks = session.exec(select(Task).where(Task.occurrence_id == occ.id)
                          .order_by(Task.created_at.desc(), Task.id.desc())).all()
     assignees = {t.id: t.assignee for t in tasks}
+    task_due = {t.id: t.due_at for t in tasks}
     duties = session.exec(select(Duty).where(Duty.occurrence_id == occ.id)
                           .order_by(Duty.victim_id, Duty.triggered_at, Duty.id)).all()
     victims = [victim_card(session, occ, number, victim, reveal=reveal) for number, victim in
                enumerate(case_victims(session, occ), start=1)]
     labels = {int(v["victim_id"]): v["label"] for v in victims}
-    duty_rows = [{**_duty_row(d, now, assignees.get(d.task_id)), "victim": labels.get(d.victim_id, ""),
-                  "victim_id": str(d.victim_id)} for d in duties]
+    duty_rows = [{**_duty_row(d, now, assignees.get(d.task_id), task_due.get(d.task_id)),
+                  "victim": labels.get(d.victim_id, ""), "victim_id": str(d.victim_id)} for d in duties]
     for card in victims:
         card["duties"] = [row for row in duty_rows if row["victim_id"] == card["victim_id"]]
     events = session.exec(select(OccurrenceEvent).where(OccurrenceEvent.occurrence_id == occ.id)
@@ -342,8 +344,8 @@ def _header(occ: Occurrence, victim_count: int) -> dict:
     }
 
 
-def _duty_row(duty: Duty, now: datetime, assignee: Optional[str]) -> dict:
-    status = _status(duty, now, assignee)
+def _duty_row(duty: Duty, now: datetime, assignee: Optional[str], task_due: Optional[datetime] = None) -> dict:
+    status = _status(duty, now, assignee, task_due)
     return {
         "id": str(duty.id),
         "key": duty.key,
