@@ -54,4 +54,4 @@ def test_a_records_event_on_the_timeline_reads_in_words():
         "Suspect released with no further action: no evidence"
     assert timeline_staff_text("vps_offered", "Vps offered") == "Victim Personal Statement offered"
     assert timeline_staff_text("recorded", "Crime recorded as 28/1") == "Crime recorded as 28/1"
-    assert timeline_label("charged") == "Suspect charged"
+    assert timeline_label("charged") == "Charged"

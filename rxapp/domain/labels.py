@@ -65,7 +65,7 @@ TIMELINE_LABELS = {
     "released_under_investigation": "Suspect released under investigation",
     "bail_conditions_changed": "Bail conditions changed",
     "bail_cancelled": "Bail cancelled",
-    "charged": "Suspect charged",
+    "charged": "Charged",
     "out_of_court_disposal": "Dealt with out of court",
     "court_hearing_scheduled": "Court hearing arranged",
     "case_outcome": "Court outcome",
