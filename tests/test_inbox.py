@@ -275,3 +275,12 @@ def test_the_forces_own_file_is_chosen_by_name(tmp_path):
     (tmp_path / "cleveland-police.toml").write_text("", encoding="utf-8")
     assert force_file("Cleveland Police", tmp_path).name == "cleveland-police.toml"
     assert force_file("../../etc", tmp_path).name == "default.toml"
+
+
+def test_a_tasks_words_name_templates_in_words(db_url, two_cases):
+    with session_scope(db_url) as s:
+        occ = s.exec(select(Occurrence).where(Occurrence.occurrence_number == "26CL0090001")).one()
+        s.add(Task(kind="delivery_failed", title="Text not delivered", occurrence_id=occ.id, assignee="PC 1234",
+                   detail="The 'update_charged' update could not be delivered.", due_at=AT, created_at=AT))
+    (row,) = [r for r in inbox_for(db_url, OFFICER, AT)["tasks"] if r["title"] == "Text not delivered"]
+    assert row["detail"] == "The “Update: a suspect was charged” update could not be delivered."

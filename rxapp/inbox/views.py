@@ -9,8 +9,9 @@ open tasks assigned to that collar number or on those cases. Three lists, each m
 - tasks: open, overdue ones first, then by deadline (undated last);
 - duties falling due: owed to a victim of those cases and due within DUTY_HORIZON_WORKING_DAYS working days
   (late ones included, first).
-Each row carries the victim's name, preferred channel, language, contact notes and safety flags. Contact
-details themselves never appear (the case page masks them). Times are shown in London time.
+Each row carries the victim's name, preferred channel, language, contact notes and safety flags. Phone numbers
+and email addresses are not listed here: the case page shows them, in full to staff who may record contact on the
+case. A task's words name templates in words (`rxapp/domain/labels.py`). Times are shown in London time.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, func, select
 
 from rxapp.domain.journey import SAFE_CONTACT_FLAGS, when_words
+from rxapp.domain.labels import with_template_labels
 from rxapp.domain.statuses import TaskKind, TaskStatus
 from rxapp.investigation.duties import code
 from rxapp.investigation.models import CaseVictim, Duty, Occurrence
@@ -210,7 +212,7 @@ def inbox(session: Session, actor: Actor, now: datetime) -> dict:
         occ = occ_of.get(t.occurrence_id) if t.occurrence_id else None
         due_text, tone = _due_words(t.due_at, now)
         task_rows.append({
-            "id": str(t.id), "title": t.title, "detail": t.detail, "due": due_text, "tone": tone,
+            "id": str(t.id), "title": t.title, "detail": with_template_labels(t.detail), "due": due_text, "tone": tone,
             "escalated": "Escalated" if t.escalated_at else "",
             **case_words(occ), **context(t.victim_id, occ),
             "_sort": (0 if t.due_at and t.due_at < now else 1, t.due_at is None,
