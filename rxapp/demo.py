@@ -109,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--day-seconds", type=float, default=20.0,
                         help="real seconds per simulated day of the investigations")
     parser.add_argument("--seed", type=int, help="the same dispatch feed every run")
+    parser.add_argument("--database-url", help="an empty PostgreSQL database instead of the SQLite file "
+                        "(scripts/scale.sh: several workers, with REDIS_URL)")
     args = parser.parse_args(argv)
     if not 0.1 <= args.speed <= 1000:
         parser.error("--speed must be between 0.1 and 1000")
@@ -129,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     env.update({
         # The demo's clock, shared by the STORM simulator and the product.
         "DEMO_SPEED": f"{args.speed:g}", "DEMO_EPOCH": epoch,
-        "DATABASE_URL": f"sqlite:///{db}",
+        "DATABASE_URL": args.database_url or f"sqlite:///{db}",
         "VJ_DATA_DIR": str(data),
         "PUBLIC_BASE_URL": base,
         "STORM_FEED_URL": f"ws://127.0.0.1:{args.feed_port}/feed",
