@@ -19,7 +19,14 @@ Latency is from the simulator's release of the frame to the viewer's receipt of 
 status (for Chromium: to the DOM text change). Memory is the RSS of the app's backend process before and after
 connecting the N viewers, divided by N. Targets: p95 <= 1 s at 500 viewers; <= 300 KB per viewer.
 
-    python bench/live.py [--viewers 1,100,500] [--attendances 50] [--rate 5] [--backlog 3000] [--no-browser]
+Set-ups (`--setups`, side by side in one run): `sqlite`, the product on one process and a SQLite file; `scale`,
+the same product with `--workers` Granian backend workers on one port (GRANIAN_WORKERS, as scripts/scale.sh),
+PostgreSQL (`--postgres`, dropped and recreated) and Redis (`--redis`, flushed); `baseline`, the bare
+`websockets` library doing the same fan-out with its clients in this process (bench/baseline.py). With several
+workers, memory is the growth of all workers' RSS together.
+
+    python bench/live.py [--viewers 1,100,500] [--setups sqlite,scale,baseline] [--workers 2]
+                         [--postgres URL] [--redis URL] [--attendances 50] [--rate 5] [--backlog 3000] [--no-browser]
                          [--in-place | --git-ref HEAD] [--sample-app] [--env REFLEX_STATE_MANAGER_MODE=memory]
 """
 from __future__ import annotations
@@ -31,7 +38,6 @@ import json
 import os
 import random
 import shutil
-import sqlite3
 import sys
 import tempfile
 import time
@@ -82,17 +88,20 @@ def fmt(stats: dict) -> str:
 
 
 class Bench:
-    def __init__(self, args):
+    def __init__(self, args, data_dir: Path = _TMP, database_url: str | None = None, redis_url: str | None = None,
+                 workers: int = 1, label: str = "one process, SQLite"):
         self.args = args
+        self.label = label
         self.feed = liveapp.Feed(FEED_TOKEN)
-        self.app = liveapp.LiveApp(_TMP, SECRET, self.feed, FEED_TOKEN, in_place=args.in_place,
-                                   git_ref=args.git_ref)
+        self.app = liveapp.LiveApp(data_dir, SECRET, self.feed, FEED_TOKEN, in_place=args.in_place,
+                                   git_ref=args.git_ref, database_url=database_url, redis_url=redis_url,
+                                   workers=workers)
         for pair in args.env:
             key, _, value = pair.partition("=")
             self.app.env[key] = value
         self.samples_dir = None
         if args.sample_app:
-            self.samples_dir = _TMP / "samples"
+            self.samples_dir = data_dir / "samples"
             self.samples_dir.mkdir()
             self.app.env["VJ_BENCH_SAMPLE_DIR"] = str(self.samples_dir)
             self.app.env["PYTHONPATH"] = f"{ROOT / 'bench' / 'appsampler'}:{self.app.env['PYTHONPATH']}"
@@ -113,14 +122,18 @@ class Bench:
         events = feedgen.seed_events(attendances, feedgen.utc_now() - timedelta(minutes=5), en_route=False)
         for i in range(0, len(events), 200):
             await self.feed.send(events[i:i + 200])
+        import sqlalchemy
+
         wanted = {a.urn for a in attendances}
         deadline = time.monotonic() + 120
+        engine = sqlalchemy.create_engine(self.app.db_url)
         while time.monotonic() < deadline:
-            with sqlite3.connect(self.app.db_url.split("///", 1)[1], timeout=30) as con:
-                rows = con.execute("SELECT urn, link_nonce, status FROM incident").fetchall()
+            with engine.connect() as con:
+                rows = con.execute(sqlalchemy.text("SELECT urn, link_nonce, status FROM incident")).fetchall()
             ready = {urn: nonce for urn, nonce, status in rows if urn in wanted and status == "assigned"}
             if len(ready) == len(wanted):
                 self.tokens.update({urn: derive_token(nonce, SECRET) for urn, nonce in ready.items()})
+                engine.dispose()
                 return
             await asyncio.sleep(0.3)
         raise RuntimeError(f"only {len(ready)} of {len(wanted)} attendances reached the app:\n" + self.app.log_tail())
@@ -244,7 +257,8 @@ class Bench:
             await v.close()
         await asyncio.sleep(3)
         backend = self.app.backend_pid()
-        rss_before = liveapp.rss_bytes(backend)
+        workers = self.app.worker_pids()
+        rss_before = sum(liveapp.rss_bytes(pid) for pid in workers)
 
         viewers = [self.viewer(pool[i % len(pool)], f"v{n}-{i}") for i in range(n)]
         by_urn: dict[str, list[Viewer]] = {}
@@ -261,7 +275,7 @@ class Bench:
         await asyncio.gather(*(_open(v) for v in viewers))
         connect_s = time.perf_counter() - started
         await asyncio.sleep(3)
-        rss_after = liveapp.rss_bytes(backend)
+        rss_after = sum(liveapp.rss_bytes(pid) for pid in workers)
 
         page = None
         if self.browser is not None:
@@ -273,7 +287,7 @@ class Bench:
             await _watch_label(page)
 
         samples0 = await self.samples(backend)
-        cpu0, wall0 = liveapp.cpu_seconds(backend), time.perf_counter()
+        cpu0, wall0 = sum(liveapp.cpu_seconds(pid) for pid in workers), time.perf_counter()
         own0 = time.process_time()
         health0 = await self.feed_health()
         stop = asyncio.Event()
@@ -309,7 +323,7 @@ class Bench:
             if page is not None:
                 await page.close()
         elapsed = time.perf_counter() - wall0
-        busy = (liveapp.cpu_seconds(backend) - cpu0) / elapsed
+        busy = (sum(liveapp.cpu_seconds(pid) for pid in workers) - cpu0) / elapsed
         bench_busy = (time.process_time() - own0) / elapsed
         health1 = await self.feed_health()
         if self.samples_dir is not None:
@@ -318,7 +332,7 @@ class Bench:
         frames = sum(v.frames for v in viewers)
         backlog = await self.backlog_probe(pool) if self.args.backlog and n == self.largest else None
         result = {
-            "viewers": n, "attendances": len(pool), "paced": paced, "burst": burst, "backlog": backlog,
+            "viewers": n, "attendances": len(pool), "workers": len(workers), "paced": paced, "burst": burst, "backlog": backlog,
             "all": summarise(paced["_lat"] + burst["_lat"], paced["missing"] + burst["missing"]),
             "browser_ms": [round(x * 1000) for x in browser_lat],
             "hydrate": summarise(hydrate), "connect_seconds": connect_s,
@@ -366,11 +380,12 @@ class Bench:
                  for n in counts if n > 1}
         everything = hop_pool + browser_pool + [a for pool in pools.values() for a in pool]
 
-        print(f"live: starting the app ({'project folder' if args.in_place else 'copy of the project'}"
+        print(f"live [{self.label}]: starting the app ({'project folder' if args.in_place else 'copy of the project'}"
               f"{', ' + args.git_ref if args.git_ref else ''})...", flush=True)
         await asyncio.to_thread(self.app.start)
-        print(f"  app up in {self.app.startup_seconds:.1f} s at {self.app.base}; backend pid {self.app.backend_pid()}"
-              f" RSS {liveapp.rss_bytes(self.app.backend_pid()) / 2**20:.0f} MB", flush=True)
+        pids = self.app.worker_pids()
+        print(f"  app up in {self.app.startup_seconds:.1f} s at {self.app.base}; backend worker(s) {pids}"
+              f" RSS {sum(liveapp.rss_bytes(pid) for pid in pids) / 2**20:.0f} MB", flush=True)
         self.compiled = Compiled(self.app.web_dir, importlib.metadata.version("reflex"))
         self.http = httpx.AsyncClient(timeout=30)
         await self.seed(everything)
@@ -415,7 +430,7 @@ class Bench:
             if not args.no_browser:
                 await self.stop_browser()
             await self.http.aclose()
-        self.results["backend_rss_end_mb"] = liveapp.rss_bytes(self.app.backend_pid()) / 2**20
+        self.results["backend_rss_end_mb"] = sum(liveapp.rss_bytes(pid) for pid in self.app.worker_pids()) / 2**20
         self.results["app_log_warnings"] = _count_warnings(self.app.log_path)
         return self.results
 
@@ -534,9 +549,69 @@ def verdict(results: dict) -> list[str]:
     return lines
 
 
+def _fresh_postgres(url: str) -> None:
+    """Drop and recreate the benchmark's own PostgreSQL database."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    admin = parsed.set(database="postgres").render_as_string(hide_password=False).replace("+psycopg", "")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{parsed.database}"')
+
+
+def _fresh_redis(url: str) -> None:
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+
+
+def run_setup(args, label: str, **app_options) -> dict:
+    data_dir = Path(tempfile.mkdtemp(prefix="vj-bench-live-", dir=_TMP))
+    bench = Bench(args, data_dir=data_dir, label=label, **app_options)
+    try:
+        results = asyncio.run(bench.run())
+    except BaseException:
+        print(bench.app.log_tail(3000), file=sys.stderr)
+        raise
+    finally:
+        bench.close()
+    for line in verdict(results):
+        print("  " + line)
+    if results.get("app_log_warnings"):
+        print(f"  most frequent app log warnings: {results['app_log_warnings']}")
+    return results
+
+
+def side_by_side(all_results: dict) -> list[str]:
+    """One table: each set-up's paced and burst p50/p95 and memory per viewer, by viewer count."""
+    lines = ["| set-up | viewers | paced p50 / p95 | burst p50 / p95 | memory per viewer | missing |",
+             "| --- | --- | --- | --- | --- | --- |"]
+
+    def ms(x):
+        return "–" if x != x else f"{x * 1000:,.0f} ms"
+
+    for label, results in all_results.items():
+        for n, e in sorted(results.get("viewers", {}).items()):
+            if n == 1:
+                continue
+            lines.append(f"| {label} | {n:,} | {ms(e['paced']['p50'])} / {ms(e['paced']['p95'])} | "
+                         f"{ms(e['burst']['p50'])} / {ms(e['burst']['p95'])} | {e['kb_per_viewer']:.0f} KB | "
+                         f"{e['paced']['missing'] + e['burst']['missing']} |")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--viewers", default="1,100,500", help="comma-separated viewer counts")
+    parser.add_argument("--setups", default="sqlite",
+                        help="comma-separated: sqlite (one process, SQLite), scale (--workers backend workers on "
+                             "PostgreSQL with Redis), baseline (bare websockets, same viewer counts)")
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/d_bench_live",
+                        help="the scale set-up's database (**dropped and recreated**)")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/1", help="the scale set-up's Redis (flushed)")
+    parser.add_argument("--workers", type=int, default=2, help="backend workers of the scale set-up")
     parser.add_argument("--attendances", type=int, default=50, help="attendances the viewers spread over")
     parser.add_argument("--hops", type=int, default=20, help="attendances the single websocket viewer visits")
     parser.add_argument("--browser-hops", type=int, default=5, help="attendances the single Chromium page visits")
@@ -557,25 +632,39 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (app log, database)")
     args = parser.parse_args(argv)
-    bench = Bench(args)
+    setups = [x.strip() for x in args.setups.split(",") if x.strip()]
+    all_results: dict = {}
     try:
-        results = asyncio.run(bench.run())
-    except BaseException:
-        print(bench.app.log_tail(3000), file=sys.stderr)
-        raise
+        if "sqlite" in setups:
+            all_results["one process, SQLite"] = run_setup(args, "one process, SQLite")
+        if "scale" in setups:
+            _fresh_postgres(args.postgres)
+            _fresh_redis(args.redis)
+            label = f"{args.workers} workers, PostgreSQL + Redis"
+            all_results[label] = run_setup(args, label, database_url=args.postgres, redis_url=args.redis,
+                                           workers=args.workers)
+        if "baseline" in setups:
+            import baseline
+
+            counts = [int(x) for x in args.viewers.split(",") if x.strip() and int(x) > 1]
+            print("live [bare websockets baseline, clients in this process]:", flush=True)
+            base = {"viewers": {}}
+            for n in counts:
+                r = asyncio.run(baseline.run(n, args.attendances, args.rate))
+                base["viewers"][n] = r
+                print(f"  {n:5d} clients: paced {fmt(r['paced'])}\n               burst {fmt(r['burst'])}"
+                      f"\n               {r['kb_per_viewer']:.0f} KB per connection (both ends)", flush=True)
+            all_results["bare websockets"] = base
     finally:
-        bench.close()
         if args.keep:
             print(f"  kept {_TMP}")
         else:
             shutil.rmtree(_TMP, ignore_errors=True)
-    for line in verdict(results):
-        print("  " + line)
-    if results.get("app_log_warnings"):
-        print(f"  most frequent app log warnings: {results['app_log_warnings']}")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2, default=str))
-    return results
+    print("\n".join(side_by_side(all_results)))
+    if args.json:  # one set-up: its figures as before (bench/run_all.py reads them); several: by set-up
+        shape = next(iter(all_results.values())) if len(all_results) == 1 else all_results
+        args.json.write_text(json.dumps(shape, indent=2, default=str))
+    return all_results
 
 
 if __name__ == "__main__":

@@ -78,11 +78,15 @@ class Feed:
 
 class LiveApp:
     def __init__(self, data_dir: Path, secret: str, feed: Feed, feed_token: str, in_place: bool = False,
-                 port: int | None = None, git_ref: str | None = None):
+                 port: int | None = None, git_ref: str | None = None, database_url: str | None = None,
+                 redis_url: str | None = None, workers: int = 1):
+        """`database_url` (PostgreSQL), `redis_url` and `workers` > 1: the scale-out mode, Granian workers on one
+        port (GRANIAN_WORKERS, as scripts/scale.sh runs it)."""
         self.data = data_dir
         self.port = port or free_port()
         self.base = f"http://{HOST}:{self.port}"
-        self.db_url = f"sqlite:///{data_dir / 'app.db'}"
+        self.db_url = database_url or f"sqlite:///{data_dir / 'app.db'}"
+        self.workers = workers
         self.workdir = ROOT if in_place else data_dir / "app"
         self.in_place = in_place
         self.git_ref = git_ref
@@ -96,6 +100,11 @@ class LiveApp:
             "PYTHONPATH": str(self.workdir),
             "PATH": f"{ROOT / '.tools' / 'node_modules' / '.bin'}:{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}",
         })
+        self.env.pop("REDIS_URL", None)
+        if redis_url:
+            self.env["REDIS_URL"] = redis_url
+        if workers > 1:
+            self.env["GRANIAN_WORKERS"] = str(workers)
         self.proc: Optional[subprocess.Popen] = None
         self.log_path = data_dir / "reflex.log"
         self.startup_seconds = 0.0
@@ -173,6 +182,16 @@ class LiveApp:
             raise RuntimeError(f"no process of the app listens on port {self.port}")
         # A parent may keep the socket it passed to a worker: the worker is the one that grew.
         return max(holders, key=rss_bytes)
+
+    def worker_pids(self) -> list[int]:
+        """Every backend worker: the processes of the app's tree holding the listening socket, without a parent
+        that only handed it on (with one worker, the same as `backend_pid`)."""
+        if self.workers <= 1:
+            return [self.backend_pid()]
+        pids = _descendants(self.proc.pid) | {self.proc.pid}
+        inodes = _listening_inodes(self.port)
+        holders = sorted((pid for pid in pids if _holds_socket(pid, inodes)), key=rss_bytes, reverse=True)
+        return holders[:self.workers]
 
 
 def _children(pid: int) -> set[int]:

@@ -20,6 +20,7 @@ from socketio.exceptions import ConnectionRefusedError as SocketRefused
 from rxapp.attendance.board_page import board_page
 from rxapp.attendance.board_state import BoardView
 from rxapp.attendance.publish import ReflexPublisher
+from rxapp.attendance.rooms import rooms as live_rooms
 from rxapp.attendance.track_html import track_snapshot
 from rxapp.attendance.track_page import track_page
 from rxapp.attendance.track_state import TrackView
@@ -40,7 +41,7 @@ from rxapp.plumbing.config import settings
 from rxapp.plumbing.db import migrate
 from rxapp.plumbing.edges import bound_log_records, guard_edges
 from rxapp.plumbing.http import api
-from rxapp.plumbing.links import is_client_token
+from rxapp.plumbing.links import channel_token, is_client_token
 from rxapp.plumbing.runner import run_background
 from rxapp.portal.case_html import case_snapshot
 from rxapp.portal.page_case import case_page as portal_case_page
@@ -178,27 +179,36 @@ def _argument_names(fn) -> Optional[frozenset[str]]:
 
 
 class LiveChannelGuard(rx.Middleware):
-    """Before a tab hydrates, each live channel it is linked to is checked again (its session or its link): a
-    tab that may no longer read it is unlinked and hydrated afresh, so a reconnect never carries old rows."""
+    """Before a tab hydrates, each live channel it reads is checked again (its session or its link): a tab that
+    may no longer read it is unlinked (the board) or emptied and out of its room (a victim's page), and hydrated
+    afresh, so a reconnect never carries old rows."""
 
     HYDRATE = {f"{rx.State.get_full_name()}.hydrate", f"{rx.State.get_full_name()}.hydrate_and_load"}
-    GUARDED = (BoardView, TrackView)
 
     async def preprocess(self, app, state, event) -> Optional[StateUpdate]:
-        links = getattr(state, "_reflex_internal_links", None)
-        if event.name not in self.HYDRATE or not links:
+        if event.name not in self.HYDRATE:
             return None
-        for cls in self.GUARDED:
-            if cls.get_full_name() in links:
-                shared = await state.get_state(cls)
-                if not await shared._still_entitled():
-                    log.info("a tab may no longer read its %s channel: unlinked before its hydrate", cls.__name__)
-                    await shared._leave()
-                    return StateUpdate(delta={}, events=[event])  # the same hydrate, now unlinked
+        links = getattr(state, "_reflex_internal_links", None)
+        if links and BoardView.get_full_name() in links:
+            shared = await state.get_state(BoardView)
+            if not await shared._still_entitled():
+                log.info("a tab may no longer read its BoardView channel: unlinked before its hydrate")
+                await shared._leave()
+                return StateUpdate(delta={}, events=[event])  # the same hydrate, now unlinked
+        path = str((event.router_data or {}).get("pathname") or "")
+        if path.startswith("/track/"):
+            view = await state.get_state(TrackView)
+            if view._room and not await view._still_entitled(path):
+                log.info("a victim's tab may no longer read its attendance: emptied before its hydrate")
+                await view._leave()
         return None
 
 
 GuardedEventNamespace.install(app)
+# Victims' pages get their attendance's changes through socket.io rooms (rxapp/attendance/rooms.py), across
+# workers through Redis when REDIS_URL is set.
+live_rooms.attach(app.sio, app.event_namespace.namespace, TrackView.get_full_name(), settings().redis_url,
+                  deployment=channel_token("live-rooms", "pubsub")[:16])
 app.add_middleware(LiveChannelGuard())
 
 app.add_page(index_page, route="/", title="Victim Journey")
@@ -224,6 +234,7 @@ async def _lifespan() -> None:
     publisher = ReflexPublisher(app)
     realtime.hub.subscribe(publisher)
     push_task = asyncio.create_task(publisher.run(), name="page-pusher")
+    rooms_task = asyncio.create_task(live_rooms.listen(), name="live-rooms")
     stop = asyncio.Event()
     try:
         if settings().run_background_jobs:
@@ -234,8 +245,11 @@ async def _lifespan() -> None:
         stop.set()
         realtime.hub.unsubscribe(publisher)
         push_task.cancel()
-        with suppress(asyncio.CancelledError):
-            await push_task
+        rooms_task.cancel()
+        for task in (push_task, rooms_task):
+            with suppress(asyncio.CancelledError):
+                await task
+        await live_rooms.close()
 
 
 app.register_lifespan_task(_lifespan)

@@ -1,8 +1,8 @@
-"""The publisher coalesces: a burst of changes within one interval becomes one push per attendance and one board
-push per open board session, carrying the newest view; the first change after a quiet spell goes at once. Before
+"""The publisher coalesces: a burst of changes within one interval becomes one push per attendance (to its live
+room) and one board push per open board session, carrying the newest view; the first change after a quiet spell goes at once. Before
 a push reaches a channel its right to it is checked: a board session that no longer checks out has its channel
-ended (rows emptied, `ended` set) and leaves the directory; an attendance whose link has expired has its channel
-ended instead of getting the view."""
+ended (rows emptied, `ended` set) and leaves the directory; an attendance whose link has expired has its room
+ended (the emptied view, then closed) instead of getting the view."""
 from __future__ import annotations
 
 import asyncio
@@ -47,8 +47,9 @@ class _State:
 
 
 class FakeApp:
-    """Stands in for rx.App and its state manager: one state per token; each `modify_state` of a channel is
-    recorded by the token it reaches, with what it left there."""
+    """Stands in for rx.App and its state manager (one state per token; each `modify_state` of a channel is
+    recorded by the token it reaches, with what it left there) and for the live rooms (each push or end recorded
+    by its room, with the view it carries, or "ended")."""
 
     def __init__(self):
         self.states: dict[str, _State] = {}
@@ -74,6 +75,14 @@ class FakeApp:
         if token.cls is not BoardDirectory:
             self.pushes.append((token.ident, "ended" if state.ended else
                                 state.view if state.view is not None else state.rows))
+
+    async def push(self, room: str, fields: dict) -> None:
+        assert fields["ended"] is False
+        self.pushes.append((room, {k: v for k, v in fields.items() if k != "ended"}))
+
+    async def end(self, room: str, fields: dict) -> None:
+        assert fields["ended"] is True and not fields["status"] and not fields["steps"]
+        self.pushes.append((room, "ended"))
 
     def count(self, ident: str) -> int:
         return sum(1 for who, _ in self.pushes if who == ident)
@@ -119,7 +128,7 @@ def test_a_burst_of_changes_becomes_one_push_per_attendance_and_one_board_push(d
     async def scenario():
         app = FakeApp()
         app.open_board((session, "fcr"))
-        publisher = ReflexPublisher(app, interval=INTERVAL)
+        publisher = ReflexPublisher(app, rooms=app, interval=INTERVAL)
         running = asyncio.create_task(publisher.run())
         try:
             # A quiet spell, then a change: pushed at once.
@@ -157,7 +166,7 @@ def test_a_change_to_an_attendance_that_is_gone_pushes_only_the_open_boards(db_u
 
     async def scenario():
         app = FakeApp()
-        publisher = ReflexPublisher(app, interval=0.1)
+        publisher = ReflexPublisher(app, rooms=app, interval=0.1)
         running = asyncio.create_task(publisher.run())
         try:
             await publisher({987654})
@@ -185,7 +194,7 @@ def test_a_board_whose_session_ended_is_ended_and_never_pushed_again(db_url):
     async def scenario():
         app = FakeApp()
         app.open_board((live, "fcr"), (signed_out, "fcr"), (demoted, "fcr"), (locked, "fcr"))
-        publisher = ReflexPublisher(app, interval=0.1)
+        publisher = ReflexPublisher(app, rooms=app, interval=0.1)
         running = asyncio.create_task(publisher.run())
         try:
             await publisher(set())
@@ -227,7 +236,7 @@ def test_an_attendance_whose_link_expired_has_its_channel_ended(db_url):
 
     async def scenario():
         app = FakeApp()
-        publisher = ReflexPublisher(app, interval=0.1)
+        publisher = ReflexPublisher(app, rooms=app, interval=0.1)
         running = asyncio.create_task(publisher.run())
         try:
             await publisher({a, b})

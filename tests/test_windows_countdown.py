@@ -29,7 +29,7 @@ def test_an_open_page_is_pushed_when_its_words_change_with_time_and_only_then(db
 
     async def scenario():
         app = FakeApp()
-        publisher = ReflexPublisher(app, interval=0.05, countdown=3600)  # count_down called by hand below
+        publisher = ReflexPublisher(app, rooms=app, interval=0.05, countdown=3600)  # count_down called by hand below
         running = asyncio.create_task(publisher.run())
         try:
             assert await publisher.count_down() == {incident.id}  # never pushed since start: it goes once
@@ -72,7 +72,7 @@ def test_the_countdown_runs_by_itself_every_few_seconds(db_url, monkeypatch):
 
     async def scenario():
         app = FakeApp()
-        publisher = ReflexPublisher(app, interval=0.05, countdown=0.2)
+        publisher = ReflexPublisher(app, rooms=app, interval=0.05, countdown=0.2)
         running = asyncio.create_task(publisher.run())
         try:
             await _until(lambda: app.count(channel) == 1, 3)

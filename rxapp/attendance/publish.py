@@ -1,4 +1,8 @@
-"""Pushes changed views to open pages through Reflex shared states, and ends the channels nobody may read any more.
+"""Pushes changed views to open pages, and ends the channels nobody may read any more.
+
+A victim's page gets its attendance's view in one emit to the attendance's live room (rxapp/attendance/rooms.py:
+one socket.io emit however many tabs are open, across workers through Redis); the control-room board, a few
+staff tabs, stays a Reflex shared state per session, updated with `modify_state`.
 
 Changes are coalesced: a burst of feed events becomes at most one push per attendance (and one board push per
 open staff session) per `interval`, so viewers get what changed what they see, not every vehicle fix.
@@ -26,7 +30,9 @@ import reflex as rx
 
 from rxapp.attendance.board_state import BoardDirectory, BoardView, board_channel, board_directory
 from rxapp.attendance.board_views import load_board
-from rxapp.attendance.track_state import TrackView, attendance_channel
+from rxapp.attendance.rooms import LiveRooms
+from rxapp.attendance.rooms import rooms as live_rooms
+from rxapp.attendance.track_state import ENDED_VIEW, attendance_channel
 from rxapp.attendance.views import expired_links, victim_views
 from rxapp.attendance.windows import counting_down
 from rxapp.plumbing.columns import utcnow
@@ -41,8 +47,10 @@ LINK_RECHECK_SECONDS = 10.0
 
 class ReflexPublisher:
     def __init__(self, app: rx.App, interval: float = 0.1, recheck: float = SESSION_RECHECK_SECONDS,
-                 link_recheck: float = LINK_RECHECK_SECONDS, countdown: float | None = None):
+                 link_recheck: float = LINK_RECHECK_SECONDS, countdown: float | None = None,
+                 rooms: LiveRooms | None = None):
         self.app = app
+        self.rooms = rooms or live_rooms
         self.interval = interval
         self.countdown = countdown if countdown is not None else settings().page_countdown_seconds
         self._last_view: dict[int, dict] = {}  # the view last pushed to each attendance's channel
@@ -52,7 +60,7 @@ class ReflexPublisher:
         self._dirty: set[int] = set()
         self._board_dirty = False
         self._wake = asyncio.Event()
-        # A tab still linked from before a restart re-checks its link when it reconnects (LiveChannelGuard).
+        # A tab open from before a restart re-checks its link when it reconnects (LiveChannelGuard, open_link).
         self._links_checked_at = utcnow()
         self._directory_kept_until = 0.0
         self.pushed = 0
@@ -100,14 +108,10 @@ class ReflexPublisher:
             views = await asyncio.to_thread(victim_views, ids)
             expired = await asyncio.to_thread(expired_links, views.keys())
             for incident_id, view in views.items():
-                token = rx.BaseStateToken(ident=attendance_channel(incident_id), cls=TrackView)
                 if incident_id in expired:
-                    await self._end(token)
+                    await self._end_room(incident_id)
                     continue
-                async with self.app.modify_state(token) as root:
-                    state = await root.get_state(TrackView)
-                    if not state.ended:  # ended while this view was read: an end is for good
-                        state._apply(view)
+                await self.rooms.push(attendance_channel(incident_id), {**view, "ended": False})
                 self._last_view[incident_id] = view
                 self.pushed += 1
         if board:
@@ -179,8 +183,14 @@ class ReflexPublisher:
         now = utcnow()
         expired = await asyncio.to_thread(expired_links, since=self._links_checked_at, now=now)
         for incident_id in expired:
-            await self._end(rx.BaseStateToken(ident=attendance_channel(incident_id), cls=TrackView))
+            await self._end_room(incident_id)
         self._links_checked_at = now
+
+    async def _end_room(self, incident_id: int) -> None:
+        """Every tab in the attendance's room gets the emptied view, and the room is closed: nothing after."""
+        await self.rooms.end(attendance_channel(incident_id), {**ENDED_VIEW, "ended": True})
+        self._last_view.pop(incident_id, None)
+        self.ended += 1
 
     async def _end(self, token: rx.BaseStateToken) -> None:
         """Empty a channel and mark it ended; every tab linked to it gets that, and nothing after."""

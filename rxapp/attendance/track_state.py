@@ -1,16 +1,21 @@
-"""The victim's live arrival page. `TrackView` is shared by everyone holding the same valid link and holds
-exactly `views.victim_view` of that one attendance; nothing else about the incident reaches the browser.
+"""The victim's live arrival page. `TrackView` is this tab's own state and holds exactly `views.victim_view` of
+its one attendance; nothing else about the incident reaches the browser.
 
-Its channel is named by an HMAC of the server secret and the attendance, so a socket cannot name it; a tab is
-linked to it only after its link checks out. When the link expires the publisher ends the channel (every
-field emptied, `ended` set), and a tab that reconnects is re-checked before its hydrate.
+Once the tab's link checks out (`open_link`, on every load and every reconnect), its socket joins the attendance's
+live room (rxapp/attendance/rooms.py), named by an HMAC of the server secret and the attendance, so a socket can
+never name it. Changes then arrive as one emit to that room which Reflex's client applies to these vars; the
+tab's state on the server keeps what it had when the page opened, which is what a reconnect re-checks
+(rxapp.rxapp's LiveChannelGuard) before its hydrate. When the link expires the room gets the emptied view
+(`ENDED_VIEW`, `ended` set) and is closed.
 """
 from __future__ import annotations
 
 import asyncio
+import time
 
 import reflex as rx
 
+from rxapp.attendance.rooms import rooms
 from rxapp.attendance.views import victim_view_for_link
 from rxapp.plumbing.links import channel_token
 
@@ -32,7 +37,7 @@ class TrackPage(rx.State):
     valid: bool = False
 
 
-class TrackView(rx.SharedState):
+class TrackView(rx.State):
     """`views.victim_view` of one attendance, in the victim's language (`lang`, `dir`), with the page's fixed
     words in `labels` (keys "table.key" of rxapp/languages/locales)."""
 
@@ -59,6 +64,8 @@ class TrackView(rx.SharedState):
     version: int = 0
     ended: bool = False  # the link has expired: nothing of the attendance is left here
 
+    _room: str = ""  # the live room this tab's socket joined (the attendance's channel), "" if none
+
     def _apply(self, view: dict) -> None:
         for key in ENDED_VIEW:
             setattr(self, key, view[key])
@@ -69,29 +76,55 @@ class TrackView(rx.SharedState):
         self.ended = True
 
     def _link_in_url(self) -> str:
-        path = str(self.router.url.path).rstrip("/")
-        return path.rsplit("/", 1)[-1] if path.startswith("/track/") else ""
+        return link_in_path(str(self.router.url.path))
 
     @rx.event
     async def open_link(self):
-        """on_load: check the link from the URL (never an argument) and link this tab to its attendance."""
+        """on_load: check the link from the URL (never an argument), join this socket to its attendance's room,
+        and show the view read after joining (a change pushed meanwhile is read again)."""
         page = await self.get_state(TrackPage)
-        incident_id, view = await asyncio.to_thread(victim_view_for_link, self._link_in_url())
+        link = self._link_in_url()
+        started = time.monotonic()
+        incident_id, view = await asyncio.to_thread(victim_view_for_link, link)
         if incident_id is None:
             page.checked, page.valid = True, False
-            return await self._leave()
-        linked = await self._link_to(attendance_channel(incident_id))
-        linked._apply(view)
+            await self._leave()
+            return
+        room = attendance_channel(incident_id)
+        sid = self.router.session.session_id
+        if self._room and self._room != room:
+            await rooms.leave(sid, self._room)
+        await rooms.join(sid, room)
+        self._room = room
+        if rooms.delivered_since(room, started):  # a push went out between the read and the join
+            incident_id, view = await asyncio.to_thread(victim_view_for_link, link)
+            if incident_id is None:
+                page.checked, page.valid = True, False
+                await self._leave()
+                return
+        self._apply(view)
         page.checked, page.valid = True, True
-        return None
 
-    async def _leave(self) -> list:
-        """Unlink this tab; returns the events that re-hydrate it."""
+    async def _leave(self) -> None:
+        """Leave the room and keep nothing of the attendance in this tab's state."""
         page = await self.get_state(TrackPage)
         page.valid = False
-        return await self._unlink() if self._linked_to else []
+        if self._room:
+            await rooms.leave(self.router.session.session_id, self._room)
+            self._room = ""
+        if self.status or self.labels or self.steps:
+            self._end()
 
-    async def _still_entitled(self) -> bool:
-        """Before a linked tab hydrates: does the link in its address still open the channel it is linked to?"""
-        incident_id, _ = await asyncio.to_thread(victim_view_for_link, self._link_in_url())
-        return incident_id is not None and self._linked_to == attendance_channel(incident_id)
+    async def _still_entitled(self, path: str) -> bool:
+        """Before a tab that joined a room hydrates again: does the link in its address still open that room?
+        If so its state takes the current view, so the hydrate carries no old one."""
+        incident_id, view = await asyncio.to_thread(victim_view_for_link, link_in_path(path))
+        if incident_id is None or self._room != attendance_channel(incident_id):
+            return False
+        self._apply(view)
+        return True
+
+
+def link_in_path(path: str) -> str:
+    path = path.rstrip("/")
+    return path.rsplit("/", 1)[-1] if path.startswith("/track/") else ""

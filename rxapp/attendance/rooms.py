@@ -1,0 +1,157 @@
+"""Live rooms: a change to an attendance reaches every open victim page of it in ONE socket.io emit.
+
+Each open `/track/<link>` tab keeps its own Reflex state (`TrackView`: what the page shows when it loads or
+reconnects), and once its link has checked out its socket joins the room named by the attendance's channel
+token (`links.channel_token`, an HMAC of the server secret: never a constant or a counter, and never anything a
+client sends). A change is the victim's small view, sent once to that room as the state delta Reflex's own client
+applies to the page's vars (`{"delta": {<TrackView's full name>: {<var>_rx_state_: value}}}`), instead of a
+`modify_state` of every linked tab's state (a load, a patch, a pickle and an emit per viewer).
+
+Socket.IO rooms are per process. With `REDIS_URL` set, the process that noticed the change publishes the room
+and the view once on a Redis pub/sub channel, and every worker (itself included) emits it to the sockets of that
+room it holds. An ended link closes the room the same way: its tabs get the emptied view (`ended` set), then
+the room is closed, so nothing reaches them after; a tab rejoins only through `TrackView.open_link`, which checks
+its link first.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from contextlib import suppress
+from typing import Any, Optional
+
+log = logging.getLogger(__name__)
+
+PUBSUB_CHANNEL = "vj:live-rooms"  # the Redis pub/sub channel's prefix; messages name their room
+FIELD_MARKER = "_rx_state_"  # how Reflex names a state's var in a delta (reflex_base.constants.FIELD_MARKER)
+
+
+class LiveRooms:
+    """The rooms of one process's socket server. Until `attach` (tests and scripts without the web app), joins
+    are ignored and pushes are only counted."""
+
+    def __init__(self) -> None:
+        self.sio: Any = None
+        self.namespace = "/_event"
+        self.state_name = ""  # the full name of the state whose vars a push carries (TrackView)
+        self.redis_url: Optional[str] = None
+        self.pubsub_channel = PUBSUB_CHANNEL
+        self._redis: Any = None
+        self.sent = 0  # pushes and ends this process sent (published, or emitted when alone)
+        self.delivered = 0  # room emits this process made to its own sockets
+        self._delivered_at: dict[str, float] = {}  # room -> when this process last emitted to it (monotonic)
+
+    def attach(self, sio: Any, namespace: str, state_name: str, redis_url: Optional[str] = None,
+               deployment: str = "") -> None:
+        """`deployment` tells apart deployments sharing a Redis server (Redis pub/sub ignores database numbers)."""
+        self.sio, self.namespace, self.state_name, self.redis_url = sio, namespace, state_name, redis_url
+        self.pubsub_channel = f"{PUBSUB_CHANNEL}:{deployment}" if deployment else PUBSUB_CHANNEL
+
+    # ---- the tab's side ---------------------------------------------------------------------------------
+
+    async def join(self, sid: str, room: str) -> bool:
+        """Put a socket of this process in a room (after its link checked out). False if it is gone."""
+        if self.sio is None or not sid:
+            return False
+        manager = self.sio.manager
+        # The boot event in the CONNECT packet can run before the connect completes: pre-connected counts.
+        if not (manager.is_connected(sid, self.namespace) or manager.is_pre_connected(sid, self.namespace)):
+            return False
+        await self.sio.enter_room(sid, room, namespace=self.namespace)
+        return True
+
+    async def leave(self, sid: str, room: str) -> None:
+        if self.sio is not None and sid:
+            with suppress(KeyError, ValueError):
+                await self.sio.leave_room(sid, room, namespace=self.namespace)
+
+    def delivered_since(self, room: str, since: float) -> bool:
+        """Whether this process emitted to `room` at or after `since` (time.monotonic()): a tab that read its view
+        before joining reads it again, or it could miss that push."""
+        return self._delivered_at.get(room, float("-inf")) >= since
+
+    def members(self, room: str) -> list[str]:
+        """The sockets of this process in a room."""
+        if self.sio is None:
+            return []
+        return [sid for sid, _ in self.sio.manager.get_participants(self.namespace, room)]
+
+    # ---- the publisher's side ---------------------------------------------------------------------------
+
+    async def push(self, room: str, fields: dict) -> None:
+        """Every tab in the room, on every worker, gets `fields` as the new values of its page's vars."""
+        await self._send({"room": room, "fields": fields, "end": False})
+
+    async def end(self, room: str, fields: dict) -> None:
+        """Every tab in the room gets `fields` (the emptied view), then the room is closed on every worker."""
+        await self._send({"room": room, "fields": fields, "end": True})
+
+    async def _send(self, message: dict) -> None:
+        self.sent += 1
+        if self.redis_url:
+            await (await self._client()).publish(self.pubsub_channel, json.dumps(message, separators=(",", ":")))
+        else:
+            await self.deliver(message)
+
+    async def deliver(self, message: dict) -> None:
+        """Emit one message to this process's sockets in its room (and close the room for an end)."""
+        room = message["room"]
+        now = time.monotonic()
+        self._delivered_at[room] = now
+        if len(self._delivered_at) > 20000:  # only the last few seconds matter (a tab between read and join)
+            self._delivered_at = {r: at for r, at in self._delivered_at.items() if at > now - 60}
+        if self.sio is None:
+            return
+        update = {"delta": {self.state_name: {k + FIELD_MARKER: v for k, v in message["fields"].items()}},
+                  "events": [], "final": True}
+        await self.sio.emit("event", update, room=room, namespace=self.namespace)
+        self.delivered += 1
+        if message.get("end"):
+            await self.sio.close_room(room, namespace=self.namespace)
+
+    # ---- across workers -----------------------------------------------------------------------------------
+
+    async def _client(self):
+        if self._redis is None:
+            import redis.asyncio as aioredis
+
+            self._redis = aioredis.from_url(self.redis_url)
+        return self._redis
+
+    async def listen(self) -> None:
+        """With Redis: deliver every published message to this process's sockets, for as long as the app runs;
+        a lost Redis connection is retried (the pages' own reconnect re-reads their view meanwhile)."""
+        if not self.redis_url:
+            return
+        import redis.asyncio as aioredis
+
+        while True:
+            client = aioredis.from_url(self.redis_url)
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.pubsub_channel)
+                async for item in pubsub.listen():
+                    try:
+                        await self.deliver(json.loads(item["data"]))
+                    except Exception:  # one bad message must not stop the others
+                        log.exception("delivering a live-room message failed")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis restarted or unreachable
+                log.warning("live rooms lost Redis (%s); retrying in 1 s", type(exc).__name__)
+                await asyncio.sleep(1)
+            finally:
+                with suppress(Exception):
+                    await pubsub.aclose()
+                    await client.aclose()
+
+    async def close(self) -> None:
+        if self._redis is not None:
+            with suppress(Exception):
+                await self._redis.aclose()
+            self._redis = None
+
+
+rooms = LiveRooms()

@@ -1,0 +1,136 @@
+"""Live rooms on a real python-socketio server (its packets captured instead of sent): a push is one encoded
+packet to every socket in the room and none outside it; an end tells the room and closes it, so a later push
+reaches nobody; a socket that is gone cannot join; with Redis, one publish reaches every worker's sockets."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+
+import pytest
+import socketio
+
+from rxapp.attendance.rooms import LiveRooms
+
+NS = "/_event"
+STATE = "reflex___state____state.rxapp___attendance___track_state____track_view"
+
+
+class Worker:
+    """One process's socket server, with `sent[eio_sid]` = the Socket.IO packets each connection was sent."""
+
+    def __init__(self, redis_url: str | None = None):
+        self.sio = socketio.AsyncServer(async_mode="asgi")
+        self.sent: dict[str, list] = {}
+        self.encodings = 0
+        original = self.sio.packet_class.encode
+
+        def counted(packet):
+            self.encodings += 1
+            return original(packet)
+
+        self.sio.packet_class = type("Counted", (self.sio.packet_class,), {"encode": counted})
+
+        async def capture(eio_sid, pkt):
+            self.sent.setdefault(eio_sid, []).append(json.loads(pkt.data.split(",", 1)[1]))
+
+        self.sio._send_eio_packet = capture
+        self.rooms = LiveRooms()
+        self.rooms.attach(self.sio, NS, STATE, redis_url, deployment=f"test-{os.getpid()}")
+
+    async def connect(self) -> tuple[str, str]:
+        eio_sid = uuid.uuid4().hex
+        sid = await self.sio.manager.connect(eio_sid, NS)
+        return sid, eio_sid
+
+    def heard(self, eio_sid: str) -> list[dict]:
+        return [packet[1]["delta"][STATE] for packet in self.sent.get(eio_sid, [])]
+
+
+def test_a_push_is_one_packet_to_the_room_and_an_end_closes_it():
+    async def scenario():
+        w = Worker()
+        tabs = [await w.connect() for _ in range(3)]
+        outsider = await w.connect()
+        for sid, _ in tabs:
+            assert await w.rooms.join(sid, "room-a")
+        assert set(w.rooms.members("room-a")) == {sid for sid, _ in tabs}
+        encodings = w.encodings
+        await w.rooms.push("room-a", {"status": "en_route", "ended": False})
+        assert w.encodings == encodings + 1  # encoded once for the whole room
+        for _, eio in tabs:
+            assert w.heard(eio) == [{"status_rx_state_": "en_route", "ended_rx_state_": False}]
+        assert w.heard(outsider[1]) == []
+        assert w.rooms.delivered_since("room-a", 0.0) and not w.rooms.delivered_since("room-b", 0.0)
+
+        await w.rooms.end("room-a", {"status": "", "ended": True})
+        assert w.rooms.members("room-a") == []
+        await w.rooms.push("room-a", {"status": "at_scene", "ended": False})
+        for _, eio in tabs:
+            assert w.heard(eio)[-1] == {"status_rx_state_": "", "ended_rx_state_": True}
+            assert len(w.heard(eio)) == 2
+
+        gone_sid, _ = await w.connect()
+        await w.sio.manager.disconnect(gone_sid, NS)
+        assert not await w.rooms.join(gone_sid, "room-a")  # a socket that is gone cannot join
+        await w.rooms.leave(tabs[0][0], "room-x")  # leaving a room it is not in is harmless
+
+    asyncio.run(scenario())
+
+
+def test_unattached_rooms_ignore_joins():
+    async def scenario():
+        rooms = LiveRooms()
+        assert not await rooms.join("sid", "room")
+        await rooms.push("room", {"status": "x"})
+        assert rooms.sent == 1 and rooms.members("room") == []
+
+    asyncio.run(scenario())
+
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
+
+
+def _redis_answers() -> bool:
+    try:
+        import redis
+
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).ping())
+    except Exception:
+        return False
+
+
+@pytest.mark.skipif(not _redis_answers(), reason="no Redis at TEST_REDIS_URL")
+def test_with_redis_one_publish_reaches_the_room_on_every_worker():
+    async def scenario():
+        one, two = Worker(REDIS_URL), Worker(REDIS_URL)
+        listening = [asyncio.create_task(w.rooms.listen()) for w in (one, two)]
+        try:
+            a, b = await one.connect(), await two.connect()
+            elsewhere = await two.connect()
+            await one.rooms.join(a[0], "room-r")
+            await two.rooms.join(b[0], "room-r")
+            await two.rooms.join(elsewhere[0], "room-s")
+            await asyncio.sleep(0.3)  # both subscribed
+            await one.rooms.push("room-r", {"status": "en_route", "ended": False})
+            for _ in range(50):
+                if one.heard(a[1]) and two.heard(b[1]):
+                    break
+                await asyncio.sleep(0.05)
+            assert one.heard(a[1]) == two.heard(b[1]) == [{"status_rx_state_": "en_route", "ended_rx_state_": False}]
+            assert two.heard(elsewhere[1]) == []
+            assert one.rooms.sent == 1 and (one.rooms.delivered, two.rooms.delivered) == (1, 1)
+            await two.rooms.end("room-r", {"status": "", "ended": True})
+            for _ in range(50):
+                if not one.rooms.members("room-r") and not two.rooms.members("room-r"):
+                    break
+                await asyncio.sleep(0.05)
+            assert one.rooms.members("room-r") == [] == two.rooms.members("room-r")
+        finally:
+            for task in listening:
+                task.cancel()
+            for w in (one, two):
+                await w.rooms.close()
+
+    asyncio.run(scenario())
