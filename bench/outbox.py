@@ -8,6 +8,10 @@
    records-then-fails ("sent, but the answer was lost") and holds answers past the client's timeout; the
    clock is moved on between passes so backoff never makes the run wait. Counted: messages the server holds
    more than once (target 0), and messages not delivered.
+3. Shared outbox (`--senders 2`, PostgreSQL only): the same N messages drained by one sender process, then
+   (fresh database) by two sender processes at once, as two runners would, each claiming with
+   `SELECT ... FOR UPDATE SKIP LOCKED`; the rate of each (from "go" to an empty outbox, imports excluded),
+   their ratio (target at least 1.8) and messages the server holds more than once (target 0).
 Each run uses a fresh database; only 127.0.0.1 is used.
 """
 from __future__ import annotations
@@ -200,15 +204,82 @@ async def faults(url: str, count: int) -> dict:
         server.stop()
 
 
+SENDER_PROCESS = """
+import asyncio, sys
+from datetime import datetime, timezone
+sys.path.insert(0, {root!r})
+from bench.outbox import _sender, _left
+
+class Server:
+    url = {server!r}
+
+sender = _sender({url!r}, Server, lambda: datetime.now(timezone.utc))
+print("ready", flush=True)
+sys.stdin.readline()
+
+async def go():
+    sent = 0
+    while True:
+        sent += (await sender.drain(max_passes=10_000)).sent
+        if not _left({url!r}):
+            return sent
+        await asyncio.sleep(0.01)  # rows another sender holds: look again
+
+print("sent", asyncio.run(go()), flush=True)
+"""
+
+
+def shared(url: str, count: int, senders: int) -> dict:
+    """`senders` sender processes draining one outbox at once (see the module notes, 3)."""
+    import subprocess
+
+    server = RemoteNotify(rate_limit=10_000_000)
+    try:
+        refs = _queue(url, count)
+        code = SENDER_PROCESS.format(root=str(ROOT), server=server.url, url=url)
+        procs = [subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True) for _ in range(senders)]
+        for proc in procs:
+            assert proc.stdout.readline().strip() == "ready"
+        started = time.perf_counter()
+        for proc in procs:
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        each = [int(proc.stdout.readline().split()[1]) for proc in procs]
+        elapsed = time.perf_counter() - started
+        for proc in procs:
+            proc.wait(timeout=30)
+        counts = server.counts_by_reference()
+        return {"senders": senders, "messages": count, "sent_by_each": each, "seconds": round(elapsed, 2),
+                "per_second": round(sum(each) / elapsed, 1), "duplicates": sum(1 for r in refs if counts.get(r, 0) > 1),
+                "never_sent": sum(1 for r in refs if counts.get(r, 0) == 0), "left": _left(url)}
+    finally:
+        server.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--json", default=None)
+    parser.add_argument("--senders", type=int, default=0,
+                        help="compare one sender process with this many on one outbox (PostgreSQL), then stop")
     args = parser.parse_args()
     import logging
 
     logging.basicConfig(level=logging.ERROR)
+    if args.senders:
+        if not (args.database_url or "").startswith("postgresql"):
+            parser.error("--senders needs --database-url postgresql://...")
+        runs = [shared(_fresh_db(args.database_url), args.messages, n) for n in (1, args.senders)]
+        for run in runs:
+            print(f"{run['senders']} sender(s): {run['messages']} messages in {run['seconds']} s = "
+                  f"{run['per_second']} a second (each sent {run['sent_by_each']}), duplicates {run['duplicates']}, "
+                  f"never sent {run['never_sent']}, left {run['left']}", flush=True)
+        print(f"{args.senders} senders / 1: {runs[1]['per_second'] / runs[0]['per_second']:.2f}x (target >= 1.8)")
+        if args.json:
+            Path(args.json).write_text(json.dumps(runs, indent=2))
+        return 0
     first = asyncio.run(throughput(_fresh_db(args.database_url), args.messages))
     print(f"throughput: {first['sent']} messages in {first['seconds']} s = {first['per_second']} a second "
           f"(target >= 200), duplicates {first['duplicates']}", flush=True)
