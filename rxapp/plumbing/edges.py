@@ -59,6 +59,10 @@ def host_allowed(host_header: Optional[str]) -> bool:
     return bool(host_header) and _hostname(host_header) in trusted_hosts()
 
 
+# A body over its limit but under this is read and dropped before the 413, so the client sees the answer.
+DRAIN_LIMIT = 1024 * 1024
+
+
 def body_limit(path: str) -> Optional[int]:
     if path.startswith(UNBOUNDED_PREFIXES):
         return None
@@ -165,7 +169,7 @@ class EdgeGuard:
         except ValueError:
             declared = limit + 1
         if declared is not None and declared > limit:
-            return await self._too_large(send, scope)
+            return await self._too_large(send, scope, receive if declared <= DRAIN_LIMIT else None)
         if declared is None and not chunked:
             return receive  # no body
         chunks, size = [], 0
@@ -176,13 +180,23 @@ class EdgeGuard:
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             if size > limit:
-                return await self._too_large(send, scope)
+                return await self._too_large(send, scope, receive if message.get("more_body") else None)
             if not message.get("more_body"):
                 break
         return _replay([{"type": "http.request", "body": b"".join(chunks), "more_body": False}], receive)
 
-    async def _too_large(self, send, scope):
+    async def _too_large(self, send, scope, unread=None):
+        """Answer 413. `unread`: the rest of the body is still coming; it is read and dropped first (at most
+        DRAIN_LIMIT bytes), so that the client, still sending, gets the answer instead of a closed connection."""
         log.info("request body over the limit refused (%s)", scope["path"][:100])
+        drained = 0
+        while unread is not None and drained <= DRAIN_LIMIT:
+            message = await unread()
+            if message["type"] != "http.request":
+                break
+            drained += len(message.get("body", b""))
+            if not message.get("more_body"):
+                break
         start, body = _plain(413, "Request too large.\n")
         await send(start)
         await send(body)
