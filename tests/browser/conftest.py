@@ -1,6 +1,11 @@
 """Runs the real product for browser tests: a STORM simulator (a real WebSocket server, driven step by step
 from the tests), `reflex run --env prod --single-port` on a temporary SQLite file, and Debian's Chromium
-through Playwright. One app is built and shared by the whole module, as a build takes a while."""
+through Playwright. One app is built and shared by the whole module, as a build takes a while.
+
+TEST_SCALE_OUT=1 runs the same app scaled out, as scripts/scale.sh does: on a PostgreSQL database of its own
+(TEST_SCALE_PG_URL, default postgresql://postgres@127.0.0.1:5432/vj_scale_test, dropped and recreated), with
+Redis (TEST_SCALE_REDIS_URL, default redis://127.0.0.1:6379/9, emptied first) and two backend workers on one
+port: a page's socket lands on either worker, and the feed, the sender and the sweeps run in the one elected."""
 from __future__ import annotations
 
 import asyncio
@@ -24,6 +29,8 @@ SCENARIOS = ROOT / "integrations" / "storm" / "scenarios"
 ARTIFACTS = ROOT / "test-artifacts"
 SECRET = "browser-test-secret-0123456789abcdef012345"
 STAFF_PASSWORD = "correct-horse-battery-staple"
+SCALE_OUT = os.environ.get("TEST_SCALE_OUT") == "1"
+SCALE_OUT_WORKERS = 2
 
 
 def submit_sign_in(page, username: str, password: str = STAFF_PASSWORD) -> None:
@@ -155,6 +162,23 @@ class Feed:
         self.loop.call_soon_threadsafe(self.loop.stop)
 
 
+def scale_out_environment() -> dict[str, str]:
+    """TEST_SCALE_OUT=1: a fresh PostgreSQL database, an empty Redis database and two workers (module doc)."""
+    import psycopg
+    import redis
+    from sqlalchemy.engine import make_url
+
+    pg_url = os.environ.get("TEST_SCALE_PG_URL", "postgresql://postgres@127.0.0.1:5432/vj_scale_test")
+    redis_url = os.environ.get("TEST_SCALE_REDIS_URL", "redis://127.0.0.1:6379/9")
+    url = make_url(pg_url)
+    admin = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin, connect_timeout=5, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{url.database}"')
+    redis.Redis.from_url(redis_url, socket_connect_timeout=5).flushdb()
+    return {"DATABASE_URL": pg_url, "REDIS_URL": redis_url, "GRANIAN_WORKERS": str(SCALE_OUT_WORKERS)}
+
+
 @pytest.fixture(scope="session")
 def live_app(tmp_path_factory):
     from integrations.govuk_notify.simulator import (
@@ -191,6 +215,9 @@ def live_app(tmp_path_factory):
         "NOTIFY_API_KEY": DEMO_API_KEY, "NOTIFY_BASE_URL": notify.url, "NOTIFY_CALLBACK_TOKEN": callback_token,
         "NOTIFY_SMS_TEMPLATE_ID": DEFAULT_SMS_TEMPLATE_ID, "NOTIFY_EMAIL_TEMPLATE_ID": DEFAULT_EMAIL_TEMPLATE_ID,
     })
+    if SCALE_OUT:
+        env.update(scale_out_environment())
+    # The account is made, and so the schema migrated, once, before any worker starts.
     subprocess.run([sys.executable, "-m", "rxapp.cli", "create-user", "control.one", "--role", "fcr",
                     "--name", "Control One", "--password-stdin"], input=STAFF_PASSWORD + "\n", text=True,
                    env=env, cwd=ROOT, check=True, capture_output=True)

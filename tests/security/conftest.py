@@ -2,7 +2,8 @@
 
 - `live_app`: the real product (`reflex run --env prod`, temporary SQLite, a STORM simulator), the same fixture
   as tests/browser (imported, so a run of tests/security alone starts one product; a run that also takes
-  tests/browser starts a second, separate one for those).
+  tests/browser starts a second, separate one for those). With TEST_SCALE_OUT=1 it runs on PostgreSQL with
+  Redis and two backend workers (tests/browser/conftest.py), so the attacks meet either worker.
 - `compiled`: what the built frontend sends when it connects (hydrate event, state hashes, schema).
 - `raw_socket`: a factory of raw Socket.IO clients speaking Reflex's protocol on `/_event`, as an attacker's
   script would: any client token, any Cookie header, no Origin unless asked, any event.
