@@ -22,7 +22,7 @@ from rxapp.plumbing.jobs import Job, Loop, StatusReport, runner_status, write_st
 
 from .conftest import ROOT
 
-# A runner process as the app's lifespan starts one; it tries the lock every second instead of every ten
+# A runner process as the app's lifespan starts one; it tries the lock every second instead of every two (RETRY_SECONDS)
 # and beats every half second, so the test need not wait long.
 RUNNER_PROCESS = """
 import asyncio
