@@ -5,8 +5,11 @@ import reflex as rx
 from reflex.constants import StateManagerMode
 
 from rxapp.plumbing.config import settings
+from rxapp.plumbing.workers import respawn_failed_workers
 
 _settings = settings()
+# A backend worker that dies is replaced; without this Granian stops every worker (rxapp/plumbing/workers.py).
+respawn_failed_workers()
 
 config = rx.Config(
     app_name="rxapp",

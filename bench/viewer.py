@@ -19,6 +19,7 @@ import json
 import re
 import time
 import uuid
+from contextlib import suppress
 from pathlib import Path
 from typing import Optional
 
@@ -159,3 +160,101 @@ class Viewer:
                         self._waiters.remove(waiting)
                         if not waiting[1].done():
                             waiting[1].set_result(arrived)
+
+
+class ReconnectingViewer(Viewer):
+    """A tab that reconnects the way Reflex's client does (`.web/utils/state.js`, socket.io's own reconnection off):
+    when its connection drops it reconnects at once with the same session token, the hydrate event riding in the
+    CONNECT packet again but without the compiled hashes (a reconnect rehydrates in full); an attempt that fails
+    (refused, closed before the hydrate) is retried after 200 ms times the failed attempts (at most 10).
+
+    `reconnects` holds, per drop, (when the connection was lost, when the page showed its status again, attempts)
+    in `time.perf_counter()` seconds; `shown_at` is when the last full view arrived (a hydrate or a push)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.reconnects: list[tuple[float, float, int]] = []
+        self.lost_at: Optional[float] = None
+        self.failed_attempts = 0
+        self.shown_at: Optional[float] = None
+        self._view_seen = asyncio.Event()
+        self._keeper: Optional[asyncio.Task] = None
+        self._stopping = False
+
+    def _apply(self, arrived: float, packet: list) -> None:
+        super()._apply(arrived, packet)
+        if packet and packet[0] == "event" and len(packet) > 1 and isinstance(packet[1], dict):
+            for key, values in (packet[1].get("delta") or {}).items():
+                if key.endswith(TRACK_VIEW_SUFFIX) and values.get("status_rx_state_"):
+                    self.shown_at = arrived
+                    self._view_seen.set()
+
+    def keep_open(self) -> None:
+        """Reconnect whenever the connection drops, until `close`."""
+        self._keeper = asyncio.create_task(self._keep(), name=f"keeper-{self.label}")
+
+    @property
+    def connected(self) -> bool:
+        return self.ws is not None and not self.closed.is_set() and self.lost_at is None
+
+    async def _keep(self) -> None:
+        while not self._stopping:
+            await self.closed.wait()
+            if self._stopping:
+                return
+            self.lost_at = lost = time.perf_counter()
+            attempts = 0
+            while not self._stopping:
+                attempts += 1
+                try:
+                    await self._reconnect_once()
+                    break
+                except (OSError, asyncio.TimeoutError, ConnectionClosed, RuntimeError, Exception) as exc:  # noqa: BLE001
+                    self.error = f"reconnect attempt {attempts}: {type(exc).__name__}: {exc}"[:200]
+                    self.failed_attempts += 1
+                    await asyncio.sleep(0.2 * min(attempts, 10))
+            else:
+                return
+            self.reconnects.append((lost, self.shown_at, attempts))
+            self.lost_at = None
+            self.error = None
+
+    async def _reconnect_once(self, timeout: float = 10) -> None:
+        if self._task is not None and not self._task.done():  # its end must not touch the new connection's events
+            self._task.cancel()
+            with suppress(asyncio.CancelledError, Exception):
+                await self._task
+        self.closed = asyncio.Event()
+        self.hydrated = asyncio.Event()
+        self._view_seen = asyncio.Event()
+        url = f"ws://{self.host}:{self.port}{NAMESPACE}/?token={self.session_token}&EIO=4&transport=websocket"
+        self.ws = await connect(url, origin=self.origin, subprotocols=[self.compiled.reflex_version],
+                                max_size=None, open_timeout=timeout, ping_interval=None, close_timeout=2)
+        opening = await asyncio.wait_for(self.ws.recv(), timeout)
+        if not opening.startswith("0"):
+            raise RuntimeError(f"unexpected Engine.IO opening {opening[:80]!r}")
+        boot = {"name": self.compiled.hydrate_event, "payload": {},
+                "router_data": {"pathname": self.path, "asPath": self.path, "query": {"token": self.link}}}
+        await self.ws.send(f"40{NAMESPACE}," + json.dumps({"event": boot, "state_schema": self.compiled.state_schema},
+                                                          separators=(",", ":")))
+        self._task = asyncio.create_task(self._read(), name=f"viewer-{self.label}")
+        seen = asyncio.create_task(self._view_seen.wait())
+        closed = asyncio.create_task(self.closed.wait())
+        done, pending = await asyncio.wait({seen, closed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        if not self._view_seen.is_set():
+            with_reason = "closed before its hydrate" if self.closed.is_set() else "no hydrate in time"
+            if not self.closed.is_set():
+                await self.ws.close()
+            raise RuntimeError(with_reason)
+
+    async def close(self) -> None:
+        self._stopping = True
+        if self._keeper is not None:
+            self._keeper.cancel()
+            try:
+                await self._keeper
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+        await super().close()
