@@ -1,6 +1,7 @@
 """Live rooms on a real python-socketio server (its packets captured instead of sent): a push is one encoded
 packet to every socket in the room and none outside it; an end tells the room and closes it, so a later push
-reaches nobody; a socket that is gone cannot join; with Redis, one publish reaches every worker's sockets."""
+reaches nobody; a socket that is gone cannot join; with Redis, one publish reaches every worker's sockets, and
+several rooms' pushes published together (one round trip) each reach their own room."""
 from __future__ import annotations
 
 import asyncio
@@ -121,6 +122,16 @@ def test_with_redis_one_publish_reaches_the_room_on_every_worker():
             assert one.heard(a[1]) == two.heard(b[1]) == [{"status_rx_state_": "en_route", "ended_rx_state_": False}]
             assert two.heard(elsewhere[1]) == []
             assert one.rooms.sent == 1 and (one.rooms.delivered, two.rooms.delivered) == (1, 1)
+            # Several rooms' views in one round trip (a burst's chunk): each reaches its own room on every worker.
+            await two.rooms.push_many([("room-r", {"status": "at_scene", "ended": False}),
+                                       ("room-s", {"status": "assigned", "ended": False})])
+            for _ in range(50):
+                if len(one.heard(a[1])) == 2 and len(two.heard(b[1])) == 2 and two.heard(elsewhere[1]):
+                    break
+                await asyncio.sleep(0.05)
+            assert one.heard(a[1])[1] == two.heard(b[1])[1] == {"status_rx_state_": "at_scene", "ended_rx_state_": False}
+            assert two.heard(elsewhere[1]) == [{"status_rx_state_": "assigned", "ended_rx_state_": False}]
+            assert two.rooms.sent == 2 and (one.rooms.delivered, two.rooms.delivered) == (3, 3)  # every worker, every room
             await two.rooms.end("room-r", {"status": "", "ended": True})
             for _ in range(50):
                 if not one.rooms.members("room-r") and not two.rooms.members("room-r"):

@@ -80,6 +80,10 @@ class FakeApp:
         assert fields["ended"] is False
         self.pushes.append((room, {k: v for k, v in fields.items() if k != "ended"}))
 
+    async def push_many(self, pushes: list[tuple[str, dict]]) -> None:
+        for room, fields in pushes:
+            await self.push(room, fields)
+
     async def end(self, room: str, fields: dict) -> None:
         assert fields["ended"] is True and not fields["status"] and not fields["steps"]
         self.pushes.append((room, "ended"))

@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from rxapp.attendance import views
+from rxapp.attendance import publish, views
 from rxapp.attendance.publish import ReflexPublisher
 from rxapp.attendance.track_state import attendance_channel
+from rxapp.plumbing.columns import utcnow
+from rxapp.plumbing.jobs import StatusReport, write_status
 
 from .test_publisher import FakeApp, _until
 from .test_windows import T0, S, Stream
@@ -80,6 +82,49 @@ def test_the_countdown_runs_by_itself_every_few_seconds(db_url, monkeypatch):
             await _until(lambda: app.count(channel) == 2, 3)
             await asyncio.sleep(1.0)
             assert app.count(channel) == 2  # and nothing more while the words stay the same
+        finally:
+            running.cancel()
+
+    asyncio.run(scenario())
+
+
+def _leader_row(db_url: str, pid_offset: int) -> None:
+    """The runner's report that a process leads the background work: this one (0), or another (any other offset)."""
+    report = StatusReport([], [])
+    report.pid += pid_offset
+    write_status(report.rows_due(utcnow()), replace=True, db_url=db_url)
+
+
+def test_with_redis_only_the_process_leading_the_background_work_counts_down(db_url, monkeypatch):
+    """With Redis every push reaches every worker's tabs, so one process counts down for the whole deployment:
+    the one the runner reports as leading. Two workers do not push the same countdown twice; a worker that takes
+    the lead over starts counting down within seconds."""
+    feed = Stream(db_url)
+    urn = "CLE-20261120-7204"
+    feed.opened(urn, T0)
+    feed.on_the_way(urn, "CA1", T0 + 10 * S)
+    feed.fix("CA1", 3500.0, T0 + 20 * S)
+    channel = attendance_channel(feed.incident(urn).id)
+    monkeypatch.setattr(views, "attendance_now", lambda: T0 + 30 * S)
+    monkeypatch.setattr(publish, "LEADER_RECHECK_SECONDS", 0.1)
+    _leader_row(db_url, 1)  # another process leads
+
+    async def scenario():
+        app = FakeApp()
+        app.redis_url = "redis://pushes.go.through.redis"  # only read to tell that they do
+        publisher = ReflexPublisher(app, rooms=app, interval=0.05, countdown=0.2)
+        running = asyncio.create_task(publisher.run())
+        try:
+            await asyncio.sleep(1.0)
+            assert app.count(channel) == 0 and publisher.countdown_pushes == 0
+            assert await publisher.runs_deployment_checks() is False
+            await asyncio.to_thread(_leader_row, db_url, 0)  # this process takes the lead over
+            await _until(lambda: app.count(channel) == 1, 3)
+            assert await publisher.runs_deployment_checks() is True
+            del app.redis_url  # without Redis each process's rooms are its own: every process checks its own
+            await asyncio.to_thread(_leader_row, db_url, 1)
+            await asyncio.sleep(0.2)
+            assert await publisher.runs_deployment_checks() is True
         finally:
             running.cancel()
 

@@ -14,6 +14,13 @@ than 10 minutes" at the next five-minute mark) with no event at all. Every `coun
 differ are pushed, through the same path as a change. So an open page shows what a fresh load would within
 `countdown` seconds of it changing, and a viewer gets a push when the words change, not on every fix or tick.
 
+A push reads and renders the changed attendances' views together, a few queries for each chunk of PUSH_CHUNK
+attendances rather than a few for each attendance, and sends each chunk's views (one Redis round trip with Redis)
+while the next chunk is rendered, so a burst's first rooms do not wait for its last one's view.
+
+With Redis the countdown and the re-check of expired links run only in the process that leads the background
+work (`runs_deployment_checks`): its pushes and ends reach every worker's tabs, so one is enough.
+
 Before a push reaches a tab its right to it is checked again: an attendance whose victim link has expired gets
 its channel ended instead of the view; the board goes only to sessions that still check out (not revoked, not
 expired, account active and not locked, same role as when the board was opened), and the channel of any other
@@ -33,16 +40,20 @@ from rxapp.attendance.board_views import load_board
 from rxapp.attendance.rooms import LiveRooms
 from rxapp.attendance.rooms import rooms as live_rooms
 from rxapp.attendance.track_state import ENDED_VIEW, attendance_channel
-from rxapp.attendance.views import expired_links, victim_views
+from rxapp.attendance.views import expired_links, victim_views, views_to_push
 from rxapp.attendance.windows import counting_down
 from rxapp.plumbing.columns import utcnow
 from rxapp.plumbing.config import settings
+from rxapp.plumbing.jobs import runner_status
 from rxapp.staff.accounts import live_board_sessions
 
 log = logging.getLogger(__name__)
 
 SESSION_RECHECK_SECONDS = 2.0
 LINK_RECHECK_SECONDS = 10.0
+PUSH_CHUNK = 10  # attendances read and rendered together; each chunk goes out while the next is rendered
+COUNTDOWN_CHUNK = 500  # attendances re-rendered together by the countdown (one IN (...) list each)
+LEADER_RECHECK_SECONDS = 5.0  # how long this process trusts what it last read about who leads
 
 
 class ReflexPublisher:
@@ -63,6 +74,7 @@ class ReflexPublisher:
         # A tab open from before a restart re-checks its link when it reconnects (LiveChannelGuard, open_link).
         self._links_checked_at = utcnow()
         self._directory_kept_until = 0.0
+        self._leading = (False, float("-inf"))  # (whether this process leads the runner, until when that holds)
         self.pushed = 0
         self.board_pushes = 0
         self.ended = 0
@@ -80,13 +92,15 @@ class ReflexPublisher:
             while True:
                 await self._wake.wait()
                 self._wake.clear()
+                started = time.monotonic()
                 ids, self._dirty = self._dirty, set()
                 board, self._board_dirty = self._board_dirty, False
                 try:
                     await self._push(ids, board)
                 except Exception:
                     log.exception("push to pages failed")
-                await asyncio.sleep(self.interval)
+                # Pushes START at least `interval` apart: the time a push took counts towards the wait.
+                await asyncio.sleep(max(0.0, started + self.interval - time.monotonic()))
         finally:
             watch.cancel()
             ticking.cancel()
@@ -97,7 +111,7 @@ class ReflexPublisher:
             await asyncio.sleep(self.recheck)
             try:
                 await self.board_sessions()
-                if time.monotonic() >= next_links:
+                if time.monotonic() >= next_links and await self.runs_deployment_checks():
                     next_links = time.monotonic() + self.link_recheck
                     await self.end_expired_links()
             except Exception:
@@ -105,15 +119,7 @@ class ReflexPublisher:
 
     async def _push(self, ids: set[int], board: bool) -> None:
         if ids:
-            views = await asyncio.to_thread(victim_views, ids)
-            expired = await asyncio.to_thread(expired_links, views.keys())
-            for incident_id, view in views.items():
-                if incident_id in expired:
-                    await self._end_room(incident_id)
-                    continue
-                await self.rooms.push(attendance_channel(incident_id), {**view, "ended": False})
-                self._last_view[incident_id] = view
-                self.pushed += 1
+            await self._push_views(ids)
         if board:
             sessions = await self.board_sessions()
             if sessions:
@@ -127,13 +133,57 @@ class ReflexPublisher:
                     self.board_pushes += 1
         self.last_push_at = time.time()
 
+    async def _push_views(self, ids: set[int]) -> None:
+        """Read and render the changed attendances' views PUSH_CHUNK at a time (a few queries per chunk, whatever
+        its size), and send each chunk's views while the next is rendered: the first rooms get their view
+        without waiting for the last one's. An attendance whose link has expired has its room ended instead."""
+        order = sorted(ids)
+        chunks = [order[i:i + PUSH_CHUNK] for i in range(0, len(order), PUSH_CHUNK)]
+        rendering = asyncio.ensure_future(asyncio.to_thread(views_to_push, chunks[0]))
+        try:
+            for k in range(len(chunks)):
+                views, expired = await rendering
+                if k + 1 < len(chunks):
+                    rendering = asyncio.ensure_future(asyncio.to_thread(views_to_push, chunks[k + 1]))
+                for incident_id in expired:
+                    await self._end_room(incident_id)
+                if views:
+                    await self.rooms.push_many([(attendance_channel(incident_id), {**view, "ended": False})
+                                                for incident_id, view in views.items()])
+                    self._last_view.update(views)
+                    self.pushed += len(views)
+        finally:
+            rendering.cancel()  # only still pending if a push failed or this task was cancelled
+
+    async def runs_deployment_checks(self) -> bool:
+        """Whether this process counts pages down and re-checks links for the whole deployment. With Redis, a
+        push or an end from any process reaches every worker's tabs, so only the process that leads the
+        background work (rxapp/plumbing/runner.py, as it reports in runner_status) does it, and two workers do
+        not push each countdown twice; without Redis each process's rooms are its own, so each does."""
+        if not getattr(self.rooms, "redis_url", None):
+            return True
+        leading, until = self._leading
+        if time.monotonic() < until:
+            return leading
+        try:
+            status = await asyncio.to_thread(runner_status)
+            leader = status["leader"]
+            leading = bool(status["running"] and leader and leader["this_process"])
+        except Exception:  # the database is away: keep the last answer until it is back
+            log.warning("could not read who leads the background work", exc_info=True)
+        self._leading = (leading, time.monotonic() + LEADER_RECHECK_SECONDS)
+        return leading
+
     # ---- pages counting down ------------------------------------------------------------------------------
 
     async def _count_down_forever(self) -> None:
         while True:
             await asyncio.sleep(self.countdown)
             try:
-                await self.count_down()
+                if await self.runs_deployment_checks():
+                    await self.count_down()
+                else:
+                    self._last_view.clear()  # kept only for the countdown's comparisons
             except Exception:
                 log.exception("re-rendering pages as time passes failed")
 
@@ -145,7 +195,9 @@ class ReflexPublisher:
             del self._last_view[gone]  # closed, or no window any more: nothing of it moves with time
         if not ids:
             return set()
-        views = await asyncio.to_thread(victim_views, ids)
+        order, views = sorted(ids), {}
+        for i in range(0, len(order), COUNTDOWN_CHUNK):
+            views.update(await asyncio.to_thread(victim_views, order[i:i + COUNTDOWN_CHUNK]))
         changed = {incident_id for incident_id, view in views.items() if self._last_view.get(incident_id) != view}
         if changed:
             self.countdown_pushes += len(changed)

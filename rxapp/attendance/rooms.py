@@ -84,6 +84,19 @@ class LiveRooms:
         """Every tab in the room, on every worker, gets `fields` as the new values of its page's vars."""
         await self._send({"room": room, "fields": fields, "end": False})
 
+    async def push_many(self, pushes: list[tuple[str, dict]]) -> None:
+        """`push` of each (room, fields), published in one Redis round trip (a pipeline) when with Redis."""
+        messages = [{"room": room, "fields": fields, "end": False} for room, fields in pushes]
+        self.sent += len(messages)
+        if not self.redis_url:
+            for message in messages:
+                await self.deliver(message)
+            return
+        async with (await self._client()).pipeline(transaction=False) as pipe:
+            for message in messages:
+                pipe.publish(self.pubsub_channel, json.dumps(message, separators=(",", ":")))
+            await pipe.execute()
+
     async def end(self, room: str, fields: dict) -> None:
         """Every tab in the room gets `fields` (the emptied view), then the room is closed on every worker."""
         await self._send({"room": room, "fields": fields, "end": True})

@@ -42,8 +42,15 @@ def _clock(at: Optional[datetime]) -> str:
 
 
 def victim_language(session: Session, incident: Incident) -> str:
-    victim = session.get(Victim, incident.victim_id) if incident.victim_id else None
-    return languages.resolve_language(victim.language if victim else None)
+    return _languages(session, [incident])[incident.id]
+
+
+def _languages(session: Session, incidents: list[Incident]) -> dict[int, str]:
+    """Each attendance's victim's language, in one query."""
+    victim_ids = {i.victim_id for i in incidents if i.victim_id}
+    spoken = dict(session.exec(select(Victim.id, Victim.language).where(Victim.id.in_(victim_ids))).all()) \
+        if victim_ids else {}
+    return {i.id: languages.resolve_language(spoken.get(i.victim_id) if i.victim_id else None) for i in incidents}
 
 
 def _facts(incident: Incident, steps: list[IncidentStep]) -> rules.PageFacts:
@@ -90,10 +97,17 @@ def _explain(lang: str, situation: Situation, incident: Incident, has_window: bo
 
 
 def _public_steps(session: Session, incident: Incident) -> list[IncidentStep]:
-    return list(session.exec(
-        select(IncidentStep).where(IncidentStep.incident_id == incident.id, IncidentStep.public == True)  # noqa: E712
-        .order_by(IncidentStep.at, IncidentStep.id)
-    ).all())
+    return _steps_of(session, [incident.id])[incident.id]
+
+
+def _steps_of(session: Session, ids: list[int]) -> dict[int, list[IncidentStep]]:
+    """Each attendance's public steps in order, in one query."""
+    out: dict[int, list[IncidentStep]] = {i: [] for i in ids}
+    for step in session.exec(
+            select(IncidentStep).where(IncidentStep.incident_id.in_(ids), IncidentStep.public == True)  # noqa: E712
+            .order_by(IncidentStep.incident_id, IncidentStep.at, IncidentStep.id)):
+        out[step.incident_id].append(step)
+    return out
 
 
 def attendance_status(session: Session, incident: Incident, lang: str) -> str:
@@ -104,22 +118,49 @@ def attendance_status(session: Session, incident: Incident, lang: str) -> str:
 def portal_offer(session: Session, incident: Incident) -> str:
     """The victim's portal link when a crime was recorded from this attendance and they have a live invitation to
     read it (not revoked, access not ended), else "". Derived from the invitation's nonce; the link is not stored."""
-    if incident.victim_id is None:
-        return ""
-    found = session.exec(select(CaseVictim.id, Occurrence.finalised_at)
-                         .join(Occurrence, Occurrence.id == CaseVictim.occurrence_id)
-                         .where(Occurrence.incident_id == incident.id, CaseVictim.victim_id == incident.victim_id)
-                         .order_by(CaseVictim.id)).first()
-    invite = live_invite(session, found[0]) if found is not None else None
-    if invite is None or access_ended(found[1], utcnow(), settings().portal.access_days_after_finalised):
-        return ""
-    return links.portal_url(links.derive_portal_token(invite.link_nonce))
+    return _portal_offers(session, [incident]).get(incident.id, "")
+
+
+def _portal_offers(session: Session, incidents: list[Incident]) -> dict[int, str]:
+    """`portal_offer` of each of these attendances that has one (one query, plus one per crime recorded)."""
+    victims = {i.id: i.victim_id for i in incidents if i.victim_id is not None}
+    if not victims:
+        return {}
+    found: dict[int, tuple[int, Optional[datetime]]] = {}  # incident id -> (its victim's first CaseVictim, finalised)
+    for case_victim_id, finalised_at, incident_id, victim_id in session.exec(
+            select(CaseVictim.id, Occurrence.finalised_at, Occurrence.incident_id, CaseVictim.victim_id)
+            .join(Occurrence, Occurrence.id == CaseVictim.occurrence_id)
+            .where(Occurrence.incident_id.in_(list(victims))).order_by(CaseVictim.id)):
+        if victims.get(incident_id) == victim_id and incident_id not in found:
+            found[incident_id] = (case_victim_id, finalised_at)
+    out, now, days = {}, utcnow(), settings().portal.access_days_after_finalised
+    for incident_id, (case_victim_id, finalised_at) in found.items():
+        invite = live_invite(session, case_victim_id)
+        if invite is not None and not access_ended(finalised_at, now, days):
+            out[incident_id] = links.portal_url(links.derive_portal_token(invite.link_nonce))
+    return out
 
 
 def victim_view(session: Session, incident: Incident, now: Optional[datetime] = None) -> dict:
+    return _views(session, [incident], now)[incident.id]
+
+
+def _views(session: Session, incidents: list[Incident], now: Optional[datetime] = None) -> dict[int, dict]:
+    """The victim's view of each attendance, with what it needs read in a few queries for all of them (its
+    victim's language, its public steps, the portal's offer) instead of a few for each."""
     now = now or attendance_now()
-    lang = victim_language(session, incident)
-    steps = _public_steps(session, incident)
+    if not incidents:
+        return {}
+    spoken = _languages(session, incidents)
+    steps = _steps_of(session, [i.id for i in incidents])
+    out = {incident.id: _view(incident, spoken[incident.id], steps[incident.id], now) for incident in incidents}
+    offered = [i for i in incidents if out[i.id]["after"]]  # the portal is offered with what comes after the visit
+    for incident_id, url in (_portal_offers(session, offered) if offered else {}).items():
+        out[incident_id]["portal_url"] = url
+    return out
+
+
+def _view(incident: Incident, lang: str, steps: list[IncidentStep], now: datetime) -> dict:
     situation = rules.situation(_facts(incident, steps))
     estimate = stored_estimate(incident) if incident.is_open and incident.status == rules.EN_ROUTE else None
     eta_text, eta_clock = words.window(lang, estimate, now)
@@ -146,7 +187,7 @@ def victim_view(session: Session, incident: Incident, now: Optional[datetime] = 
         "advice": words.advice(lang, situation, incident.category, flags),
         "after": after,
         "support": words.support(lang, situation, settings().support_contacts),
-        "portal_url": portal_offer(session, incident) if after else "",
+        "portal_url": "",  # filled in by _views when `after` is shown and the victim is invited
         "labels": words.labels(lang),
         "version": incident.version,
     }
@@ -161,15 +202,23 @@ def victim_view_for_link(token: str) -> tuple[Optional[int], Optional[dict]]:
         return incident.id, victim_view(session, incident)
 
 
-def victim_views(ids: set[int]) -> dict[int, dict]:
-    """The victim's view of each of these attendances, to push to their open pages."""
-    out = {}
+def victim_views(ids: Iterable[int]) -> dict[int, dict]:
+    """The victim's view of each of these attendances that exists and whose link still works, read and rendered
+    together."""
+    return views_to_push(ids)[0]
+
+
+def views_to_push(ids: Iterable[int], now: Optional[datetime] = None) -> tuple[dict[int, dict], set[int]]:
+    """For the publisher: (the victim's view of each of these attendances whose link still works, the ids of those
+    whose link has expired). A few queries for all of them, whatever their number."""
+    ids = list(ids)
+    if not ids:
+        return {}, set()
+    now = now or utcnow()
     with session_scope(readonly=True) as session:
-        for incident_id in ids:
-            incident = session.get(Incident, incident_id)
-            if incident is not None:
-                out[incident_id] = victim_view(session, incident)
-    return out
+        incidents = list(session.exec(select(Incident).where(Incident.id.in_(ids))).all())
+        expired = {i.id for i in incidents if i.link_expires_at is not None and i.link_expires_at <= now}
+        return _views(session, [i for i in incidents if i.id not in expired]), expired
 
 
 def expired_links(ids: Iterable[int] = (), since: Optional[datetime] = None,
