@@ -23,11 +23,13 @@ Set-ups (`--setups`, side by side in one run): `sqlite`, the product on one proc
 the same product with `--workers` Granian backend workers on one port (GRANIAN_WORKERS, as scripts/scale.sh),
 PostgreSQL (`--postgres`, dropped and recreated) and Redis (`--redis`, flushed); `baseline`, the bare
 `websockets` library doing the same fan-out with its clients in this process (bench/baseline.py). With several
-workers, memory is the growth of all workers' RSS together.
+workers, memory is the growth of all workers' RSS together. `--compare-ref COMMIT` runs the sqlite and scale set-ups
+a second time from that commit, in the same run, so a change is measured beside what it replaced.
 
     python bench/live.py [--viewers 1,100,500] [--setups sqlite,scale,baseline] [--workers 2]
                          [--postgres URL] [--redis URL] [--attendances 50] [--rate 5] [--backlog 3000] [--no-browser]
-                         [--in-place | --git-ref HEAD] [--sample-app] [--env REFLEX_STATE_MANAGER_MODE=memory]
+                         [--in-place | --git-ref HEAD] [--compare-ref COMMIT] [--sample-app]
+                         [--env REFLEX_STATE_MANAGER_MODE=memory]
 """
 from __future__ import annotations
 
@@ -323,6 +325,7 @@ class Bench:
             if page is not None:
                 await page.close()
         elapsed = time.perf_counter() - wall0
+        load = os.getloadavg()[0]  # the machine's 1-minute load average as the events end (2 cores here)
         busy = (sum(liveapp.cpu_seconds(pid) for pid in workers) - cpu0) / elapsed
         bench_busy = (time.process_time() - own0) / elapsed
         health1 = await self.feed_health()
@@ -341,7 +344,7 @@ class Bench:
             "backend_cpu_busy": busy, "bench_cpu_busy": bench_busy, "positions_sent": positions_sent,
             "feed_reconnects": (health1.get("reconnects") or 0) - (health0.get("reconnects") or 0),
             "feed_last_error": health1.get("last_error"),
-            "frames_per_viewer": frames / n, "bytes_per_frame": sum(v.bytes for v in viewers) / max(frames, 1),
+            "load_average": load, "frames_per_viewer": frames / n, "bytes_per_frame": sum(v.bytes for v in viewers) / max(frames, 1),
         }
         for part in ("paced", "burst"):
             result[part] = {k: v for k, v in result[part].items() if k != "_lat"}
@@ -415,7 +418,8 @@ class Bench:
                     print(f"      memory: RSS {entry['rss_before_mb']:.0f} -> {entry['rss_after_mb']:.0f} MB, "
                           f"{entry['kb_per_viewer']:.0f} KB per viewer; backend CPU busy "
                           f"{entry['backend_cpu_busy'] * 100:.0f}% (this process {entry['bench_cpu_busy'] * 100:.0f}%) "
-                          f"during the events; {entry['bytes_per_frame']:.0f} B per frame", flush=True)
+                          f"during the events; {entry['bytes_per_frame']:.0f} B per frame; machine load average "
+                          f"{entry['load_average']:.1f}", flush=True)
                     if entry.get("backlog"):
                         b = entry["backlog"]
                         print(f"      pages opened during a backlog of {b['positions']} positions: hydrate "
@@ -586,8 +590,8 @@ def run_setup(args, label: str, **app_options) -> dict:
 
 def side_by_side(all_results: dict) -> list[str]:
     """One table: each set-up's paced and burst p50/p95 and memory per viewer, by viewer count."""
-    lines = ["| set-up | viewers | paced p50 / p95 | burst p50 / p95 | memory per viewer | missing |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    lines = ["| set-up | viewers | paced p50 / p95 | burst p50 / p95 | memory per viewer | missing | load average |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
 
     def ms(x):
         return "–" if x != x else f"{x * 1000:,.0f} ms"
@@ -596,9 +600,10 @@ def side_by_side(all_results: dict) -> list[str]:
         for n, e in sorted(results.get("viewers", {}).items()):
             if n == 1:
                 continue
+            load = f"{e['load_average']:.1f}" if "load_average" in e else "–"
             lines.append(f"| {label} | {n:,} | {ms(e['paced']['p50'])} / {ms(e['paced']['p95'])} | "
                          f"{ms(e['burst']['p50'])} / {ms(e['burst']['p95'])} | {e['kb_per_viewer']:.0f} KB | "
-                         f"{e['paced']['missing'] + e['burst']['missing']} |")
+                         f"{e['paced']['missing'] + e['burst']['missing']} | {load} |")
     return lines
 
 
@@ -625,6 +630,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--in-place", action="store_true", help="run the app from the project folder itself")
     parser.add_argument("--git-ref", default=None, help="run a committed version (e.g. HEAD) instead of the "
                                                           "working tree")
+    parser.add_argument("--compare-ref", default=None, metavar="REF",
+                        help="also run the sqlite and scale set-ups from this committed version (e.g. the commit "
+                             "before a change), in the same run, for a side-by-side 'before' row")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                         help="extra environment for the app, e.g. REFLEX_STATE_MANAGER_MODE=memory (repeatable)")
     parser.add_argument("--sample-app", action="store_true",
@@ -643,6 +651,17 @@ def main(argv: list[str] | None = None) -> dict:
             label = f"{args.workers} workers, PostgreSQL + Redis"
             all_results[label] = run_setup(args, label, database_url=args.postgres, redis_url=args.redis,
                                            workers=args.workers)
+        if args.compare_ref:  # the same set-ups from an earlier commit, for a 'before' row beside each
+            before = argparse.Namespace(**{**vars(args), "git_ref": args.compare_ref, "in_place": False})
+            if "sqlite" in setups:
+                label = f"one process, SQLite (before: {args.compare_ref})"
+                all_results[label] = run_setup(before, label)
+            if "scale" in setups:
+                _fresh_postgres(args.postgres)
+                _fresh_redis(args.redis)
+                label = f"{args.workers} workers, PostgreSQL + Redis (before: {args.compare_ref})"
+                all_results[label] = run_setup(before, label, database_url=args.postgres, redis_url=args.redis,
+                                               workers=args.workers)
         if "baseline" in setups:
             import baseline
 
