@@ -54,6 +54,7 @@ class FakeApp:
     def __init__(self):
         self.states: dict[str, _State] = {}
         self.pushes: list[tuple[str, object]] = []
+        self.batches: list[int] = []  # how many rooms' views each push_many carried
         self.state_manager = self
 
     def _root(self, ident: str):
@@ -81,6 +82,7 @@ class FakeApp:
         self.pushes.append((room, {k: v for k, v in fields.items() if k != "ended"}))
 
     async def push_many(self, pushes: list[tuple[str, dict]]) -> None:
+        self.batches.append(len(pushes))
         for room, fields in pushes:
             await self.push(room, fields)
 
@@ -247,6 +249,31 @@ def test_an_attendance_whose_link_expired_has_its_channel_ended(db_url):
             await _until(lambda: len(app.pushes) == 2, 2)
             assert (attendance_channel(a), "ended") in app.pushes
             assert dict(app.pushes)[attendance_channel(b)]["status"]
+        finally:
+            running.cancel()
+
+    asyncio.run(scenario())
+
+
+def test_a_burst_of_many_attendances_goes_out_in_chunks_the_first_ten_first(db_url):
+    """Fifty attendances changed in one batch: their views are read and sent in chunks (ten, then the other forty
+    in one), each chunk's views together; every room gets its own attendance's newest view, once."""
+    feed = Feed(db_url)
+    ids = [feed.opened(f"CLE-20261120-95{i:02d}", "PRIORITY", T0 + timedelta(seconds=i)) for i in range(50)]
+    newest = {i: _bump(db_url, i) for i in ids}
+
+    async def scenario():
+        app = FakeApp()
+        publisher = ReflexPublisher(app, rooms=app, interval=0.1)
+        running = asyncio.create_task(publisher.run())
+        try:
+            await publisher(set(ids))
+            await _until(lambda: len(app.pushes) == 50, 5)
+            assert app.batches == [10, 40]
+            assert [room for room, _ in app.pushes[:10]] == [attendance_channel(i) for i in sorted(ids)[:10]]
+            assert {room: view["version"] for room, view in app.pushes} == \
+                {attendance_channel(i): version for i, version in newest.items()}
+            assert publisher.pushed == 50
         finally:
             running.cancel()
 

@@ -14,9 +14,9 @@ than 10 minutes" at the next five-minute mark) with no event at all. Every `coun
 differ are pushed, through the same path as a change. So an open page shows what a fresh load would within
 `countdown` seconds of it changing, and a viewer gets a push when the words change, not on every fix or tick.
 
-A push reads and renders the changed attendances' views together, a few queries for each chunk of PUSH_CHUNK
-attendances rather than a few for each attendance, and sends each chunk's views (one Redis round trip with Redis)
-while the next chunk is rendered, so a burst's first rooms do not wait for its last one's view.
+A push reads and renders the changed attendances' views together, a few queries for each chunk of attendances
+rather than a few for each attendance, and sends each chunk's views (one Redis round trip with Redis) while the
+next chunk is rendered: a burst's first PUSH_CHUNK rooms do not wait for the other rooms' views.
 
 With Redis the countdown and the re-check of expired links run only in the process that leads the background
 work (`runs_deployment_checks`): its pushes and ends reach every worker's tabs, so one is enough.
@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 
 SESSION_RECHECK_SECONDS = 2.0
 LINK_RECHECK_SECONDS = 10.0
-PUSH_CHUNK = 10  # attendances read and rendered together; each chunk goes out while the next is rendered
+PUSH_CHUNK = 10  # a burst's first chunk of attendances read and rendered together; each later one is 4 times larger
 COUNTDOWN_CHUNK = 500  # attendances re-rendered together by the countdown (one IN (...) list each)
 LEADER_RECHECK_SECONDS = 5.0  # how long this process trusts what it last read about who leads
 
@@ -134,11 +134,15 @@ class ReflexPublisher:
         self.last_push_at = time.time()
 
     async def _push_views(self, ids: set[int]) -> None:
-        """Read and render the changed attendances' views PUSH_CHUNK at a time (a few queries per chunk, whatever
-        its size), and send each chunk's views while the next is rendered: the first rooms get their view
-        without waiting for the last one's. An attendance whose link has expired has its room ended instead."""
-        order = sorted(ids)
-        chunks = [order[i:i + PUSH_CHUNK] for i in range(0, len(order), PUSH_CHUNK)]
+        """Read and render the changed attendances' views a chunk at a time (a few queries per chunk, whatever its
+        size), and send each chunk's views while the next is rendered: the first PUSH_CHUNK rooms get their view
+        without waiting for the others'. Later chunks grow (10, 40, 160, ...): while views go out the event loop
+        and the rendering thread share the interpreter, and each query of a chunk waits its turn, so fewer,
+        larger chunks then cost less. An attendance whose link has expired has its room ended instead."""
+        order, chunks, size = sorted(ids), [], PUSH_CHUNK
+        while order:
+            chunks.append(order[:size])
+            order, size = order[size:], size * 4
         rendering = asyncio.ensure_future(asyncio.to_thread(views_to_push, chunks[0]))
         try:
             for k in range(len(chunks)):
