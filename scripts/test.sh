@@ -15,7 +15,7 @@ ruff check . || status=1
 WORKERS=(-n "${TEST_WORKERS:-2}" --dist loadfile)
 
 lane "SQLite lane: unit and integration tests"
-python -m pytest -q -m "not browser" "${WORKERS[@]}" || status=1
+python -m pytest -q -m "not browser and not faults" "${WORKERS[@]}" || status=1
 
 lane "SQLite lane: browser tests (Debian Chromium)"
 python -m pytest -q tests/browser || status=1
@@ -42,7 +42,12 @@ except Exception as exc:
 PY
 then
   lane "PostgreSQL lane: database tests"
-  TEST_DATABASE_URL="$PG_URL" python -m pytest -q -m "not browser" "${WORKERS[@]}" || status=1
+  TEST_DATABASE_URL="$PG_URL" python -m pytest -q -m "not browser and not faults" "${WORKERS[@]}" || status=1
+
+  # Real processes killed and restarted (tests/faults/: the feed's process mid-batch, the gateway, a private
+  # PostgreSQL under load, Notify failing for ten minutes): about a minute here. Each ends as an undisturbed run.
+  lane "PostgreSQL lane: fault tests"
+  TEST_DATABASE_URL="$PG_URL" python -m pytest -q -m faults tests/faults || status=1
 
   # The scale-out lane: the product as scripts/scale.sh runs it, on PostgreSQL (a database of its own, dropped and
   # recreated) with Redis (a database of its own, emptied) and two backend workers on one port, so a page's socket
@@ -61,7 +66,7 @@ then
       SCALE_ATTACKS=(tests/security)
     else
       SCALE_BROWSER=(tests/browser/test_victim_page.py tests/browser/test_board_signout.py tests/browser/test_portal.py)
-      SCALE_ATTACKS=(tests/security/test_live_channels.py)
+      SCALE_ATTACKS=(tests/security/test_live_channels.py tests/security/test_live_rooms.py)
     fi
     lane "Scale-out lane: browser tests on PostgreSQL + Redis, two workers"
     TEST_SCALE_OUT=1 python -m pytest -q "${SCALE_BROWSER[@]}" || status=1
@@ -70,6 +75,9 @@ then
   else
     echo "Redis not available at $TEST_SCALE_REDIS_URL: skipping the scale-out lane"
   fi
+else
+  lane "SQLite lane: fault tests (no PostgreSQL: the database restart is skipped)"
+  python -m pytest -q -m faults tests/faults || status=1
 fi
 lane "Done, status $status"
 exit $status
