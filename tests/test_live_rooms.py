@@ -145,3 +145,27 @@ def test_with_redis_one_publish_reaches_the_room_on_every_worker():
                 await w.rooms.close()
 
     asyncio.run(scenario())
+
+
+def test_after_losing_redis_each_room_gets_its_current_view_again(monkeypatch):
+    """Redis pub/sub keeps nothing: a change published while a worker was not subscribed (Redis restarted) never
+    reaches it. When its subscription is back, every room its tabs are in gets its attendance's current view (an
+    expired link ends the room instead); a room its tabs have all left is forgotten."""
+    from rxapp.attendance import views
+
+    current = {7: {"status": "at_scene"}, 8: {"status": "en_route"}, 9: {"status": "assigned"}}
+    monkeypatch.setattr(views, "victim_views", lambda ids: {i: current[i] for i in ids})
+    monkeypatch.setattr(views, "expired_links", lambda ids: {8} & set(ids))
+
+    async def scenario():
+        w = Worker()
+        (a, eio_a), (b, eio_b), (c, _) = [await w.connect() for _ in range(3)]
+        assert await w.rooms.join(a, "room-7", 7) and await w.rooms.join(b, "room-8", 8)
+        assert await w.rooms.join(c, "room-9", 9)
+        await w.rooms.leave(c, "room-9")
+        await w.rooms.resync()
+        assert w.heard(eio_a)[-1]["status_rx_state_"] == "at_scene"
+        assert w.heard(eio_b)[-1]["ended_rx_state_"] is True and w.rooms.members("room-8") == []
+        assert set(w.rooms._incident_of) == {"room-7", "room-8"} and w.rooms.resyncs == 1
+
+    asyncio.run(scenario())

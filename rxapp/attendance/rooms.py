@@ -42,6 +42,8 @@ class LiveRooms:
         self.sent = 0  # pushes and ends this process sent (published, or emitted when alone)
         self.delivered = 0  # room emits this process made to its own sockets
         self._delivered_at: dict[str, float] = {}  # room -> when this process last emitted to it (monotonic)
+        self._incident_of: dict[str, int] = {}  # room -> its attendance, for the rooms this process's tabs joined
+        self.resyncs = 0
 
     def attach(self, sio: Any, namespace: str, state_name: str, redis_url: Optional[str] = None,
                deployment: str = "") -> None:
@@ -51,7 +53,7 @@ class LiveRooms:
 
     # ---- the tab's side ---------------------------------------------------------------------------------
 
-    async def join(self, sid: str, room: str) -> bool:
+    async def join(self, sid: str, room: str, incident_id: Optional[int] = None) -> bool:
         """Put a socket of this process in a room (after its link checked out). False if it is gone."""
         if self.sio is None or not sid:
             return False
@@ -60,6 +62,8 @@ class LiveRooms:
         if not (manager.is_connected(sid, self.namespace) or manager.is_pre_connected(sid, self.namespace)):
             return False
         await self.sio.enter_room(sid, room, namespace=self.namespace)
+        if incident_id is not None:
+            self._incident_of[room] = incident_id
         return True
 
     async def leave(self, sid: str, room: str) -> None:
@@ -140,11 +144,15 @@ class LiveRooms:
             return
         import redis.asyncio as aioredis
 
+        lost = False
         while True:
             client = aioredis.from_url(self.redis_url)
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.pubsub_channel)
+                if lost:  # what was published while this process was not subscribed is gone: resend
+                    lost = False
+                    await self.resync()
                 async for item in pubsub.listen():
                     try:
                         await self.deliver(json.loads(item["data"]))
@@ -153,12 +161,36 @@ class LiveRooms:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Redis restarted or unreachable
+                lost = True
                 log.warning("live rooms lost Redis (%s); retrying in 1 s", type(exc).__name__)
                 await asyncio.sleep(1)
             finally:
                 with suppress(Exception):
                     await pubsub.aclose()
                     await client.aclose()
+
+    async def resync(self) -> None:
+        """After the subscription was lost (Redis restarted): Redis pub/sub keeps nothing, so a change published
+        meanwhile never reached this process. Every room its tabs are in gets its attendance's current view again
+        (an expired link ends the room), emitted to this process's own sockets only."""
+        if self.sio is None:
+            return
+        from rxapp.attendance.track_state import ENDED_VIEW
+        from rxapp.attendance.views import expired_links, victim_views
+
+        held = {room: incident_id for room, incident_id in self._incident_of.items() if self.members(room)}
+        self._incident_of = held
+        if not held:
+            return
+        views = await asyncio.to_thread(victim_views, set(held.values()))
+        expired = await asyncio.to_thread(expired_links, views.keys())
+        for room, incident_id in held.items():
+            if incident_id in views:
+                ended = incident_id in expired
+                fields = {**ENDED_VIEW, "ended": True} if ended else {**views[incident_id], "ended": False}
+                await self.deliver({"room": room, "end": ended, "fields": fields})
+        self.resyncs += 1
+        log.info("live rooms: Redis subscription back; %d room(s) sent their current view again", len(held))
 
     async def close(self) -> None:
         if self._redis is not None:

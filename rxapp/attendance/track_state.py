@@ -94,7 +94,7 @@ class TrackView(rx.State):
         sid = self.router.session.session_id
         if self._room and self._room != room:
             await rooms.leave(sid, self._room)
-        await rooms.join(sid, room)
+        await rooms.join(sid, room, incident_id)
         self._room = room
         if rooms.delivered_since(room, started):  # a push went out between the read and the join
             incident_id, view = await asyncio.to_thread(victim_view_for_link, link)
