@@ -1,18 +1,28 @@
 """Live rooms on a real python-socketio server (its packets captured instead of sent): a push is one encoded
 packet to every socket in the room and none outside it; an end tells the room and closes it, so a later push
 reaches nobody; a socket that is gone cannot join; with Redis, one publish reaches every worker's sockets, and
-several rooms' pushes published together (one round trip) each reach their own room."""
+several rooms' pushes published together (one round trip) each reach their own room; a worker whose Redis
+restarted sends its rooms their attendance's current view again once it has subscribed again."""
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import shutil
+import socket
+import subprocess
+import time
 import uuid
 
 import pytest
+import redis
 import socketio
 
 from rxapp.attendance.rooms import LiveRooms
+from rxapp.attendance.track_state import attendance_channel
+
+from .test_publisher import _bump
+from .test_unassigned_sweep import T0, Feed
 
 NS = "/_event"
 STATE = "reflex___state____state.rxapp___attendance___track_state____track_view"
@@ -147,25 +157,66 @@ def test_with_redis_one_publish_reaches_the_room_on_every_worker():
     asyncio.run(scenario())
 
 
-def test_after_losing_redis_each_room_gets_its_current_view_again(monkeypatch):
-    """Redis pub/sub keeps nothing: a change published while a worker was not subscribed (Redis restarted) never
-    reaches it. When its subscription is back, every room its tabs are in gets its attendance's current view (an
-    expired link ends the room instead); a room its tabs have all left is forgotten."""
-    from rxapp.attendance import views
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
-    current = {7: {"status": "at_scene"}, 8: {"status": "en_route"}, 9: {"status": "assigned"}}
-    monkeypatch.setattr(views, "victim_views", lambda ids: {i: current[i] for i in ids})
-    monkeypatch.setattr(views, "expired_links", lambda ids: {8} & set(ids))
+
+def _private_redis(port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = redis.Redis(port=port, socket_connect_timeout=0.5)
+    for _ in range(100):
+        try:
+            client.ping()
+            return proc
+        except redis.exceptions.ConnectionError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("the private redis-server did not start")
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server to restart")
+def test_after_redis_restarts_a_worker_sends_its_rooms_their_current_view(db_url):
+    """Redis pub/sub keeps nothing: a change published while a worker's subscription is down never reaches its
+    tabs. Once subscribed again the worker renders each room's current view and emits it to its own sockets."""
+    feed = Feed(db_url)
+    incident_id = feed.opened("CLE-20261120-9601", "PRIORITY", T0)
+    port = free_port()
+    server = _private_redis(port)
 
     async def scenario():
-        w = Worker()
-        (a, eio_a), (b, eio_b), (c, _) = [await w.connect() for _ in range(3)]
-        assert await w.rooms.join(a, "room-7", 7) and await w.rooms.join(b, "room-8", 8)
-        assert await w.rooms.join(c, "room-9", 9)
-        await w.rooms.leave(c, "room-9")
-        await w.rooms.resync()
-        assert w.heard(eio_a)[-1]["status_rx_state_"] == "at_scene"
-        assert w.heard(eio_b)[-1]["ended_rx_state_"] is True and w.rooms.members("room-8") == []
-        assert set(w.rooms._incident_of) == {"room-7", "room-8"} and w.rooms.resyncs == 1
+        nonlocal server
+        one = Worker(f"redis://127.0.0.1:{port}/0")
+        listening = asyncio.create_task(one.rooms.listen())
+        try:
+            sid, eio_sid = await one.connect()
+            other = await one.connect()
+            room = attendance_channel(incident_id)
+            assert await one.rooms.join(sid, room, incident_id)
+            await one.rooms.join(other[0], "room-without-attendance")  # joined with no attendance: not re-sent
+            await asyncio.sleep(0.3)
+            server.terminate()
+            server.wait(timeout=10)
+            await asyncio.sleep(0.5)
+            version = await asyncio.to_thread(_bump, db_url, incident_id)  # its push would be lost now
+            server = await asyncio.to_thread(_private_redis, port)
+            for _ in range(200):
+                if one.rooms.resyncs:
+                    break
+                await asyncio.sleep(0.05)
+            assert one.rooms.resyncs == 1
+            heard = one.heard(eio_sid)
+            assert heard and heard[-1]["version_rx_state_"] == version and heard[-1]["ended_rx_state_"] is False
+            assert heard[-1]["labels_rx_state_"]  # the whole view, as a fresh load reads it
+            assert one.heard(other[1]) == []
+        finally:
+            listening.cancel()
+            await one.rooms.close()
 
-    asyncio.run(scenario())
+    try:
+        asyncio.run(scenario())
+    finally:
+        server.kill()
+        server.wait(timeout=10)

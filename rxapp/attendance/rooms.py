@@ -12,6 +12,10 @@ and the view once on a Redis pub/sub channel, and every worker (itself included)
 room it holds. An ended link closes the room the same way: its tabs get the emptied view (`ended` set), then
 the room is closed, so nothing reaches them after; a tab rejoins only through `TrackView.open_link`, which checks
 its link first.
+
+Redis pub/sub keeps nothing: a change published while a worker's subscription is down (Redis restarting) never
+reaches that worker. So once it has subscribed again the worker sends each room its tabs are in the attendance's
+current view (`resync`, an expired link ending the room), to its own sockets only.
 """
 from __future__ import annotations
 
@@ -21,6 +25,8 @@ import logging
 import time
 from contextlib import suppress
 from typing import Any, Optional
+
+from rxapp.attendance.views import ENDED_VIEW, views_to_push
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +133,7 @@ class LiveRooms:
         self.delivered += 1
         if message.get("end"):
             await self.sio.close_room(room, namespace=self.namespace)
+            self._incident_of.pop(room, None)
 
     # ---- across workers -----------------------------------------------------------------------------------
 
@@ -152,7 +159,10 @@ class LiveRooms:
                 await pubsub.subscribe(self.pubsub_channel)
                 if lost:  # what was published while this process was not subscribed is gone: resend
                     lost = False
-                    await self.resync()
+                    try:
+                        await self.resync()
+                    except Exception:  # the database away too: the next change or reconnect brings the view
+                        log.exception("live rooms: sending the rooms' current views again failed")
                 async for item in pubsub.listen():
                     try:
                         await self.deliver(json.loads(item["data"]))
@@ -175,20 +185,17 @@ class LiveRooms:
         (an expired link ends the room), emitted to this process's own sockets only."""
         if self.sio is None:
             return
-        from rxapp.attendance.track_state import ENDED_VIEW
-        from rxapp.attendance.views import expired_links, victim_views
 
         held = {room: incident_id for room, incident_id in self._incident_of.items() if self.members(room)}
         self._incident_of = held
         if not held:
             return
-        views = await asyncio.to_thread(victim_views, set(held.values()))
-        expired = await asyncio.to_thread(expired_links, views.keys())
+        views, expired = await asyncio.to_thread(views_to_push, set(held.values()))
         for room, incident_id in held.items():
-            if incident_id in views:
-                ended = incident_id in expired
-                fields = {**ENDED_VIEW, "ended": True} if ended else {**views[incident_id], "ended": False}
-                await self.deliver({"room": room, "end": ended, "fields": fields})
+            if incident_id in expired:
+                await self.deliver({"room": room, "end": True, "fields": {**ENDED_VIEW, "ended": True}})
+            elif incident_id in views:
+                await self.deliver({"room": room, "end": False, "fields": {**views[incident_id], "ended": False}})
         self.resyncs += 1
         log.info("live rooms: Redis subscription back; %d room(s) sent their current view again", len(held))
 

@@ -16,14 +16,8 @@ import time
 import reflex as rx
 
 from rxapp.attendance.rooms import rooms
-from rxapp.attendance.views import victim_view_for_link
+from rxapp.attendance.views import ENDED_VIEW, victim_view_for_link
 from rxapp.plumbing.links import channel_token
-
-# What is left on a channel whose link has expired: nothing of the attendance. Also the shape of every view.
-ENDED_VIEW = {"lang": "en", "dir": "ltr", "situation": "", "status": "", "status_label": "", "explain": [],
-              "is_open": False, "steps": [], "eta_text": "", "eta_clock": "", "eta_stale": False,
-              "crime_reference": "", "updated": "", "live_text": "", "reconnecting_text": "", "advice": [],
-              "after": [], "support": [], "portal_url": "", "labels": {}, "version": 0}
 
 
 def attendance_channel(incident_id: int) -> str:

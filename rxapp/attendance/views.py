@@ -37,6 +37,13 @@ NO_OFFICER_TEXT = "no-officer"
 SLIPPED_TEXT = "slipped-"
 
 
+# What is left on a channel whose link has expired: nothing of the attendance. Also the shape of every view.
+ENDED_VIEW = {"lang": "en", "dir": "ltr", "situation": "", "status": "", "status_label": "", "explain": [],
+              "is_open": False, "steps": [], "eta_text": "", "eta_clock": "", "eta_stale": False,
+              "crime_reference": "", "updated": "", "live_text": "", "reconnecting_text": "", "advice": [],
+              "after": [], "support": [], "portal_url": "", "labels": {}, "version": 0}
+
+
 def _clock(at: Optional[datetime]) -> str:
     return rules.london_time(at) if at else ""
 
