@@ -220,3 +220,27 @@ def test_after_redis_restarts_a_worker_sends_its_rooms_their_current_view(db_url
     finally:
         server.kill()
         server.wait(timeout=10)
+
+
+def test_after_losing_redis_each_room_gets_its_current_view_again(monkeypatch):
+    """Redis pub/sub keeps nothing: a change published while a worker was not subscribed (Redis restarted) never
+    reaches it. When its subscription is back, every room its tabs are in gets its attendance's current view (an
+    expired link ends the room instead); a room its tabs have all left, or that ended, is forgotten."""
+    from rxapp.attendance import rooms as rooms_module
+
+    current = {7: {"status": "at_scene"}, 8: {"status": "en_route"}, 9: {"status": "assigned"}}
+    monkeypatch.setattr(rooms_module, "views_to_push",
+                        lambda ids: ({i: current[i] for i in ids if i != 8}, {8} & set(ids)))
+
+    async def scenario():
+        w = Worker()
+        (a, eio_a), (b, eio_b), (c, _) = [await w.connect() for _ in range(3)]
+        assert await w.rooms.join(a, "room-7", 7) and await w.rooms.join(b, "room-8", 8)
+        assert await w.rooms.join(c, "room-9", 9)
+        await w.rooms.leave(c, "room-9")
+        await w.rooms.resync()
+        assert w.heard(eio_a)[-1]["status_rx_state_"] == "at_scene"
+        assert w.heard(eio_b)[-1]["ended_rx_state_"] is True and w.rooms.members("room-8") == []
+        assert set(w.rooms._incident_of) == {"room-7"} and w.rooms.resyncs == 1
+
+    asyncio.run(scenario())
