@@ -191,7 +191,7 @@ class LiveRooms:
         if not held:
             return
         views, expired = await asyncio.to_thread(views_to_push, set(held.values()))
-        for room, incident_id in held.items():
+        for room, incident_id in list(held.items()):  # an end forgets its room meanwhile
             if incident_id in expired:
                 await self.deliver({"room": room, "end": True, "fields": {**ENDED_VIEW, "ended": True}})
             elif incident_id in views:
