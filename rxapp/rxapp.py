@@ -48,7 +48,7 @@ from rxapp.portal.page_case import case_page as portal_case_page
 from rxapp.portal.pages import signed_out_page as portal_signed_out_page
 from rxapp.portal.pages import start_page as portal_start_page
 from rxapp.portal.states import PortalCase, PortalStart
-from rxapp.staff.pages import index_page, login_page
+from rxapp.staff.pages import FormOnHydrate, index_page, login_page
 from rxapp.staff.states import forget_socket_cookie, keep_socket_cookie
 from rxapp.supervision.page import team_page
 from rxapp.supervision.state import Team
@@ -210,6 +210,7 @@ GuardedEventNamespace.install(app)
 live_rooms.attach(app.sio, app.event_namespace.namespace, TrackView.get_full_name(), settings().redis_url,
                   deployment=channel_token("live-rooms", "pubsub")[:16])
 app.add_middleware(LiveChannelGuard())
+app.add_middleware(FormOnHydrate())  # the staff forms' token, from this socket's cookies
 
 app.add_page(index_page, route="/", title="Victim Journey")
 app.add_page(track_page, route="/track/[token]", title="Your police visit", on_load=TrackView.open_link)

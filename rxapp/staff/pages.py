@@ -1,7 +1,12 @@
 """`/login`: staff sign-in. The form posts to the server (not through a state), which sets an HttpOnly cookie.
 
 Every staff form carries `csrf_field()`: the token that proves to the server the form came from our page
-(rxapp/staff/forms.py). Its submit button stays disabled until the token has arrived."""
+(rxapp/staff/forms.py). Its submit button stays disabled until the token has arrived.
+
+The token (and the sign-in form's remembered username) is worked out from the socket's cookies when the tab
+hydrates, which it does on every (re)connect, in the worker holding the socket (the only one that has its
+cookies: rxapp.staff.states), and kept in the tab's state as plain vars. A delta another worker computes for this
+tab (a push to a board tab) then carries them unchanged, or not at all, never emptied."""
 from __future__ import annotations
 
 import reflex as rx
@@ -25,16 +30,29 @@ def socket_cookie_header(state: rx.State) -> str:
 
 
 class StaffForm(rx.State):
-    """Derived from this socket's own cookies (which rxapp.staff.states keeps out of the state); nothing here is
-    secret from the browser that holds them. Not cached: the cookies are no var a cache could depend on."""
+    """Derived from this socket's own cookies (which rxapp.staff.states keeps out of the state) at each hydrate
+    (`FormOnHydrate`); nothing here is secret from the browser that holds them, and no handler takes a value
+    for them from a client. (Once computed vars recomputed on every delta: on a worker without the socket's
+    cookies they came out "" and blanked the form.)"""
 
-    @rx.var(cache=False)
-    def csrf_token(self) -> str:
-        return form_token(socket_cookie_header(self))
+    csrf_token: str = ""
+    remembered_username: str = ""
 
-    @rx.var(cache=False)
-    def remembered_username(self) -> str:
-        return remembered_username(socket_cookie_header(self))
+    def _fill(self) -> None:
+        header = socket_cookie_header(self)
+        self.csrf_token = form_token(header)
+        self.remembered_username = remembered_username(header)
+
+
+class FormOnHydrate(rx.Middleware):
+    """Fills `StaffForm` before each hydrate, so the tab's full state carries this socket's own token."""
+
+    HYDRATE = frozenset({f"{rx.State.get_full_name()}.hydrate", f"{rx.State.get_full_name()}.hydrate_and_load"})
+
+    async def preprocess(self, app, state, event):
+        if event.name in self.HYDRATE:
+            (await state.get_state(StaffForm))._fill()
+        return None
 
 
 def csrf_field() -> rx.Component:
