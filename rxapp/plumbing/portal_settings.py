@@ -9,8 +9,9 @@ environment) into `Settings.portal`. Standard library only, like the config modu
 - PORTAL_REPLY_WORKING_DAYS: the officer in charge replies to a victim's message by the end of this many
   working days (the automatic answer promises it; the task is due then).
 - PORTAL_MESSAGES_PER_HOUR: how many messages one victim may write in an hour (a flood is refused, not stored).
-- PORTAL_LIVE_RECHECK: how often (seconds) an open portal page re-reads the conversation, so that a change made
-  by another worker process arrives too (`rxapp/portal/live.py` wakes pages of this process at once).
+- PORTAL_LIVE_RECHECK: how often (seconds) an open portal page re-reads the conversation, a safety net
+  (`rxapp/portal/live.py` wakes pages at once: of this process, and of every worker through Redis when
+  REDIS_URL is set; without Redis, a change made by another worker process arrives at the next re-read).
 - PORTAL_SHOW_OFFICER_NAME: whether the case page names the officer in charge (always their rank, collar number
   and team).
 """

@@ -123,5 +123,6 @@ def live_recheck_seconds() -> float:
 
 
 async def wait_for_change(case_victim_id: int, timeout: float) -> bool:
-    """Until the victim's portal changes in this process, or `timeout` seconds (rxapp/portal/live.py)."""
+    """Until the victim's portal changes (in this process, or on another worker through Redis when REDIS_URL is
+    set), or `timeout` seconds (rxapp/portal/live.py)."""
     return await live.wait_for_change(case_victim_id, timeout)
