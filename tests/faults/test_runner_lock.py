@@ -15,11 +15,15 @@ from rxapp.plumbing.jobs import runner_status
 
 
 def _end_lock_session(db_url: str) -> int:
-    """Terminate every other session holding the runner's advisory lock; returns how many."""
+    """Terminate every other session holding the runner's advisory lock on this database; returns how many."""
     with engine(db_url).connect() as conn:
         ended = conn.execute(sa.text(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' "
-            "AND objid = :k AND pid <> pg_backend_pid()"), {"k": runner.ADVISORY_KEY}).scalar()
+            "AND objid = :k AND pid <> pg_backend_pid() "
+            # Advisory locks belong to one database: another test process's runner, on its own database, is
+            # not this one's (the PostgreSQL lane runs test files in two processes at once).
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"),
+            {"k": runner.ADVISORY_KEY}).scalar()
         conn.commit()
     return ended
 
