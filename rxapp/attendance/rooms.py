@@ -27,6 +27,7 @@ from contextlib import suppress
 from typing import Any, Optional
 
 from rxapp.attendance.views import ENDED_VIEW, views_to_push
+from rxapp.plumbing.pubsub import listen_forever
 
 log = logging.getLogger(__name__)
 
@@ -149,35 +150,9 @@ class LiveRooms:
         a lost Redis connection is retried (the pages' own reconnect re-reads their view meanwhile)."""
         if not self.redis_url:
             return
-        import redis.asyncio as aioredis
-
-        lost = False
-        while True:
-            client = aioredis.from_url(self.redis_url)
-            pubsub = client.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(self.pubsub_channel)
-                if lost:  # what was published while this process was not subscribed is gone: resend
-                    lost = False
-                    try:
-                        await self.resync()
-                    except Exception:  # the database away too: the next change or reconnect brings the view
-                        log.exception("live rooms: sending the rooms' current views again failed")
-                async for item in pubsub.listen():
-                    try:
-                        await self.deliver(json.loads(item["data"]))
-                    except Exception:  # one bad message must not stop the others
-                        log.exception("delivering a live-room message failed")
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # Redis restarted or unreachable
-                lost = True
-                log.warning("live rooms lost Redis (%s); retrying in 1 s", type(exc).__name__)
-                await asyncio.sleep(1)
-            finally:
-                with suppress(Exception):
-                    await pubsub.aclose()
-                    await client.aclose()
+        await listen_forever(self.redis_url, self.pubsub_channel,
+                             lambda data: self.deliver(json.loads(data)), what="live rooms",
+                             on_resubscribed=self.resync)
 
     async def resync(self) -> None:
         """After the subscription was lost (Redis restarted): Redis pub/sub keeps nothing, so a change published

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from rxapp.plumbing.config import settings
 from rxapp.plumbing.links import channel_token
+from rxapp.plumbing.pubsub import listen_forever
 
 log = logging.getLogger(__name__)
 
@@ -208,34 +209,11 @@ class Relay:
     async def listen(self, subscribed: asyncio.Event) -> None:
         """Deliver every message from other processes for as long as the loop runs; a lost Redis connection is
         retried, and once subscribed again every waiting page here re-reads (what it missed is not kept)."""
-        import redis.asyncio as aioredis
+        def caught_up() -> None:
+            self.resyncs += 1
+            _wake_all()
 
-        lost = False
-        while True:
-            client = aioredis.from_url(self.redis_url)
-            pubsub = client.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(self.channel)
-                subscribed.set()
-                if lost:
-                    lost = False
-                    self.resyncs += 1
-                    _wake_all()
-                async for item in pubsub.listen():
-                    try:
-                        self.deliver(item["data"])
-                    except Exception:  # one bad message must not stop the others
-                        log.exception("a portal live message could not be read")
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # Redis restarted or unreachable
-                lost = True
-                log.warning("portal live changes lost Redis (%s); retrying in 1 s", type(exc).__name__)
-                await asyncio.sleep(1)
-            finally:
-                with suppress(Exception):
-                    await pubsub.aclose()
-                    await client.aclose()
-
+        await listen_forever(self.redis_url, self.channel, self.deliver, what="portal live changes",
+                             on_subscribed=subscribed.set, on_resubscribed=caught_up)
 
 relay = Relay()
