@@ -256,3 +256,40 @@ def _messages(db_url):
 def _tasks(db_url):
     with session_scope(db_url) as s:
         return s.exec(select(Task)).all()
+
+
+async def test_a_pass_reads_the_safety_facts_in_a_few_queries_whatever_the_number_of_messages(db_url, notify):
+    """The claim reads its messages' victims, contact states, incidents, holds and recent texts for the whole
+    pass at once, and the answers are stored by reading their rows together: the statements a pass runs
+    (other than each message's own update and history row) do not grow with the messages it carries."""
+    import sqlalchemy as sa
+
+    from rxapp.plumbing.db import engine
+
+    def queue(count: int) -> None:
+        with session_scope(db_url) as s:
+            for i in range(count):
+                victim = Victim(phone=f"+4477009005{i:02d}", sms_consent=True, language="en")
+                s.add(victim)
+                s.flush()
+                enqueue(s, victim=victim, template="attendance_closed_no_crime", kind="service", personalisation={})
+
+    async def selects_for_a_pass(count: int) -> int:
+        queue(count)
+        sender = sender_for(notify, db_url)
+        seen: list[str] = []
+
+        def record(_conn, _cursor, statement, *_args):
+            seen.append(statement)
+
+        sa.event.listen(engine(db_url), "before_cursor_execute", record)
+        try:
+            result = await sender.run_once()
+        finally:
+            sa.event.remove(engine(db_url), "before_cursor_execute", record)
+        assert result.sent == count
+        return sum(1 for statement in seen if statement.lstrip().upper().startswith("SELECT"))
+
+    few, many = await selects_for_a_pass(3), await selects_for_a_pass(40)
+    assert many == few, (few, many)
+    assert len([n for n in notify.sent if n.type == "sms"]) == 43

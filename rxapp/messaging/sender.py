@@ -37,7 +37,7 @@ from rxapp.domain.statuses import (
     TaskKind,
 )
 from rxapp.messaging import bundles
-from rxapp.messaging.checks import no_longer_relevant, safety_context
+from rxapp.messaging.checks import SendFacts
 from rxapp.messaging.models import Message
 from rxapp.messaging.outbox import TextOrder, log_event, render_for_send
 from rxapp.messaging.providers import providers_from_settings
@@ -206,6 +206,7 @@ class OutboxSender:
             if self._postgres:
                 q = q.with_for_update(skip_locked=True)
             due = session.exec(q).all()
+            facts = SendFacts(session, due, now)
             # A later attendance text waits (still queued, untouched) until the earlier one is with the provider.
             for message in TextOrder(session, due).in_order(due):
                 may_have_gone = (message.status == MessageStatus.SENDING
@@ -229,12 +230,12 @@ class OutboxSender:
                                      f"no provider for {message.channel} is configured")
                     result.rerouted += 1
                     continue
-                stale_reason = no_longer_relevant(session, message)
+                stale_reason = facts.no_longer_relevant(message)
                 if stale_reason:
                     message.status, message.reason, message.updated_at = MessageStatus.CANCELLED, stale_reason, now
                     log_event(session, message, MessageStatus.CANCELLED, stale_reason)
                     continue
-                decision = safety.decide(safety_context(session, message, now), self.rules)
+                decision = safety.decide(facts.context(message), self.rules)
                 message.rule, message.reason, message.updated_at = decision.rule, decision.reason, now
                 if decision.action != safety.Action.SEND and message.incident_id:
                     result.incidents.add(message.incident_id)
@@ -318,10 +319,11 @@ class OutboxSender:
             return
         now = self._now()
         with session_scope(self.db_url) as session:
+            stored = _messages(session, [message_id for rows, _ in answers for message_id in rows])
             for rows, provider_id in answers:
                 together = f", one message listing {len(rows)} updates" if len(rows) > 1 else ""
                 for message_id in rows:
-                    message = session.get(Message, message_id)
+                    message = stored[message_id]
                     message.status, message.provider_id, message.sent_at = MessageStatus.SENT, provider_id, now
                     message.updated_at, message.sending_since = now, None
                     log_event(session, message, MessageStatus.SENT,
@@ -354,6 +356,14 @@ class OutboxSender:
                     message.reason = f"provider refused the message ({detail})"
                     log_event(session, message, MessageStatus.FAILED, message.reason)
                     fall_back(session, message, now)
+
+def _messages(session, ids: list[int]) -> dict[int, Message]:
+    """The rows by id, read in a few queries rather than one each."""
+    found: dict[int, Message] = {}
+    for start in range(0, len(ids), 500):
+        found.update((m.id, m) for m in session.exec(select(Message).where(Message.id.in_(ids[start:start + 500]))))
+    return found
+
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m rxapp.messaging.sender --once`: one drain of the outbox with the configured providers."""
