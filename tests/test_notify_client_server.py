@@ -493,6 +493,36 @@ async def test_faults_can_be_set_over_http_by_another_process(server, client):
         assert [n["id"] for n in listed] == [server.sent[0].id]
 
 
+@pytest.mark.asyncio
+async def test_a_standing_latency_slows_every_answer_until_reset(server, client):
+    """Notify answers from across the internet: `latency` holds every /v2 request, sends and look-ups, for that
+    long (concurrent requests wait side by side, not in turn); a client that gives up meanwhile does not stop
+    the send, as with the real service; `reset` ends it; nonsense is refused."""
+    async with httpx.AsyncClient(base_url=server.url) as control:
+        assert (await control.post("/_control/faults", json={"action": "latency", "seconds": 0.3})).status_code == 200
+        assert (await control.get("/_control/faults")).json()["latency"] == 0.3
+        started = time.monotonic()
+        await asyncio.gather(*(client.send_sms(PHONE, DEFAULT_SMS_TEMPLATE_ID, {"body": TEXT}, reference())
+                               for _ in range(5)))
+        assert 0.3 <= time.monotonic() - started < 1.2
+        started = time.monotonic()
+        await client.find_by_reference(reference())
+        assert time.monotonic() - started >= 0.3
+        async with NotifyClient(API_KEY, server.url, timeout=0.1) as impatient:
+            ref = reference()
+            with pytest.raises(NotifyError):
+                await impatient.send_sms(PHONE, DEFAULT_SMS_TEMPLATE_ID, {"body": TEXT}, ref)
+        await asyncio.sleep(0.4)
+        assert ref in [n.reference for n in server.sent]
+        for bad in ({"action": "latency"}, {"action": "latency", "seconds": -1}, {"action": "latency", "seconds": 61}):
+            assert (await control.post("/_control/faults", json=bad)).status_code == 400
+        await control.post("/_control/faults", json={"action": "reset"})
+        started = time.monotonic()
+        await client.send_sms(PHONE, DEFAULT_SMS_TEMPLATE_ID, {"body": TEXT}, reference())
+        assert time.monotonic() - started < 0.25
+    assert len(server.sent) == 7
+
+
 # ---- delivery receipts ---------------------------------------------------------------------------------
 
 

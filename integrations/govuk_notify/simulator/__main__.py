@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="JSON templates to add to the two default ones")
     parser.add_argument("--receipt-delay", type=float, default=0.2, help="seconds from send to receipt")
     parser.add_argument("--rate-limit", type=int, default=3000, help="sends a minute per API key")
+    parser.add_argument("--latency", type=float, default=0.0,
+                        help="seconds every API request takes, as the real Notify across the internet (default 0)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -39,6 +41,8 @@ def main(argv: list[str] | None = None) -> None:
                           receipt_delay=args.receipt_delay, rate_limit_per_minute=args.rate_limit)
     if args.templates:
         server.load_templates(args.templates)
+    if args.latency:
+        server.set_latency(args.latency)
     server.start(args.host, args.port)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -88,6 +88,9 @@ class NotifyApi:
         (an injected failure,) the rate limit for sends, then the endpoint itself."""
         # Read the body first: checking for a disconnected client afterwards must not swallow it.
         raw = await request.body()
+        latency = self._latency()
+        if latency:
+            await self._sleep(latency)
         delay = self._take_delay(kind)
         if delay:
             await self._sleep(delay)

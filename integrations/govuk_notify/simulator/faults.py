@@ -1,7 +1,7 @@
 """Making the local Notify misbehave on purpose, and its rate limit.
 
 Tests queue faults through `NotifyServer`'s methods (`fail_next`, `fail_rate`, `delay_next`,
-`accept_then_fail_next`, `set_rate_limit`, `reset`), or from another process through
+`accept_then_fail_next`, `set_rate_limit`, `set_latency`, `reset`), or from another process through
 `POST /_control/faults` and `apply_fault`. Each fault applies to the send endpoints only (`scope="send"`)
 or to every /v2 request (`scope="all"`).
 """
@@ -28,6 +28,7 @@ class PendingFaults:
     fail_probability: float = 0.0
     fail_probability_status: int = 500
     fail_probability_scope: str = "send"
+    latency: float = 0.0  # seconds every /v2 request takes before it is handled, as across the internet
 
 
 class FaultControls:
@@ -71,6 +72,15 @@ class FaultControls:
         with self._lock:
             self._faults.delays.extend([(float(seconds), scope)] * max(0, n))
 
+    def set_latency(self, seconds: float) -> None:
+        """From now on, handle every /v2 request `seconds` after it arrives, as the real Notify answers from
+        across the internet (and does its own work) rather than from this machine; 0 turns it off. Unlike
+        `delay_next`, a request is handled even if its client has gone meanwhile, as Notify would."""
+        if not 0.0 <= seconds <= 60.0:
+            raise ValueError("latency must be between 0 and 60 seconds")
+        with self._lock:
+            self._faults.latency = float(seconds)
+
     def accept_then_fail_next(self, n: int = 1) -> None:
         """For the next `n` valid sends, store the notification (it goes on to be delivered as usual) and
         then answer 500: the "sent, but the answer was lost" case."""
@@ -101,13 +111,15 @@ class FaultControls:
                 "fail_rate": {"p": f.fail_probability, "status": f.fail_probability_status,
                               "scope": f.fail_probability_scope},
                 "rate_limit": {"per_minute": self.rate_limit_per_minute, "window": self.rate_limit_window},
+                "latency": f.latency,
             }
 
     def apply_fault(self, spec: dict) -> None:
         """One fault instruction as `POST /_control/faults` takes it: `{"action": "fail_next", "n": 2,
         "status": 500}`, `{"action": "fail_rate", "p": 0.3, "status": 503}`, `{"action": "delay_next", "n": 1,
         "seconds": 5}`, `{"action": "accept_then_fail_next", "n": 1}`, `{"action": "rate_limit",
-        "per_minute": 10, "window": 60}`, `{"action": "reset"}` or `{"action": "clear"}`."""
+        "per_minute": 10, "window": 60}`, `{"action": "latency", "seconds": 0.1}`, `{"action": "reset"}` or
+        `{"action": "clear"}`."""
         if not isinstance(spec, dict):
             raise ValueError("a fault must be a JSON object with an 'action'")
         action = spec.get("action")
@@ -122,13 +134,15 @@ class FaultControls:
             self.accept_then_fail_next(int(spec.get("n", 1)))
         elif action == "rate_limit":
             self.set_rate_limit(int(spec["per_minute"]), float(spec.get("window", 60.0)))
+        elif action == "latency":
+            self.set_latency(float(spec["seconds"]))
         elif action == "reset":
             self.reset()
         elif action == "clear":
             self.clear()
         else:
             raise ValueError("unknown action: expected fail_next, fail_rate, delay_next, "
-                             "accept_then_fail_next, rate_limit, reset or clear")
+                             "accept_then_fail_next, rate_limit, latency, reset or clear")
 
 
     # ---- applied to each request, in `NotifyApi._handle` -----------------------------------------
@@ -136,6 +150,10 @@ class FaultControls:
     def _take_delay(self, kind: str) -> float:
         with self._lock:
             return _take(self._faults.delays, kind) or 0.0
+
+    def _latency(self) -> float:
+        with self._lock:
+            return self._faults.latency
 
     def _injected_failure(self, kind: str) -> None:
         with self._lock:
