@@ -27,9 +27,15 @@ PostgreSQL (`--postgres`, dropped and recreated) and Redis (`--redis`, flushed);
 workers, memory is the growth of all workers' RSS together. `--compare-ref COMMIT` runs the sqlite and scale set-ups
 a second time from that commit, in the same run, so a change is measured beside what it replaced.
 
+The rest of issue 13's table, in the same run: `--ingest N` releases N position fixes at once at the largest
+viewer count (viewers still connected) and times the app's own STORM client storing them all; `--outbox N`
+measures after each set-up the outbox's rate on its database engine (bench/outbox.py: one sender process on SQLite,
+as that set-up runs one; one and then two at once on PostgreSQL, a database of their own beside the app's), once
+per `--notify-latency` value.
+
     python bench/live.py [--viewers 1,100,500] [--setups sqlite,scale,baseline] [--workers 2]
                          [--postgres URL] [--redis URL] [--attendances 50] [--rate 5] [--bursts 1] [--backlog 3000]
-                         [--no-browser]
+                         [--ingest 20000] [--outbox 3000 [--notify-latency 0 0.1]] [--no-browser]
                          [--in-place | --git-ref HEAD] [--compare-ref COMMIT] [--sample-app]
                          [--env REFLEX_STATE_MANAGER_MODE=memory]
 """
@@ -348,8 +354,10 @@ class Bench:
             print(profile_report(samples0, samples1, f"{n} viewers"), flush=True)
         frames = sum(v.frames for v in viewers)
         backlog = await self.backlog_probe(pool) if self.args.backlog and n == self.largest else None
+        ingest = await self.ingest_probe(pool, self.args.ingest) if self.args.ingest and n == self.largest else None
         result = {
             "viewers": n, "attendances": len(pool), "workers": len(workers), "paced": paced, "burst": burst, "backlog": backlog,
+            "ingest": ingest,
             "burst_p95s": burst_p95s,
             "all": summarise(paced["_lat"] + burst["_lat"], paced["missing"] + burst["missing"]),
             "browser_ms": [round(x * 1000) for x in browser_lat],
@@ -384,6 +392,37 @@ class Bench:
         health = await self.feed_health()
         return {"positions": self.args.backlog, "hydrate": summarise(hydrate, failures),
                 "probe_seconds": time.perf_counter() - started, "feed_last_error": health.get("last_error")}
+
+    async def ingest_probe(self, pool: list[feedgen.Attendance], count: int) -> dict:
+        """The app's ingest rate through its own STORM client, with the viewers still watching: `count` position
+        fixes (each vehicle every 15 s, up to now, as a feed catching up sends them) released at once, timed from
+        the release of the first until the app has stored the last one's seq (its resume point, read from the
+        database every 50 ms). Every fix of a vehicle on its way re-estimates a window and may push a view."""
+        import sqlalchemy as sa
+
+        from rxapp.plumbing.db import make_engine
+
+        start = feedgen.now_utc() - timedelta(seconds=count / len(pool) * feedgen.FIX_INTERVAL_S)
+        frames = feedgen.position_stream(pool, count, start)
+        engine = make_engine(self.app.db_url)
+        try:
+            started = time.perf_counter()
+            await self.feed.send(frames)
+            last = self.feed.sim._seq_high
+            released = time.perf_counter() - started
+            seq = 0
+            while time.perf_counter() - started < 600:
+                with engine.connect() as conn:
+                    seq = conn.execute(sa.text("SELECT last_seq FROM feedcursor WHERE feed = 'storm'")).scalar() or 0
+                if seq >= last:
+                    break
+                await asyncio.sleep(0.05)
+            elapsed = time.perf_counter() - started
+        finally:
+            engine.dispose()
+        health = await self.feed_health()
+        return {"positions": count, "seconds": elapsed, "release_seconds": released, "stored": seq >= last,
+                "per_second": count / elapsed, "feed_last_error": health.get("last_error")}
 
     # ---- run --------------------------------------------------------------------------------------------
 
@@ -440,6 +479,11 @@ class Bench:
                           f"{entry['backend_cpu_busy'] * 100:.0f}% (this process {entry['bench_cpu_busy'] * 100:.0f}%) "
                           f"during the events; {entry['bytes_per_frame']:.0f} B per frame; machine load average "
                           f"{entry['load_average']:.1f}", flush=True)
+                    if entry.get("ingest"):
+                        g = entry["ingest"]
+                        print(f"      ingest: {g['positions']:,} positions released at once, stored in {g['seconds']:.1f} s "
+                              f"= {g['per_second']:,.0f} a second{'' if g['stored'] else ' (NOT all stored)'} "
+                              f"(the release itself took {g['release_seconds']:.1f} s)", flush=True)
                     if entry.get("backlog"):
                         b = entry["backlog"]
                         print(f"      pages opened during a backlog of {b['positions']} positions: hydrate "
@@ -610,6 +654,56 @@ def run_setup(args, label: str, **app_options) -> dict:
     return results
 
 
+def outbox_figures(args, label: str, database_url: str | None, senders: int) -> list[dict]:
+    """The outbox's rate on this set-up's database engine, in the same run: `senders` sender processes against
+    one sender on a fresh outbox of --outbox messages (bench/outbox.py), once per --notify-latency. One process on
+    SQLite runs one sender (its runner holds the only lock), so that set-up has one sender's rate only."""
+    if not args.outbox:
+        return []
+    from bench import outbox
+
+    figures = []
+    for latency in args.notify_latency:
+        if senders > 1:
+            runs = outbox.compare_senders(database_url, args.outbox, senders, latency)
+        else:
+            runs = [outbox.shared(outbox._fresh_db(None), args.outbox, 1, latency)]
+        for run in runs:
+            print(f"  outbox [{label}]: " + outbox.describe(run), flush=True)
+        figures.append({"latency": latency, "runs": runs,
+                        "ratio": runs[-1]["per_second"] / runs[0]["per_second"] if len(runs) > 1 else None})
+    return figures
+
+
+def _outbox_database(url: str) -> str:
+    base, name = url.rsplit("/", 1)
+    return f"{base}/{name}_outbox"
+
+
+def throughput_table(all_results: dict) -> list[str]:
+    """The same run's ingest rate (at the largest viewer count, viewers watching) and outbox rates."""
+    lines = ["| set-up | ingest, positions a second (viewers watching) | outbox, Notify latency | one sender | "
+             "two senders | ratio | sender CPU a message (one / two) | duplicates |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for label, results in all_results.items():
+        viewers = results.get("viewers") or {}
+        largest = max(viewers) if viewers else 0
+        g = (viewers.get(largest) or {}).get("ingest") if largest else None
+        rate = f"{g['per_second']:,.0f} ({g['positions']:,} at {largest:,} viewers)" if g else "–"
+        figures = results.get("outbox") or []
+        if not figures:
+            lines.append(f"| {label} | {rate} | – | – | – | – | – | – |")
+        for figure in figures:
+            runs = figure["runs"]
+            one, two = runs[0], (runs[1] if len(runs) > 1 else None)
+            two_rate = f"{two['per_second']:,.0f}/s" if two else "– (one runs)"
+            ratio = f"{figure['ratio']:.2f}x" if two else "–"
+            cpu = f"{one['sender_cpu_ms_per_message']} / {two['sender_cpu_ms_per_message'] if two else '–'} ms"
+            lines.append(f"| {label} | {rate} | {figure['latency']:g} s | {one['per_second']:,.0f}/s | {two_rate} | "
+                         f"{ratio} | {cpu} | {sum(r['duplicates'] for r in runs)} |")
+    return lines
+
+
 def side_by_side(all_results: dict) -> list[str]:
     """One table: each set-up's paced and burst p50/p95 and memory per viewer, by viewer count."""
     lines = ["| set-up | viewers | paced p50 / p95 | burst p50 / p95 | memory per viewer | missing | load average |",
@@ -650,6 +744,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--backlog", type=int, default=3000,
                         help="at the largest viewer count, release this many positions at once and time page "
                              "opens meanwhile (0: skip)")
+    parser.add_argument("--ingest", type=int, default=0,
+                        help="at the largest viewer count, release this many positions at once and time until the "
+                             "app has stored them all (0: skip)")
+    parser.add_argument("--outbox", type=int, default=0,
+                        help="after each set-up, the outbox's rate on its database engine with this many messages "
+                             "(bench/outbox.py: one sender, and two on PostgreSQL; 0: skip)")
+    parser.add_argument("--notify-latency", type=float, nargs="+", default=[0.0, 0.1], metavar="SECONDS",
+                        help="with --outbox: the local Notify's answer time, one measurement per value")
     parser.add_argument("--connect-concurrency", type=int, default=20)
     parser.add_argument("--no-browser", action="store_true", help="skip the Chromium pages")
     parser.add_argument("--in-place", action="store_true", help="run the app from the project folder itself")
@@ -669,13 +771,16 @@ def main(argv: list[str] | None = None) -> dict:
     all_results: dict = {}
     try:
         if "sqlite" in setups:
-            all_results["one process, SQLite"] = run_setup(args, "one process, SQLite")
+            label = "one process, SQLite"
+            all_results[label] = run_setup(args, label)
+            all_results[label]["outbox"] = outbox_figures(args, label, None, 1)
         if "scale" in setups:
             _fresh_postgres(args.postgres)
             _fresh_redis(args.redis)
             label = f"{args.workers} workers, PostgreSQL + Redis"
             all_results[label] = run_setup(args, label, database_url=args.postgres, redis_url=args.redis,
                                            workers=args.workers)
+            all_results[label]["outbox"] = outbox_figures(args, label, _outbox_database(args.postgres), 2)
         if args.compare_ref:  # the same set-ups from an earlier commit, for a 'before' row beside each
             before = argparse.Namespace(**{**vars(args), "git_ref": args.compare_ref, "in_place": False})
             if "sqlite" in setups:
@@ -705,6 +810,9 @@ def main(argv: list[str] | None = None) -> dict:
         else:
             shutil.rmtree(_TMP, ignore_errors=True)
     print("\n".join(side_by_side(all_results)))
+    if any(r.get("outbox") or any((e or {}).get("ingest") for e in r.get("viewers", {}).values())
+           for r in all_results.values()):
+        print("\n".join(throughput_table(all_results)))
     if args.json:  # one set-up: its figures as before (bench/run_all.py reads them); several: by set-up
         shape = next(iter(all_results.values())) if len(all_results) == 1 else all_results
         args.json.write_text(json.dumps(shape, indent=2, default=str))

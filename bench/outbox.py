@@ -11,7 +11,11 @@
 3. Shared outbox (`--senders 2`, PostgreSQL only): the same N messages drained by one sender process, then
    (fresh database) by two sender processes at once, as two runners would, each claiming with
    `SELECT ... FOR UPDATE SKIP LOCKED`; the rate of each (from "go" to an empty outbox, imports excluded),
-   their ratio (target at least 1.8) and messages the server holds more than once (target 0).
+   their ratio (target at least 1.8), the senders' CPU per message, and messages the server holds more than
+   once (target 0). `--notify-latency 0 0.1` runs the comparison once per value: how long the local Notify
+   takes to answer each request. At 0 it answers from this machine at once, so every part (senders, Notify,
+   PostgreSQL) competes for the same cores; the real Notify answers from across the internet, so a sender
+   spends most of a send waiting, which is what several senders share.
 Each run uses a fresh database; only 127.0.0.1 is used.
 """
 from __future__ import annotations
@@ -36,7 +40,7 @@ class RemoteNotify:
     """The local Notify-compatible server in its own process, as the real Notify is remote; driven over its
     control endpoints."""
 
-    def __init__(self, rate_limit: int):
+    def __init__(self, rate_limit: int, latency: float = 0.0):
         import socket
         import subprocess
 
@@ -47,7 +51,8 @@ class RemoteNotify:
             self.port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen([sys.executable, "-m", "integrations.govuk_notify.simulator", "--port",
-                                      str(self.port), "--rate-limit", str(rate_limit)], cwd=ROOT,
+                                      str(self.port), "--rate-limit", str(rate_limit), "--latency", str(latency)],
+                                     cwd=ROOT,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.http = httpx.Client(timeout=30)
         for _ in range(200):
@@ -81,6 +86,7 @@ def _fresh_db(url: str | None) -> str:
     elif url.startswith("postgresql"):
         import sqlalchemy as sa
 
+        _create_database(url)
         engine = db.make_engine(url)
         with engine.begin() as conn:
             conn.execute(sa.text("DROP SCHEMA public CASCADE"))
@@ -88,6 +94,17 @@ def _fresh_db(url: str | None) -> str:
         engine.dispose()
     db.migrate(url)
     return url
+
+
+def _create_database(url: str) -> None:
+    """The benchmark's database, created on the server when it is not there yet."""
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    admin = base.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def _queue(url: str, count: int) -> list[str]:
@@ -112,7 +129,10 @@ def _queue(url: str, count: int) -> list[str]:
     return refs
 
 
-def _sender(url, server, clock, timeout=5.0, concurrency=16):
+def _sender(url, server, clock, timeout=5.0, concurrency=16, stale_after=timedelta(seconds=0)):
+    """The product's sender against `server`. `stale_after` 0 (the fault runs, which move their own clock on):
+    a message left `sending` is looked up at once; senders sharing an outbox keep the product's 60 s, or each
+    would look up (and hold up) the other's messages still on their way."""
     from integrations.govuk_notify.client import NotifyClient
     from integrations.govuk_notify.simulator import (
         DEFAULT_EMAIL_TEMPLATE_ID,
@@ -124,7 +144,7 @@ def _sender(url, server, clock, timeout=5.0, concurrency=16):
 
     return OutboxSender(url, providers=notify_providers(NotifyClient(DEMO_API_KEY, server.url, timeout=timeout),
                         sms_template_id=DEFAULT_SMS_TEMPLATE_ID, email_template_id=DEFAULT_EMAIL_TEMPLATE_ID),
-                        concurrency=concurrency, now=clock, stale_after=timedelta(seconds=0))
+                        concurrency=concurrency, now=clock, stale_after=stale_after)
 
 
 def _left(url) -> int:
@@ -205,17 +225,18 @@ async def faults(url: str, count: int) -> dict:
 
 
 SENDER_PROCESS = """
-import asyncio, sys
-from datetime import datetime, timezone
+import asyncio, sys, time
+from datetime import datetime, timedelta, timezone
 sys.path.insert(0, {root!r})
 from bench.outbox import _sender, _left
 
 class Server:
     url = {server!r}
 
-sender = _sender({url!r}, Server, lambda: datetime.now(timezone.utc))
+sender = _sender({url!r}, Server, lambda: datetime.now(timezone.utc), stale_after=timedelta(seconds=60))
 print("ready", flush=True)
 sys.stdin.readline()
+cpu0 = time.process_time()
 
 async def go():
     sent = 0
@@ -223,38 +244,77 @@ async def go():
         sent += (await sender.drain(max_passes=10_000)).sent
         if not _left({url!r}):
             return sent
-        await asyncio.sleep(0.01)  # rows another sender holds: look again
+        await asyncio.sleep(0.05)  # rows another sender holds: look again
 
-print("sent", asyncio.run(go()), flush=True)
+sent = asyncio.run(go())
+print("sent", sent, time.process_time() - cpu0, flush=True)
 """
 
 
-def shared(url: str, count: int, senders: int) -> dict:
+def shared(url: str, count: int, senders: int, latency: float = 0.0) -> dict:
     """`senders` sender processes draining one outbox at once (see the module notes, 3)."""
     import subprocess
 
-    server = RemoteNotify(rate_limit=10_000_000)
+    server = RemoteNotify(rate_limit=10_000_000, latency=latency)
+    logs = [tempfile.TemporaryFile("w+") for _ in range(senders)]
     try:
         refs = _queue(url, count)
         code = SENDER_PROCESS.format(root=str(ROOT), server=server.url, url=url)
         procs = [subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, text=True) for _ in range(senders)]
+                                  stdout=subprocess.PIPE, stderr=log, text=True) for log in logs]
         for proc in procs:
-            assert proc.stdout.readline().strip() == "ready"
+            _expect(proc, "ready", logs)
+        from bench.liveapp import cpu_seconds
+
+        notify_cpu0, load0 = cpu_seconds(server.proc.pid), os.getloadavg()[0]
         started = time.perf_counter()
         for proc in procs:
             proc.stdin.write("go\n")
             proc.stdin.flush()
-        each = [int(proc.stdout.readline().split()[1]) for proc in procs]
+        answers = [_expect(proc, "sent", logs) for proc in procs]
         elapsed = time.perf_counter() - started
+        notify_cpu, load1 = cpu_seconds(server.proc.pid) - notify_cpu0, os.getloadavg()[0]
         for proc in procs:
             proc.wait(timeout=30)
+        each = [int(answer[1]) for answer in answers]
+        cpu = sum(float(answer[2]) for answer in answers)  # the senders' own CPU from "go" to the end
         counts = server.counts_by_reference()
-        return {"senders": senders, "messages": count, "sent_by_each": each, "seconds": round(elapsed, 2),
-                "per_second": round(sum(each) / elapsed, 1), "duplicates": sum(1 for r in refs if counts.get(r, 0) > 1),
+        return {"senders": senders, "messages": count, "notify_latency": latency, "sent_by_each": each,
+                "seconds": round(elapsed, 2), "per_second": round(sum(each) / elapsed, 1),
+                "sender_cpu_ms_per_message": round(cpu / max(1, sum(each)) * 1000, 2),
+                "notify_cpu_ms_per_message": round(notify_cpu / max(1, sum(each)) * 1000, 2),
+                "load_average": [round(load0, 1), round(load1, 1)],
+                "duplicates": sum(1 for r in refs if counts.get(r, 0) > 1),
                 "never_sent": sum(1 for r in refs if counts.get(r, 0) == 0), "left": _left(url)}
     finally:
         server.stop()
+        for log in logs:
+            log.close()
+
+
+def _expect(proc, word: str, logs) -> list[str]:
+    """The sender process's next line, which must start with `word`; else what it printed on stderr."""
+    line = proc.stdout.readline().split()
+    if not line or line[0] != word:
+        proc.kill()
+        for log in logs:
+            log.seek(0)
+        raise RuntimeError(f"a sender process stopped (expected {word!r}, got {line!r}):\n"
+                           + "\n".join(log.read()[-3000:] for log in logs))
+    return line
+
+
+def compare_senders(url: str, count: int, senders: int, latency: float = 0.0) -> list[dict]:
+    """One sender, then `senders` at once, each on a fresh outbox of `count` messages at `url` (PostgreSQL)."""
+    return [shared(_fresh_db(url), count, n, latency) for n in (1, senders)]
+
+
+def describe(run: dict) -> str:
+    return (f"{run['senders']} sender(s), Notify latency {run['notify_latency']:g} s: {run['messages']} messages in "
+            f"{run['seconds']} s = {run['per_second']} a second (each sent {run['sent_by_each']}; CPU a message: "
+            f"senders {run['sender_cpu_ms_per_message']} ms, local Notify {run['notify_cpu_ms_per_message']} ms), "
+            f"duplicates {run['duplicates']}, never sent {run['never_sent']}, left {run['left']}; load average "
+            f"{run['load_average'][0]} -> {run['load_average'][1]}")
 
 
 def main() -> int:
@@ -264,6 +324,9 @@ def main() -> int:
     parser.add_argument("--json", default=None)
     parser.add_argument("--senders", type=int, default=0,
                         help="compare one sender process with this many on one outbox (PostgreSQL), then stop")
+    parser.add_argument("--notify-latency", type=float, default=[0.0], nargs="+", metavar="SECONDS",
+                        help="with --senders: how long the local Notify takes to answer each request, one comparison "
+                             "per value (the real one is across the internet; default 0)")
     args = parser.parse_args()
     import logging
 
@@ -271,14 +334,19 @@ def main() -> int:
     if args.senders:
         if not (args.database_url or "").startswith("postgresql"):
             parser.error("--senders needs --database-url postgresql://...")
-        runs = [shared(_fresh_db(args.database_url), args.messages, n) for n in (1, args.senders)]
-        for run in runs:
-            print(f"{run['senders']} sender(s): {run['messages']} messages in {run['seconds']} s = "
-                  f"{run['per_second']} a second (each sent {run['sent_by_each']}), duplicates {run['duplicates']}, "
-                  f"never sent {run['never_sent']}, left {run['left']}", flush=True)
-        print(f"{args.senders} senders / 1: {runs[1]['per_second'] / runs[0]['per_second']:.2f}x (target >= 1.8)")
+        if any(not 0 <= value <= 10 for value in args.notify_latency):
+            parser.error("--notify-latency must be between 0 and 10 seconds")
+        results = []
+        for latency in args.notify_latency:
+            runs = compare_senders(args.database_url, args.messages, args.senders, latency)
+            for run in runs:
+                print(describe(run), flush=True)
+            ratio = runs[1]["per_second"] / runs[0]["per_second"]
+            print(f"{args.senders} senders / 1 at Notify latency {latency:g} s: {ratio:.2f}x (target >= 1.8)",
+                  flush=True)
+            results.append({"latency": latency, "runs": runs, "ratio": round(ratio, 2)})
         if args.json:
-            Path(args.json).write_text(json.dumps(runs, indent=2))
+            Path(args.json).write_text(json.dumps(results, indent=2))
         return 0
     first = asyncio.run(throughput(_fresh_db(args.database_url), args.messages))
     print(f"throughput: {first['sent']} messages in {first['seconds']} s = {first['per_second']} a second "
