@@ -35,14 +35,28 @@ PY
 HAVE_PG=0
 pg_ready && HAVE_PG=1
 
+# The PostgreSQL lane: every test that uses a database (the `db_url` fixture) again on PostgreSQL, each xdist worker a
+# database of its own. The other tests never open one (TEST_DATABASE_URL cannot change what they do) and have run in
+# the SQLite lane. Then the fault tests: real processes killed and restarted (tests/faults/: the feed's process
+# mid-batch, the gateway, a private PostgreSQL under load, Notify failing for ten minutes), each ending as an
+# undisturbed run. $1: a --basetemp for pytest, or empty.
+pg_lane() {
+  TEST_DATABASE_URL="$PG_URL" TEST_DATABASE_TESTS_ONLY=1 python -m pytest -q -m "not browser and not faults" \
+    "${WORKERS[@]}" ${1:+--basetemp "$1"}
+}
+faults_lane() {
+  TEST_DATABASE_URL="$PG_URL" python -m pytest -q -m faults tests/faults ${1:+--basetemp "$1"}
+}
+
 # The scale-out lane: the whole browser and attack suite again, on the product as scripts/scale.sh runs it, on
 # PostgreSQL (a database of its own, dropped and recreated) with Redis (a database of its own, emptied) and two
 # backend workers on one port, so a page's socket lands on either worker while the feed, the sender and the sweeps
 # run in the elected one. Browser and attack tests mostly wait on pages (each lane keeps about half of one core
-# busy here), so the lane starts first and runs beside all the others rather than after them, from a
-# copy of this tree (its own built app and test-artifacts; the same .venv and .tools): the 20 minutes CI has would
-# not hold the lanes one after another. Its output follows the other lanes'. TEST_SCALE_SUBSET=1 runs only the tests
-# whose behaviour crosses workers (victim page, board sign-out, portal, live channels and rooms).
+# busy here), so this lane, followed by the PostgreSQL lane, starts first and runs beside the SQLite lanes rather
+# than after them, from a copy of this tree (its own built app and test-artifacts; the same .venv and .tools): the
+# 20 minutes CI has would not hold the lanes one after another (about 23 minutes on 2 cores). Its output follows
+# the SQLite lanes'. TEST_SCALE_SUBSET=1 runs only the tests whose behaviour crosses workers (victim page, board
+# sign-out, portal, live channels and rooms).
 export TEST_SCALE_PG_URL=${TEST_SCALE_PG_URL:-${PG_URL%/*}/vj_scale_test}
 export TEST_SCALE_REDIS_URL=${TEST_SCALE_REDIS_URL:-redis://127.0.0.1:6379/9}
 SCALE_PID=""
@@ -62,18 +76,23 @@ if [[ $HAVE_PG == 1 ]] && python -c "import redis, sys; redis.Redis.from_url(sys
     --exclude __pycache__ --exclude .pytest_cache --exclude .states ./ "$SCALE_DIR/tree/"
   ln -s "$PWD/.venv" "$SCALE_DIR/tree/.venv"
   ln -s "$PWD/.tools" "$SCALE_DIR/tree/.tools"
-  lane "Scale-out lane (PostgreSQL + Redis, two workers) started beside the other lanes; its output follows theirs"
+  lane "Scale-out lane (PostgreSQL + Redis, two workers), then the PostgreSQL lane, started beside the SQLite lanes; their output follows"
   (
     cd "$SCALE_DIR/tree" && source scripts/env.sh
     s=0
     start=$SECONDS
-    echo "== Scale-out lane: browser tests on PostgreSQL + Redis, two workers"
+    at() { echo "(at $(( (SECONDS - start) / 60 )) min $(( (SECONDS - start) % 60 )) s of this lane)"; }
+    echo "== Scale-out lane: browser tests on PostgreSQL + Redis, two workers $(at)"
     # shellcheck disable=SC2086
     TEST_SCALE_OUT=1 python -m pytest -q --durations=5 --basetemp "$SCALE_DIR/pytest-browser" $SCALE_BROWSER || s=1
-    echo "== Scale-out lane: attacks on PostgreSQL + Redis, two workers (at $(( (SECONDS - start) / 60 )) min $(( (SECONDS - start) % 60 )) s of the lane)"
+    echo "== Scale-out lane: attacks on PostgreSQL + Redis, two workers $(at)"
     # shellcheck disable=SC2086
     TEST_SCALE_OUT=1 python -m pytest -q --durations=5 --basetemp "$SCALE_DIR/pytest-attacks" $SCALE_ATTACKS || s=1
-    echo "== Scale-out lane done in $(( (SECONDS - start) / 60 )) min $(( (SECONDS - start) % 60 )) s, status $s"
+    echo "== PostgreSQL lane: database tests $(at)"
+    pg_lane "$SCALE_DIR/pytest-pg" || s=1
+    echo "== PostgreSQL lane: fault tests $(at)"
+    faults_lane "$SCALE_DIR/pytest-faults" || s=1
+    echo "== Scale-out and PostgreSQL lanes done $(at), status $s"
     exit $s
   ) > "$SCALE_DIR/lane.log" 2>&1 &
   SCALE_PID=$!
@@ -92,21 +111,20 @@ python -m pytest -q --durations=5 tests/browser || status=1
 lane "SQLite lane: attacks through the real socket and HTTP against the running product"
 python -m pytest -q --durations=5 tests/security || status=1
 
-if [[ $HAVE_PG == 1 ]]; then
-  lane "PostgreSQL lane: database tests"
-  TEST_DATABASE_URL="$PG_URL" python -m pytest -q -m "not browser and not faults" "${WORKERS[@]}" || status=1
-
-  # Real processes killed and restarted (tests/faults/: the feed's process mid-batch, the gateway, a private
-  # PostgreSQL under load, Notify failing for ten minutes): about a minute here. Each ends as an undisturbed run.
-  lane "PostgreSQL lane: fault tests"
-  TEST_DATABASE_URL="$PG_URL" python -m pytest -q -m faults tests/faults || status=1
-else
-  lane "SQLite lane: fault tests (no PostgreSQL: the database restart is skipped)"
-  python -m pytest -q -m faults tests/faults || status=1
+if [[ -z $SCALE_PID ]]; then
+  if [[ $HAVE_PG == 1 ]]; then
+    lane "PostgreSQL lane: database tests"
+    pg_lane "" || status=1
+    lane "PostgreSQL lane: fault tests"
+    faults_lane "" || status=1
+  else
+    lane "SQLite lane: fault tests (no PostgreSQL: the database restart is skipped)"
+    python -m pytest -q -m faults tests/faults || status=1
+  fi
 fi
 
 if [[ -n $SCALE_PID ]]; then
-  lane "Scale-out lane: waiting for it"
+  lane "Scale-out and PostgreSQL lanes: waiting for them"
   wait "$SCALE_PID" || status=1
   cat "$SCALE_DIR/lane.log"
   mkdir -p test-artifacts

@@ -98,3 +98,15 @@ def notify():
     server = NotifyServer(receipt_delay=0.01).start()
     yield server
     server.stop()
+
+
+def pytest_collection_modifyitems(config, items):
+    """TEST_DATABASE_TESTS_ONLY=1 (CI's PostgreSQL lane, after the SQLite lane has run everything): only the tests
+    that use a database (the `db_url` fixture, directly or through another fixture). The others never open one, so
+    TEST_DATABASE_URL cannot change what they do, and they have just passed on the same code."""
+    if os.environ.get("TEST_DATABASE_TESTS_ONLY") != "1":
+        return
+    keep = [item for item in items if "db_url" in getattr(item, "fixturenames", ())]
+    if len(keep) != len(items):
+        config.hook.pytest_deselected(items=[item for item in items if "db_url" not in getattr(item, "fixturenames", ())])
+        items[:] = keep

@@ -54,7 +54,8 @@ def check_pages(page, base: str, username: str, home: str, allowed: list[str], r
     for path in refused:
         page.goto(base + path)
         page.wait_for_url(REFUSED, timeout=15000)
-        expect(page.locator("#login-error")).to_have_text("Your account does not have access to that page.")
+        expect(page.locator("#login-error")).to_have_text("Your account does not have access to that page.",
+                                                          timeout=15000)
 
 
 @pytest.mark.parametrize("sso_login", list(ACCOUNTS))

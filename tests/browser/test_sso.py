@@ -72,7 +72,8 @@ def test_each_role_signs_in_through_the_provider_and_sees_only_what_it_may(live_
     for path in refused:
         page.goto(base + path)
         page.wait_for_url(REFUSED, timeout=15000)
-        expect(page.locator("#login-error")).to_have_text("Your account does not have access to that page.")
+        expect(page.locator("#login-error")).to_have_text("Your account does not have access to that page.",
+                                                          timeout=15000)
     context.close()
 
 
@@ -82,7 +83,8 @@ def test_someone_with_no_role_here_is_refused_with_a_clear_page_and_no_session(l
     press_sso(page, live_app["base"])
     sign_in_at_provider(page, "payroll.sso")
     page.wait_for_url(re.compile(r"/login/?\?error=sso_role$"), timeout=20000)
-    expect(page.locator("#login-error")).to_contain_text("Your force account is not set up for Victim Journey")
+    expect(page.locator("#login-error")).to_contain_text("Your force account is not set up for Victim Journey",
+                                                         timeout=15000)
     assert "vj_staff" not in {c["name"] for c in context.cookies()}
     assert_accessible(page, "sign-in page, refused single sign-on, 1280 px")
     page.screenshot(path=str(artifacts / "sso-refused-1280.png"), full_page=True)
