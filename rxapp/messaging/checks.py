@@ -21,11 +21,6 @@ from rxapp.victims.contact import contact_state
 from rxapp.victims.models import Victim, VictimContactState
 
 
-def no_longer_relevant(session: Session, message: Message) -> Optional[str]:
-    """A text about an officer on the way is pointless (and confusing) once the officer is there."""
-    return SendFacts(session, [message], None).no_longer_relevant(message)
-
-
 def safety_context(session: Session, message: Message, now: datetime) -> safety.MessageContext:
     return SendFacts(session, [message], now).context(message)
 
@@ -37,17 +32,15 @@ class SendFacts:
     round trips per pass, not per message. Nothing the sender decides within a pass changes these facts
     (a message counts as sent only when its answer is stored, after the pass's decisions)."""
 
-    def __init__(self, session: Session, messages: list[Message], now: Optional[datetime]):
+    def __init__(self, session: Session, messages: list[Message], now: datetime):
         self.now = now
         victim_ids = {m.victim_id for m in messages if m.victim_id}
         incident_ids = {m.incident_id for m in messages if m.incident_id}
         occurrence_ids = {m.occurrence_id for m in messages if m.occurrence_id}
         # Held here, not only in the session's identity map (which keeps unchanged rows weakly).
-        self.incidents = _by_id(session, Incident, Incident.id, incident_ids)
-        if now is None:
-            return  # only `no_longer_relevant` is asked
-        self.victims = _by_id(session, Victim, Victim.id, victim_ids)
-        self.occurrences = _by_id(session, Occurrence, Occurrence.id, occurrence_ids)
+        self.incidents = rows_by_id(session, Incident, incident_ids)
+        self.victims = rows_by_id(session, Victim, victim_ids)
+        self.occurrences = rows_by_id(session, Occurrence, occurrence_ids)
         self.states = {s.victim_id: s for s in _rows(session, VictimContactState, VictimContactState.victim_id,
                                                      victim_ids)}
         missing = victim_ids - set(self.states)
@@ -70,6 +63,7 @@ class SendFacts:
                 self.sent_last_hour.setdefault(destination, []).append((message_id, key, body))
 
     def no_longer_relevant(self, message: Message) -> Optional[str]:
+        """A text about an officer on the way is pointless (and confusing) once the officer is there."""
         incident = self.incidents.get(message.incident_id) if message.incident_id else None
         if incident is not None and officer_text_outdated(message.template, incident.is_open,
                                                           incident.arrived_at is not None):
@@ -125,5 +119,6 @@ def _rows(session: Session, model, column, ids: set) -> list:
     return [row for chunk in _chunks(ids) for row in session.exec(select(model).where(column.in_(chunk)))]
 
 
-def _by_id(session: Session, model, column, ids: set) -> dict:
-    return {row.id: row for row in _rows(session, model, column, ids)}
+def rows_by_id(session: Session, model, ids) -> dict:
+    """id -> row of `model` for `ids`, read in as few `IN (...)` queries as the limit on parameters allows."""
+    return {row.id: row for row in _rows(session, model, model.id, set(ids))}

@@ -37,7 +37,7 @@ from rxapp.domain.statuses import (
     TaskKind,
 )
 from rxapp.messaging import bundles
-from rxapp.messaging.checks import SendFacts
+from rxapp.messaging.checks import SendFacts, rows_by_id
 from rxapp.messaging.models import Message
 from rxapp.messaging.outbox import TextOrder, log_event, render_for_send
 from rxapp.messaging.providers import providers_from_settings
@@ -319,7 +319,7 @@ class OutboxSender:
             return
         now = self._now()
         with session_scope(self.db_url) as session:
-            stored = _messages(session, [message_id for rows, _ in answers for message_id in rows])
+            stored = rows_by_id(session, Message, [message_id for rows, _ in answers for message_id in rows])
             for rows, provider_id in answers:
                 together = f", one message listing {len(rows)} updates" if len(rows) > 1 else ""
                 for message_id in rows:
@@ -356,13 +356,6 @@ class OutboxSender:
                     message.reason = f"provider refused the message ({detail})"
                     log_event(session, message, MessageStatus.FAILED, message.reason)
                     fall_back(session, message, now)
-
-def _messages(session, ids: list[int]) -> dict[int, Message]:
-    """The rows by id, read in a few queries rather than one each."""
-    found: dict[int, Message] = {}
-    for start in range(0, len(ids), 500):
-        found.update((m.id, m) for m in session.exec(select(Message).where(Message.id.in_(ids[start:start + 500]))))
-    return found
 
 
 def main(argv: list[str] | None = None) -> int:

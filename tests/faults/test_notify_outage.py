@@ -90,7 +90,7 @@ async def test_notify_failing_for_ten_minutes_loses_nothing_doubles_nothing_and_
         assert not [m for m in messages if m.status == "failed"]
         cancelled = [m for m in messages if m.status == "cancelled"]
         # A text cancelled rather than sent late had been overtaken by the visit itself (the product's rule,
-        # `checks.no_longer_relevant`: "an officer has your call" once the officer has been and gone); the
+        # `checks.SendFacts.no_longer_relevant`: "an officer has your call" once the officer has been and gone); the
         # closing text, still worth sending, went to every caller.
         assert all(m.reason.startswith("no longer relevant") for m in cancelled), {m.reason for m in cancelled}
         closing = [m for m in messages if m.template == "attendance_closed_no_crime"]
