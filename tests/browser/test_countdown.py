@@ -82,7 +82,12 @@ def arm_countdown(live_app, browser) -> dict:
     page = browser.new_page(viewport={"width": 360, "height": 780})
     page.goto(f"{live_app['base']}/track/{token}")
     expect(page.locator("#eta-clock")).to_contain_text(before.clock, timeout=PUSH_WITHIN_S * 1000)
-    expect(page.locator("#eta-text")).to_contain_text(before.relative)
+    # The relative words ("5 to 20 minutes", "less than 15 minutes") follow the clock: the page says them as of when
+    # the server rendered it, between the test's two readings, so either reading's words (a slow start under load
+    # can cross a boundary of them).
+    later = window_words(estimate, datetime.now(timezone.utc))
+    shown = page.locator("#eta-text").inner_text(timeout=PUSH_WITHIN_S * 1000)
+    assert before.relative in shown or later.relative in shown, (shown, before.relative, later.relative)
     page.evaluate(RECORD_CHANGES)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "countdown-before-360.png"), full_page=True)
