@@ -76,7 +76,7 @@ if [[ $HAVE_PG == 1 ]] && python -c "import redis, sys; redis.Redis.from_url(sys
     --exclude __pycache__ --exclude .pytest_cache --exclude .states ./ "$SCALE_DIR/tree/"
   ln -s "$PWD/.venv" "$SCALE_DIR/tree/.venv"
   ln -s "$PWD/.tools" "$SCALE_DIR/tree/.tools"
-  lane "Scale-out lane (PostgreSQL + Redis, two workers), then the PostgreSQL lane, started beside the SQLite lanes; their output follows"
+  lane "Scale-out lane (PostgreSQL + Redis, two workers), then the PostgreSQL lane's database tests, started beside the SQLite lanes; their output follows"
   (
     cd "$SCALE_DIR/tree" && source scripts/env.sh
     s=0
@@ -90,8 +90,6 @@ if [[ $HAVE_PG == 1 ]] && python -c "import redis, sys; redis.Redis.from_url(sys
     TEST_SCALE_OUT=1 python -m pytest -q --durations=5 --basetemp "$SCALE_DIR/pytest-attacks" $SCALE_ATTACKS || s=1
     echo "== PostgreSQL lane: database tests $(at)"
     pg_lane "$SCALE_DIR/pytest-pg" || s=1
-    echo "== PostgreSQL lane: fault tests $(at)"
-    faults_lane "$SCALE_DIR/pytest-faults" || s=1
     echo "== Scale-out and PostgreSQL lanes done $(at), status $s"
     exit $s
   ) > "$SCALE_DIR/lane.log" 2>&1 &
@@ -111,16 +109,17 @@ python -m pytest -q --durations=5 tests/browser || status=1
 lane "SQLite lane: attacks through the real socket and HTTP against the running product"
 python -m pytest -q --durations=5 tests/security || status=1
 
-if [[ -z $SCALE_PID ]]; then
-  if [[ $HAVE_PG == 1 ]]; then
+if [[ $HAVE_PG == 1 ]]; then
+  if [[ -z $SCALE_PID ]]; then
     lane "PostgreSQL lane: database tests"
     pg_lane "" || status=1
-    lane "PostgreSQL lane: fault tests"
-    faults_lane "" || status=1
-  else
-    lane "SQLite lane: fault tests (no PostgreSQL: the database restart is skipped)"
-    python -m pytest -q -m faults tests/faults || status=1
   fi
+  # In this stream even when the scale-out lane runs, which keeps the two streams about as long as each other.
+  lane "PostgreSQL lane: fault tests"
+  faults_lane "" || status=1
+else
+  lane "SQLite lane: fault tests (no PostgreSQL: the database restart is skipped)"
+  python -m pytest -q -m faults tests/faults || status=1
 fi
 
 if [[ -n $SCALE_PID ]]; then
