@@ -19,13 +19,15 @@ What it does as Notify does (see /contracts/govuk-notify.md):
 - refuses more than `rate_limit_per_minute` sends a minute per API key with 429 `RateLimitError`.
 
 Tests make it misbehave through the fault methods (`fail_next`, `fail_rate`, `delay_next`,
-`accept_then_fail_next`, `reset`), or from another process through `POST /_control/faults`. The
+`accept_then_fail_next`, `reset`), or from another process through `POST /_control/faults`. `set_latency`
+(`--latency`) makes every request take as long as an answer from the real Notify across the internet does
+(benchmarks: `bench/outbox.py --notify-latency`). The
 `/_control/...` endpoints need no token: this is a test double and must only listen on a trusted host.
 
 Start it from Python with `server = NotifyServer(...).start()` (a background thread; `server.url`,
 `server.stop()`), or serve `server.app` with any ASGI server. On its own:
 `python -m integrations.govuk_notify.simulator --port 8766 [--api-key K] [--callback-url U --callback-token T]
-[--received-text-callback-url U] [--templates FILE]`.
+[--received-text-callback-url U] [--templates FILE] [--latency SECONDS]`.
 
 Like the client, it never logs a phone number, an email address or a message body: logs carry ids,
 references, types and statuses only.
