@@ -430,8 +430,9 @@ async def test_a_timeout_is_retryable_and_the_dropped_request_sends_nothing(serv
         assert (caught.value.status_code, caught.value.error, caught.value.retryable) == (None, "Timeout", True)
         assert caught.value.outcome_unknown
         await asyncio.sleep(0.6)  # past the delay: the server has dropped the request by now
-        assert await impatient.find_by_reference(ref) == []
-        await impatient.send_sms(PHONE, DEFAULT_SMS_TEMPLATE_ID, {"body": TEXT}, ref)
+    async with NotifyClient(API_KEY, server.url, timeout=5.0) as patient:  # a loaded machine can take 0.15 s
+        assert await patient.find_by_reference(ref) == []
+        await patient.send_sms(PHONE, DEFAULT_SMS_TEMPLATE_ID, {"body": TEXT}, ref)
     assert [n.reference for n in server.sent] == [ref]
 
 
@@ -512,7 +513,10 @@ async def test_a_standing_latency_slows_every_answer_until_reset(server, client)
             ref = reference()
             with pytest.raises(NotifyError):
                 await impatient.send_sms(PHONE, DEFAULT_SMS_TEMPLATE_ID, {"body": TEXT}, ref)
-        await asyncio.sleep(0.4)
+        for _ in range(50):  # handled 0.3 s after it arrived, however soon its client gave up
+            if ref in [n.reference for n in server.sent]:
+                break
+            await asyncio.sleep(0.1)
         assert ref in [n.reference for n in server.sent]
         for bad in ({"action": "latency"}, {"action": "latency", "seconds": -1}, {"action": "latency", "seconds": 61}):
             assert (await control.post("/_control/faults", json=bad)).status_code == 400
