@@ -767,6 +767,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (app log, database)")
     args = parser.parse_args(argv)
+    if args.ingest < 0 or args.outbox < 0:
+        parser.error("--ingest and --outbox take a number of events or messages, 0 or more")
+    if any(not 0 <= value <= 10 for value in args.notify_latency):
+        parser.error("--notify-latency must be between 0 and 10 seconds")
     setups = [x.strip() for x in args.setups.split(",") if x.strip()]
     all_results: dict = {}
     try:
