@@ -253,16 +253,7 @@ async def redis_restarted(args, data_dir: Path) -> dict:
 
 def connections_by_worker(app: liveapp.LiveApp) -> dict[int, int]:
     """Established connections to the app's port held by each process of its tree (the viewers' websockets)."""
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == app.port:
-                inodes.add(fields[9])
+    inodes = liveapp.socket_inodes(app.port, "01")
     counts = {}
     for pid in liveapp._descendants(app.proc.pid):
         n = 0

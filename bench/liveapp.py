@@ -218,7 +218,8 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
-def _listening_inodes(port: int) -> set[str]:
+def socket_inodes(port: int, state: str) -> set[str]:
+    """The inodes of this machine's TCP sockets on local `port` in `state` ("0A" listening, "01" established)."""
     inodes = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -227,9 +228,13 @@ def _listening_inodes(port: int) -> set[str]:
             continue
         for line in lines:
             fields = line.split()
-            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+            if fields[3] == state and int(fields[1].rsplit(":", 1)[1], 16) == port:
                 inodes.add(fields[9])
     return inodes
+
+
+def _listening_inodes(port: int) -> set[str]:
+    return socket_inodes(port, "0A")
 
 
 def _holds_socket(pid: int, inodes: set[str]) -> bool:
