@@ -61,7 +61,8 @@ body:has(#track-live,#track-invalid) #vj-snapshot{display:none}
 #vj-snapshot .vjs-call{display:inline-block;font-weight:700;font-size:1.15rem;padding:0.5rem 0.9rem;margin:0.25rem 0;
  border:2px solid currentColor;border-radius:4px;text-decoration:none}
 #vj-snapshot ol{list-style:none;padding:0;margin:0}
-#vj-snapshot ol li{padding:0.45rem 0;border-bottom:1px solid #b1b4b6;display:flex;gap:0.75rem}
+#vj-snapshot ol li{padding:0.45rem 0;border-bottom:1px solid #b1b4b6;display:flex;gap:0 0.75rem;flex-wrap:wrap}
+#vj-snapshot ol li>span{flex:1 1 12rem;min-width:0}
 #vj-snapshot ul{padding-inline-start:1.25rem}
 #vj-snapshot li{margin:0.3rem 0}
 #vj-snapshot ul.vjs-plain{list-style:none;padding:0}

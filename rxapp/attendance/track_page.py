@@ -54,8 +54,11 @@ def step_item(step: rx.Var) -> rx.Component:
     return rx.el.li(
         rx.el.span(rx.cond(step["today"] == "1", "", step["day"] + " "), rx.el.bdi(step["time"]),
                    style={"font_weight": "700", "flex": "0 0 auto"}),
-        rx.el.span(step["text"]),
-        style={"padding": "0.45rem 0", "border_bottom": "1px solid #b1b4b6", "display": "flex", "gap": "0.75rem"},
+        # A step on another day says the day ("Tuesday 1 December 23:39"): the words then go under it rather than
+        # squeezing into a column too narrow to read, or past the edge of a 320 px screen.
+        rx.el.span(step["text"], style={"flex": "1 1 12rem", "min_width": "0"}),
+        style={"padding": "0.45rem 0", "border_bottom": "1px solid #b1b4b6", "display": "flex", "gap": "0 0.75rem",
+               "flex_wrap": "wrap"},
     )
 
 

@@ -94,6 +94,23 @@ def test_the_victims_page_on_the_way(live_app, browser, artifacts):
     context.close()
 
 
+def test_a_visit_that_began_yesterday_reflows_at_320_px(live_app, browser, artifacts):
+    """Steps on another day say the day ("Tuesday 1 December 23:39"): the words go under it, not past the edge
+    (CI found the page 349 px wide at 320 px when it ran just after midnight)."""
+    from zoneinfo import ZoneInfo
+
+    london = ZoneInfo("Europe/London")
+    midnight = datetime.now(london).replace(hour=0, minute=0, second=0, microsecond=0)
+    events = scenario("burglary-priority", start=(midnight - timedelta(minutes=30)).astimezone(timezone.utc))[:8]
+    context, page = open_victim_page(live_app, browser, events)
+    expect(page.locator("#status-label")).to_have_text(re.compile("on the way", re.I), timeout=15000)
+    page.set_viewport_size({"width": 320, "height": 640})
+    expect(page.locator("li", has_text=re.compile(r"(Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day \d+ \w+"))).not_to_have_count(0)
+    assert_reflows(page, "victim's page, a visit that began yesterday, 320 px")
+    page.screenshot(path=str(artifacts / "track-yesterday-320.png"), full_page=True)
+    context.close()
+
+
 def test_the_victims_page_after_the_visit(live_app, browser, artifacts):
     events = attendance(now_at=27)  # the whole visit, closed just now
     context, page = open_victim_page(live_app, browser, events)
